@@ -79,7 +79,7 @@ def read_image(path: Path, *, expect_mode: str | None = None) -> np.ndarray:
                     arr = (255 * (arr - arr.min()) / max(np.ptp(arr), 1)).astype(np.uint8)
                     im = Image.fromarray(arr, mode="L")
                 im = im.convert("RGB")
-            arr = np.asarray(im, dtype=np.uint8)
+            arr = np.array(im, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise DataError(f"{paths.relpath(path)}: image file is corrupt or not an image ({e})") from e
     return arr

