@@ -13,7 +13,7 @@ DATA_DIR: Path = REPO_ROOT / "data"
 PAPER_DIR: Path = REPO_ROOT / "paper"
 CONFIG_DIR: Path = REPO_ROOT / "configs"
 NOTEBOOK_DIR: Path = REPO_ROOT / "notebooks"
-TABLES_DIR: Path = REPO_ROOT / "paper_tables"
+TABLES_DIR: Path = Path(os.environ["REPRO_TABLES_DIR"]).resolve() if os.environ.get("REPRO_TABLES_DIR") else REPO_ROOT / "paper_tables"
 
 #: profiles whose outputs are committed at the top of ``paper_tables/``
 COMMITTED_PROFILE = "cpu"
@@ -33,6 +33,7 @@ def output_dir(profile: str) -> Path:
     The ``cpu`` profile (the committed main job) writes to ``paper_tables/``; any other profile
     writes to ``paper_tables/<profile>/`` so that smoke runs (CI, nbval) never overwrite the
     committed results.
+    Set ``REPRO_TABLES_DIR`` to write somewhere else than ``paper_tables/``.
     """
     if not isinstance(profile, str) or not profile:
         raise TypeError(f"profile must be a non-empty string such as 'smoke', 'cpu' or 'paper', got {profile!r}")

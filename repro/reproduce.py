@@ -61,7 +61,15 @@ def declared_parameters(nb_path: Path) -> dict:
     """Names and defaults declared in the notebook's ``parameters`` cell."""
     import papermill as pm
 
-    return {k: v.get("default") for k, v in pm.inspect_notebook(str(nb_path)).items()}
+    import ast
+
+    out = {}
+    for k, v in pm.inspect_notebook(str(nb_path)).items():
+        try:
+            out[k] = ast.literal_eval(v.get("default"))
+        except (ValueError, SyntaxError, TypeError):
+            out[k] = v.get("default")
+    return out
 
 
 def git_commit() -> str:
@@ -168,7 +176,7 @@ def reproduce(profile: str = "cpu", only: list[str] | None = None, *, inplace: b
         declared = declared_parameters(nb)
         inject = {k: v for k, v in params.items() if k in declared}
         if inplace:  # stored notebooks carry smoke outputs from their own defaults
-            inject = {k: v for k, v in inject.items() if declared.get(k) != repr(v) and declared.get(k) != v}
+            inject = {k: v for k, v in inject.items() if declared.get(k) != v}
         target = nb if inplace else executed / nb.name
         before = json.loads(index_path.read_text()) if index_path.exists() else {}
         print(f"[{profile}] {nb.name} ({', '.join(f'{k}={v}' for k, v in inject.items()) or 'defaults'}) ...", flush=True)

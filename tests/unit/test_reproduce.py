@@ -1,0 +1,80 @@
+import json
+
+import nbformat as nbf
+import pytest
+
+from repro import paths, reproduce, tables
+
+
+def _nb(path, params_src, body):
+    nb = nbf.v4.new_notebook()
+    p = nbf.v4.new_code_cell(params_src, metadata={"tags": ["parameters"]})
+    nb.cells = [p, nbf.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    nbf.write(nb, path)
+
+
+def test_profile_parameters_and_errors(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("smoke:\n  a: 1\ncpu:\n  a: 2\n")
+    assert reproduce.profile_parameters("cpu", f) == {"a": 2, "profile": "cpu"}
+    with pytest.raises(ValueError, match="unknown profile 'gpu'; profiles are smoke, cpu"):
+        reproduce.profile_parameters("gpu", f)
+
+
+def test_shipped_profiles_exist():
+    profiles = reproduce.load_profiles()
+    assert {"smoke", "cpu", "paper"} <= set(profiles)
+
+
+def test_scrub_removes_machine_paths():
+    text = f"saved {paths.REPO_ROOT}/paper_tables/x.csv and /tmp/abc/y and /root/.cache/z"
+    out = reproduce.scrub_text(text)
+    assert str(paths.REPO_ROOT) not in out and "/tmp/" not in out and "/root/" not in out
+    assert "paper_tables/x.csv" in out
+
+
+def test_batch_continues_after_failure(tmp_path, monkeypatch):
+    nbdir, tabdir = tmp_path / "notebooks", tmp_path / "paper_tables"
+    nbdir.mkdir()
+    monkeypatch.setattr(paths, "NOTEBOOK_DIR", nbdir)
+    monkeypatch.setattr(paths, "TABLES_DIR", tabdir)
+    monkeypatch.setenv("REPRO_TABLES_DIR", str(tabdir))  # the kernel's own repro.paths
+    monkeypatch.setattr(reproduce, "profile_parameters", lambda profile: {"profile": profile, "n": 3, "unused": 1})
+    _nb(nbdir / "01_fail.ipynb", 'profile = "smoke"  # type: str', "raise RuntimeError('boom')")
+    _nb(nbdir / "02_ok.ipynb", 'profile = "smoke"  # type: str\nn = 1  # type: int',
+        "import pandas as pd\nfrom repro import tables\n"
+        "tables.save_table(pd.DataFrame({'n': [n]}), 'unit_table', profile=profile)")
+    assert reproduce.declared_parameters(nbdir / "02_ok.ipynb") == {"profile": "smoke", "n": 1}
+    code = reproduce.reproduce("smoke", None)
+    assert code == 1  # one notebook failed ...
+    out = tabdir / "smoke"
+    runs = json.loads((out / ".runs.json").read_text())
+    assert runs["01_fail.ipynb"]["status"] == "failed" and "boom" in runs["01_fail.ipynb"]["error"]
+    assert runs["02_ok.ipynb"]["status"] == "ok"  # ... and the next one still ran
+    assert runs["02_ok.ipynb"]["parameters"] == {"profile": "smoke", "n": 3}  # only declared keys
+    assert (out / "unit_table.csv").read_text().strip().splitlines() == ["n", "3"]
+    index = (out / "README.md").read_text()
+    assert "FAILED (cell" in index and "RuntimeError: boom" in index and "unit_table.csv" in index
+    assert (out / "executed" / "02_ok.ipynb").exists()
+
+
+def test_only_selects_by_number(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "NOTEBOOK_DIR", tmp_path)
+    for n in ("00_a", "01_b", "02_c"):
+        (tmp_path / f"{n}.ipynb").write_text("{}")
+    assert [p.name for p in reproduce.notebooks(["2", "00"])] == ["00_a.ipynb", "02_c.ipynb"]
+    with pytest.raises(ValueError, match="no notebook numbered 07"):
+        reproduce.notebooks(["07"])
+
+
+def test_tables_errors(tmp_path):
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="plain file stem"):
+        tables.save_table(pd.DataFrame({"a": [1]}), "../x", profile="smoke")
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        tables.save_table({"a": 1}, "x", profile="smoke")
+    with pytest.raises(ValueError, match="unknown published table"):
+        tables.published("table9")
+    assert list(tables.published("table1_cityscapes_methods").columns) == ["dataset", "model", "method", "aAcc", "mAcc", "mIoU"]
