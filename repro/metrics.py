@@ -1,0 +1,147 @@
+"""Segmentation metrics from an accumulated confusion matrix (SPEC.md §7).
+
+With ``C`` classes and the confusion matrix ``M`` (``M[t, p]`` = number of labelled pixels of
+true class ``t`` predicted as ``p``; pixels whose label equals ``ignore_index`` are skipped):
+
+- ``aAcc = Σ_c M[c, c] / Σ_{t,p} M[t, p]``              (pixel accuracy over labelled pixels)
+- ``Acc_c = M[c, c] / Σ_p M[c, p]``                      (per-class accuracy, recall)
+- ``IoU_c = M[c, c] / (Σ_p M[c, p] + Σ_t M[t, c] - M[c, c])``
+- ``mAcc = nanmean_c Acc_c``, ``mIoU = nanmean_c IoU_c``
+
+All three are reported in percent. MMSegmentation's convention for absent classes is kept: a
+class absent from both prediction and ground truth has IoU = 0/0 = NaN and is left out of the
+mean; a class absent from the ground truth has Acc = NaN (also left out) even when predicted,
+while its IoU is 0 when it is predicted. ``IoUMetric`` of MMSegmentation rounds its summaries to
+two decimals; these functions do not round.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["ConfusionMatrix", "segmentation_scores"]
+
+
+def _as_long_tensor(x: Any, name: str) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array of class ids, got {type(x).__name__}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class ids, got dtype {x.dtype}")
+    return x.long()
+
+
+class ConfusionMatrix:
+    """Accumulating ``num_classes × num_classes`` confusion matrix (rows: truth, columns: prediction).
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes ``C`` (class ids 0..C-1).
+    ignore_index : int
+        Label value of unlabelled pixels (default 255); these pixels are skipped.
+    device : torch.device or str, optional
+        Where the counts live; defaults to the device of the first ``update``.
+
+    ``update(pred, target)`` accepts integer tensors/arrays of equal shape (any shape, e.g.
+    N×H×W); predictions must lie in 0..C-1, labels in 0..C-1 or equal ``ignore_index``.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int = 255, device: torch.device | str | None = None):
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+            raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        self.matrix: torch.Tensor | None = None
+        if device is not None:
+            self.matrix = torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64, device=device)
+
+    # ------------------------------------------------------------------ accumulation
+    def reset(self) -> None:
+        """Set all counts to zero."""
+        if self.matrix is not None:
+            self.matrix.zero_()
+
+    def update(self, pred: Any, target: Any) -> "ConfusionMatrix":
+        """Add the pixels of ``pred`` (predicted ids) against ``target`` (true ids) to the counts."""
+        pred = _as_long_tensor(pred, "pred")
+        target = _as_long_tensor(target, "target")
+        if pred.shape != target.shape:
+            raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        C = self.num_classes
+        if self.matrix is None:
+            self.matrix = torch.zeros(C, C, dtype=torch.int64, device=target.device)
+        dev = self.matrix.device
+        pred = pred.to(dev).reshape(-1)
+        target = target.to(dev).reshape(-1)
+        keep = target != self.ignore_index
+        pred, target = pred[keep], target[keep]
+        if target.numel():
+            tmin, tmax = int(target.min()), int(target.max())
+            if tmin < 0 or tmax >= C:
+                raise ValueError(f"target holds class ids outside 0..{C - 1} (and not ignore_index={self.ignore_index}): "
+                                 f"range {tmin}..{tmax}")
+            pmin, pmax = int(pred.min()), int(pred.max())
+            if pmin < 0 or pmax >= C:
+                raise ValueError(f"pred holds class ids outside 0..{C - 1}: range {pmin}..{pmax}")
+            self.matrix += torch.bincount(target * C + pred, minlength=C * C).reshape(C, C)
+        return self
+
+    def __iadd__(self, other: "ConfusionMatrix") -> "ConfusionMatrix":
+        if not isinstance(other, ConfusionMatrix) or other.num_classes != self.num_classes:
+            raise ValueError("can only add a ConfusionMatrix with the same num_classes")
+        if other.matrix is not None:
+            if self.matrix is None:
+                self.matrix = other.matrix.clone()
+            else:
+                self.matrix += other.matrix.to(self.matrix.device)
+        return self
+
+    # ------------------------------------------------------------------ metrics
+    def _counts(self) -> np.ndarray:
+        if self.matrix is None:
+            return np.zeros((self.num_classes, self.num_classes), dtype=np.float64)
+        return self.matrix.detach().cpu().numpy().astype(np.float64)
+
+    def per_class_iou(self) -> np.ndarray:
+        """IoU of each class as a fraction in [0, 1]; NaN for classes absent from prediction and truth."""
+        m = self._counts()
+        inter = np.diag(m)
+        union = m.sum(0) + m.sum(1) - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return inter / union
+
+    def per_class_acc(self) -> np.ndarray:
+        """Accuracy (recall) of each class as a fraction in [0, 1]; NaN for classes absent from the truth."""
+        m = self._counts()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.diag(m) / m.sum(1)
+
+    def scores(self) -> dict[str, float]:
+        """``{"aAcc", "mAcc", "mIoU"}`` in percent (NaN when no labelled pixel was seen)."""
+        m = self._counts()
+        total = m.sum()
+        aacc = float(np.trace(m) / total) if total > 0 else float("nan")
+        iou, acc = self.per_class_iou(), self.per_class_acc()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of all-NaN → NaN
+            return {"aAcc": 100.0 * aacc, "mAcc": 100.0 * float(np.nanmean(acc)),
+                    "mIoU": 100.0 * float(np.nanmean(iou))}
+
+    def __repr__(self) -> str:
+        return f"ConfusionMatrix(num_classes={self.num_classes}, ignore_index={self.ignore_index}, pixels={int(self._counts().sum())})"
+
+
+def segmentation_scores(pred: Any, target: Any, num_classes: int, ignore_index: int = 255) -> dict[str, float]:
+    """aAcc, mAcc and mIoU (percent) of predictions ``pred`` against labels ``target``.
+
+    ``pred`` and ``target`` are integer tensors or arrays of equal shape (e.g. N×H×W); see the
+    module docstring for the formulas and the convention for absent classes.
+    """
+    return ConfusionMatrix(num_classes, ignore_index).update(pred, target).scores()
