@@ -1,0 +1,257 @@
+"""Evaluation suites of SPEC §6: clean, basis_aug, advsteer, imagenet_c, real_world.
+
+``evaluate(model, dataset, suite, seed=0)`` returns a :class:`SuiteResult`: one row per item of
+the suite (a perturbation type at a magnitude, an AdvSteer combination, a corruption at a
+severity, a real-world split) with aAcc, mAcc and mIoU in percent, and the suite's summary, the
+unweighted mean over its items (the paper's "mean over all").
+
+Each item is scored with one confusion matrix accumulated over the whole evaluation set
+(MMSegmentation's convention, :mod:`repro.metrics`). Perturbed labels are used where an item
+moves content (geometric basis perturbations, AdvSteer's lens distortion), so accuracy is always
+measured against the correspondingly transformed ground truth. Randomness (noise, IN-C) is drawn
+from generators seeded by ``(seed, item)``: the same seed gives the same numbers. ImageNet-C
+images are cached on disk per (dataset, split, images, corruption, severity, seed) as uint8.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import cache
+from .data import DataError, SegDataset
+from .metrics import ConfusionMatrix
+
+SUITES = ("clean", "basis_aug", "advsteer", "imagenet_c", "real_world")
+BASIS_MAGNITUDES = (0.2, 0.4, 0.6, 0.8, 1.0)
+SEVERITIES = (1, 2, 3, 4, 5)
+METRICS = ("aAcc", "mAcc", "mIoU")
+
+
+@dataclass
+class SuiteResult:
+    """Scores of one suite: ``table`` has columns suite, item, level, aAcc, mAcc, mIoU."""
+
+    suite: str
+    table: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+    n_images: int = 0
+
+    def per_item(self) -> pd.DataFrame:
+        """Mean over levels for each item (e.g. each perturbation type over its magnitudes)."""
+        return self.table.groupby("item", sort=False)[list(METRICS)].mean()
+
+
+def _item_seed(seed: int, *parts) -> int:
+    return (int(seed) * 1_000_003 + zlib.crc32("/".join(map(str, parts)).encode())) % (2**63 - 1)
+
+
+def _check_suite(suite: str) -> str:
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; suites are {', '.join(SUITES)}")
+    return suite
+
+
+def _load(dataset: SegDataset, indices: Sequence[int] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(dataset, SegDataset):
+        raise TypeError(f"dataset must be a repro.data.SegDataset, got {type(dataset).__name__}")
+    return dataset.batch(indices)
+
+
+def _score(model, images, labels, num_classes, ignore_index, *, batch_size, device) -> dict:
+    from .inference import predict
+
+    cm = ConfusionMatrix(num_classes, ignore_index)
+    for start in range(0, len(images), batch_size):
+        pred = predict(model, images[start:start + batch_size], batch_size=batch_size, device=device)
+        cm.update(pred.cpu(), labels[start:start + batch_size])
+    return cm.scores()
+
+
+def _chunks(images, labels, batch_size):
+    for start in range(0, len(images), batch_size):
+        yield images[start:start + batch_size], labels[start:start + batch_size]
+
+
+def _score_transformed(model, images, labels, transform: Callable, num_classes, ignore_index, *, batch_size, device):
+    """Score ``model`` on ``transform(images, labels, batch_index)`` applied chunk by chunk."""
+    from .inference import predict
+
+    cm = ConfusionMatrix(num_classes, ignore_index)
+    for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
+        x2, y2 = transform(x, y, b)
+        cm.update(predict(model, x2, batch_size=batch_size, device=device).cpu(), y2)
+    return cm.scores()
+
+
+def _imagenet_c_images(dataset, indices, images, labels, name, severity, seed, batch_size, force):
+    from . import corrupt
+
+    key = {"dataset": dataset.name, "split": dataset.split,
+           "names": [dataset.names[i] for i in (indices if indices is not None else range(len(dataset)))],
+           "corruption": name, "severity": int(severity), "seed": int(seed), "version": 1}
+
+    def compute():
+        outs, labs = [], []
+        for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
+            x2, y2 = corrupt.imagenet_c(x, y, name, severity, seed=_item_seed(seed, name, severity, b))
+            outs.append((x2.clamp(0, 1) * 255).round().to(torch.uint8))
+            labs.append(y2)
+        return {"images": torch.cat(outs), "labels": torch.cat(labs)}
+
+    got = cache.cached("imagenet_c", key, compute, force=force)
+    return got["images"].float() / 255.0, got["labels"]
+
+
+def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, *, seed: int = 0,
+             indices: Sequence[int] | None = None, batch_size: int = 8, device=None,
+             types: Sequence[str] | None = None, magnitudes: Sequence[float] = BASIS_MAGNITUDES,
+             combinations: Sequence[int] = (1, 2, 3, 4, 5, 6), advsteer_variant: str = "paper",
+             corruptions: Sequence[str] | None = None, severities: Sequence[int] = SEVERITIES,
+             border: str = "zoom", force: bool = False, progress: bool = True) -> SuiteResult:
+    """Score ``model`` on one suite of SPEC §6.
+
+    Args:
+        model: anything :func:`repro.inference.predict` accepts (an ``nn.Module`` returning
+            N×C×h×w logits, a callable, or an MMSegmentation segmentor).
+        dataset: the evaluation split; for ``real_world`` a mapping of item name → dataset
+            (e.g. ``{"camvid_dusk": load_dataset("camvid", "test_dusk")}``, see
+            :func:`real_world_sets`) or one dataset.
+        suite: one of :data:`SUITES`.
+        seed: seeds every random draw (noise, IN-C); same seed, same numbers.
+        indices: evaluate on this subset of ``dataset`` only (all by default).
+        types, magnitudes: ``basis_aug`` items (default: all 24 types × 0.2, 0.4, …, 1.0).
+        combinations, advsteer_variant: ``advsteer`` items (1–6; "paper" or "code" variant).
+        corruptions, severities: ``imagenet_c`` items (default: the authors' 7 × severities 1–5).
+        border: border handling of geometric perturbations ("zoom" or "pad").
+    """
+    from tqdm.auto import tqdm
+
+    _check_suite(suite)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    rows = []
+
+    if suite == "real_world":
+        sets = dict(dataset) if isinstance(dataset, Mapping) else {f"{dataset.name}_{dataset.split}": dataset}
+        if not sets:
+            raise ValueError("real_world needs at least one dataset")
+        n = 0
+        for name, ds in tqdm(sets.items(), desc="real_world", disable=not progress, leave=False):
+            x, y = _load(ds, indices)
+            n += len(x)
+            rows.append({"item": name, "level": "", **_score(model, x, y, ds.num_classes, ds.ignore_index,
+                                                             batch_size=batch_size, device=device)})
+        return _result(suite, rows, n)
+
+    images, labels = _load(dataset, indices)
+    nc, ig = dataset.num_classes, dataset.ignore_index
+
+    if suite == "clean":
+        rows.append({"item": "clean", "level": "", **_score(model, images, labels, nc, ig, batch_size=batch_size,
+                                                            device=device)})
+    elif suite == "basis_aug":
+        from . import perturb
+
+        names = list(types) if types is not None else list(perturb.NAMES)
+        for name in names:
+            perturb.check_name(name) if hasattr(perturb, "check_name") else None
+        items = [(t, float(m)) for t in names for m in magnitudes]
+        for t, m in tqdm(items, desc="basis_aug", disable=not progress, leave=False):
+            def tf(x, y, b, t=t, m=m):
+                g = torch.Generator().manual_seed(_item_seed(seed, t, m, b))
+                return perturb.apply(x, y, t, m, generator=g, border=border)
+
+            rows.append({"item": t, "level": m, **_score_transformed(model, images, labels, tf, nc, ig,
+                                                                     batch_size=batch_size, device=device)})
+    elif suite == "advsteer":
+        from . import corrupt
+
+        for c in tqdm(list(combinations), desc="advsteer", disable=not progress, leave=False):
+            def tf(x, y, b, c=c):
+                g = torch.Generator().manual_seed(_item_seed(seed, "advsteer", c, b))
+                return corrupt.advsteer(x, y, c, variant=advsteer_variant, generator=g)
+
+            rows.append({"item": f"advsteer_{c}", "level": "", **_score_transformed(
+                model, images, labels, tf, nc, ig, batch_size=batch_size, device=device)})
+    elif suite == "imagenet_c":
+        from . import corrupt
+
+        names = list(corruptions) if corruptions is not None else list(corrupt.AUTHORS_IMAGENET_C)
+        items = [(c, int(s)) for c in names for s in severities]
+        for c, s in tqdm(items, desc="imagenet_c", disable=not progress, leave=False):
+            x2, y2 = _imagenet_c_images(dataset, indices, images, labels, c, s, seed, batch_size, force)
+            rows.append({"item": c, "level": s, **_score(model, x2, y2, nc, ig, batch_size=batch_size, device=device)})
+    return _result(suite, rows, len(images))
+
+
+def _result(suite, rows, n) -> SuiteResult:
+    table = pd.DataFrame(rows, columns=["item", "level", *METRICS])
+    table.insert(0, "suite", suite)
+    summary = {m: float(table[m].mean()) for m in METRICS}
+    return SuiteResult(suite, table, summary, n)
+
+
+def evaluate_suites(model, dataset: SegDataset, suites: Sequence[str] = ("clean", "basis_aug", "advsteer", "imagenet_c"),
+                    *, real_world: Mapping[str, SegDataset] | None = None, suite_indices: Mapping[str, Sequence[int]] | None = None,
+                    **kwargs) -> dict[str, SuiteResult]:
+    """Several suites at once; ``suite_indices`` gives a per-suite evaluation subset (e.g. a
+    smaller one for the 120-item ``basis_aug``). ``real_world`` is the mapping for that suite."""
+    out = {}
+    for s in suites:
+        idx = (suite_indices or {}).get(s, kwargs.get("indices"))
+        kw = {k: v for k, v in kwargs.items() if k != "indices"}
+        if s == "real_world":
+            if not real_world:
+                raise ValueError("suite 'real_world' needs real_world={name: dataset}")
+            out[s] = evaluate(model, real_world, s, indices=idx, **kw)
+        else:
+            out[s] = evaluate(model, dataset, s, indices=idx, **kw)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ real world
+
+#: environment variables pointing at users' real adverse-weather data (paper profile)
+REAL_WORLD_ENV = {"acdc": "REPRO_ACDC_ROOT", "idd": "REPRO_IDD_ROOT"}
+ACDC_CONDITIONS = ("fog", "rain", "night", "snow")
+
+
+def real_world_sets(*, acdc_root: str | os.PathLike | None = None, include_shipped: bool = True,
+                    classes=None, palette=None) -> dict[str, SegDataset]:
+    """The real-world items available here: the shipped CamVid dusk split, plus ACDC per
+    condition when ``acdc_root`` (or ``$REPRO_ACDC_ROOT``) holds ``rgb_anon/<cond>/val`` and
+    ``gt/<cond>/val`` with ``*_gt_labelTrainIds.png`` (ACDC's own layout)."""
+    from .data import load_dataset
+
+    sets: dict[str, SegDataset] = {}
+    if include_shipped:
+        sets["camvid_dusk"] = load_dataset("camvid", "test_dusk")
+    root = acdc_root or os.environ.get(REAL_WORLD_ENV["acdc"])
+    if root:
+        root = Path(root)
+        classes = tuple(classes) if classes else CITYSCAPES_CLASSES
+        for cond in ACDC_CONDITIONS:
+            img_dir, lab_dir = root / "rgb_anon" / cond / "val", root / "gt" / cond / "val"
+            if not img_dir.is_dir() or not lab_dir.is_dir():
+                raise DataError(f"{img_dir}: ACDC condition folder missing; expected <acdc_root>/rgb_anon/<condition>/val/"
+                                "<sequence>/*_rgb_anon.png and <acdc_root>/gt/<condition>/val/<sequence>/"
+                                "*_gt_labelTrainIds.png (ACDC's published layout)")
+            images = sorted(img_dir.rglob("*_rgb_anon.png"))
+            labels = [lab_dir / p.parent.name / p.name.replace("_rgb_anon.png", "_gt_labelTrainIds.png") for p in images]
+            sets[f"acdc_{cond}"] = SegDataset(images, labels, classes, tuple(palette or [(0, 0, 0)] * len(classes)),
+                                              f"acdc_{cond}", "val")
+    return sets
+
+
+CITYSCAPES_CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+                      "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+                      "motorcycle", "bicycle")
