@@ -1,0 +1,415 @@
+"""Feature extractors for KID/FID and an on-disk cache of clean-set features.
+
+An :class:`Extractor` maps images (``N × 3 × H × W`` float in ``[0, 1]``, RGB, any size) to
+``N × d`` float32 feature vectors, doing its own resizing and normalisation.  It carries
+``.name``, ``.weights_hash`` (first 12 hex digits of the SHA-256 of its state dict, see
+:func:`state_dict_hash`), ``.input_size`` (side in pixels the model sees, or ``None``) and
+``.tag = "name@weights_hash"``, which every KID/FID result records.
+
+Extractors (:func:`extractor`):
+
+* ``"inception"`` – Inception-V3 2048-d pool features with the standard FID weights
+  (TensorFlow 2015-12-05 graph converted to PyTorch; torch-fidelity's architecture, TF1-style
+  bilinear resize to 299 × 299, uint8 quantisation, ``(x - 128)/128``).  The weights are read
+  from a local file only — never downloaded: the ``weights`` argument, else the environment
+  variable ``REPRO_INCEPTION_WEIGHTS``, else torch's hub cache
+  (``$TORCH_HOME/hub/checkpoints``) under ``weights-inception-2015-12-05-6726825d.pth``
+  (torch-fidelity) or ``pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid).
+* ``"inception-random"`` – the same architecture and preprocessing with seeded random weights
+  (He-normal convolutions, identity batch norm); needs no file, identical in every process.
+* ``"resnet18-random"`` – torchvision ResNet-18 (512-d pool features, 224 × 224 input, ImageNet
+  normalisation), seeded random weights (residual branches scaled by 1/√8 so activations stay
+  O(1) through the 8 blocks); ~5× cheaper than Inception on CPU.
+* any ``nn.Module`` mapping ``N × 3 × H × W`` images to ``N × d`` (or ``N × d × 1 × 1``)
+  tensors: ``extractor(module)`` wraps it as is (no resizing or normalisation).
+
+Random weights are drawn from an explicit ``torch.Generator``; building the modules runs under
+``torch.random.fork_rng`` so the caller's global RNG state is never touched.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from . import cache, paths
+
+__all__ = ["Extractor", "extractor", "features", "state_dict_hash", "inception_weights_path",
+           "EXTRACTORS", "INCEPTION_WEIGHT_FILES", "INCEPTION_ENV"]
+
+#: standard file names of the FID Inception weights (torch-fidelity, pytorch-fid)
+INCEPTION_WEIGHT_FILES = ("weights-inception-2015-12-05-6726825d.pth",
+                          "pt_inception-2015-12-05-6726825d.pth")
+#: environment variable naming the FID Inception weight file
+INCEPTION_ENV = "REPRO_INCEPTION_WEIGHTS"
+#: names accepted by :func:`extractor`
+EXTRACTORS = ("inception", "inception-random", "resnet18-random")
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def state_dict_hash(module_or_state: nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """First 12 hex digits of the SHA-256 over a state dict's keys, dtypes, shapes and bytes."""
+    sd = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
+    h = hashlib.sha256()
+    for key in sorted(sd):
+        t = sd[key]
+        if not isinstance(t, torch.Tensor):
+            continue
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:12]
+
+
+def _seeded_init_(module: nn.Module, generator: torch.Generator) -> None:
+    """Re-initialise ``module`` in place from ``generator``: conv/linear weights He-normal
+    (``N(0, 2/fan_in)``), biases 0, batch norms identity (γ=1, β=0, mean 0, var 1)."""
+    with torch.no_grad():
+        for _, m in module.named_modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator,
+                                           dtype=torch.float32) * (2.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+                if m.weight is not None:
+                    m.weight.fill_(1.0)
+                    m.bias.zero_()
+                if m.running_mean is not None:
+                    m.running_mean.zero_()
+                    m.running_var.fill_(1.0)
+
+
+def _check_images(images: Any) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor N×3×H×W float in [0, 1], got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must have shape N×3×H×W (RGB), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
+    if images.shape[0] == 0:
+        raise ValueError("images must contain at least one image")
+    return images
+
+
+# --------------------------------------------------------------------------------------------
+# the extractor wrapper
+# --------------------------------------------------------------------------------------------
+class Extractor(nn.Module):
+    """Images ``N×3×H×W`` float ``[0, 1]`` → features ``N×d`` float32 (on the extractor's device).
+
+    Args:
+        model: the network; called on the preprocessed batch.
+        name: extractor name recorded with results.
+        preprocess: ``images → model input`` (resize/normalise/quantise), or ``None``.
+        input_size: side in pixels of the model input (documentation), or ``None``.
+        weights_hash: content hash of the weights (default: :func:`state_dict_hash` of ``model``).
+        output: picks the feature tensor out of the model output (default: identity).
+        device: torch device to run on.
+    """
+
+    def __init__(self, model: nn.Module, *, name: str, preprocess: Callable | None = None,
+                 input_size: int | None = None, weights_hash: str | None = None,
+                 output: Callable | None = None, device: str | torch.device = "cpu",
+                 weights_file: str | None = None):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        self.model = model.eval().requires_grad_(False)
+        self.name = name
+        self.preprocess = preprocess
+        self.output = output
+        self.input_size = input_size
+        self.weights_file = weights_file
+        self.weights_hash = weights_hash if weights_hash is not None else state_dict_hash(model)
+        self.device = torch.device(device)
+        self.model.to(self.device)
+
+    @property
+    def tag(self) -> str:
+        """``"name@weights_hash"``, recorded next to every number computed from these features."""
+        return f"{self.name}@{self.weights_hash}"
+
+    def extra_repr(self) -> str:
+        return f"tag={self.tag!r}, input_size={self.input_size}, device={self.device}"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        images = _check_images(images)
+        with torch.no_grad():
+            x = images.to(self.device, torch.float32)
+            if self.preprocess is not None:
+                x = self.preprocess(x)
+            out = self.model(x)
+            if self.output is not None:
+                out = self.output(out)
+            if not isinstance(out, torch.Tensor):
+                raise TypeError(f"extractor {self.name!r} returned {type(out).__name__}, expected a tensor")
+            out = out.reshape(out.shape[0], -1)
+            if out.shape[0] != images.shape[0]:
+                raise ValueError(f"extractor {self.name!r} returned {out.shape[0]} rows for "
+                                 f"{images.shape[0]} images")
+            return out.to(torch.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Inception-V3 (torch-fidelity's architecture)
+# --------------------------------------------------------------------------------------------
+def inception_weights_path(weights: str | os.PathLike | None = None) -> Path:
+    """Locate the FID Inception weight file (no download).
+
+    Order: ``weights`` argument; ``$REPRO_INCEPTION_WEIGHTS``; ``<torch hub dir>/checkpoints/``
+    under either standard name.  Raises one :class:`FileNotFoundError` explaining how to supply
+    the file when none exists.
+    """
+    tried: list[str] = []
+    if weights is not None:
+        p = Path(weights).expanduser()
+        if p.is_file():
+            return p
+        tried.append(f"argument weights={str(weights)!r}")
+    else:
+        env = os.environ.get(INCEPTION_ENV)
+        if env:
+            p = Path(env).expanduser()
+            if p.is_file():
+                return p
+            tried.append(f"${INCEPTION_ENV}={env!r}")
+        hub = Path(torch.hub.get_dir()) / "checkpoints"
+        for fname in INCEPTION_WEIGHT_FILES:
+            p = hub / fname
+            if p.is_file():
+                return p
+        tried.append(f"torch hub cache <torch.hub.get_dir()>/checkpoints/{{{', '.join(INCEPTION_WEIGHT_FILES)}}}")
+    raise FileNotFoundError(
+        f"FID Inception-V3 weights file {INCEPTION_WEIGHT_FILES[0]} not found (looked at: "
+        f"{'; '.join(tried)}). This package never downloads weights. Get the file on a machine "
+        "with internet access (torch-fidelity release v0.2.0 asset "
+        f"{INCEPTION_WEIGHT_FILES[0]}, or pytorch-fid's {INCEPTION_WEIGHT_FILES[1]}), then pass "
+        f"extractor('inception', weights='path/to/file'), set {INCEPTION_ENV}=path/to/file, or "
+        "copy it into torch's hub cache folder <TORCH_HOME>/hub/checkpoints/ (default "
+        "~/.cache/torch/hub/checkpoints/). Offline alternative: extractor('inception-random').")
+
+
+def _quantise_uint8(x: torch.Tensor) -> torch.Tensor:
+    """``[0, 1]`` floats → uint8 ``round(255·x)`` (what the FID pipeline sees from PNG files)."""
+    return (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+
+
+def _fidelity_inception(state_dict: Mapping[str, torch.Tensor] | None) -> nn.Module:
+    """torch-fidelity's ``FeatureExtractorInceptionV3`` (feature '2048') built from a state dict
+    held in memory (``None``: keep the constructor's initial weights).  The weights path argument
+    of torch-fidelity is given an in-memory buffer, so nothing is downloaded."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    class _Inception(FeatureExtractorInceptionV3):
+        def load_state_dict(self, sd, strict=True, assign=False):  # noqa: D401
+            if state_dict is None:  # random variant: weights are set afterwards
+                return None
+            return super().load_state_dict(sd, strict=strict, assign=assign)
+
+    buf = io.BytesIO()
+    torch.save(dict(state_dict) if state_dict is not None else {}, buf)
+    buf.seek(0)
+    return _Inception("inception-v3-compat", ["2048"], feature_extractor_weights_path=buf)
+
+
+def _first(out: Any) -> torch.Tensor:
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def _load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(sd, Mapping) and "state_dict" in sd and isinstance(sd["state_dict"], Mapping):
+        sd = sd["state_dict"]
+    if not isinstance(sd, Mapping):
+        raise ValueError(f"{paths.relpath(path)}: expected a state dict (mapping of tensors), got {type(sd).__name__}")
+    return dict(sd)
+
+
+def _inception(weights: str | os.PathLike | None, device) -> Extractor:
+    path = inception_weights_path(weights)
+    sd = _load_state_dict_file(path)
+    with torch.random.fork_rng(devices=[]):
+        try:
+            model = _fidelity_inception(sd)
+        except RuntimeError as err:
+            raise ValueError(f"{paths.relpath(path)} does not hold Inception-V3 FID weights in "
+                             f"torch-fidelity's layout: {str(err)[:400]}") from err
+    file_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    if path.name in INCEPTION_WEIGHT_FILES and not file_sha.startswith("6726825d"):
+        warnings.warn(f"{path.name}: SHA-256 starts with {file_sha[:8]}, not 6726825d; these are not "
+                      "the standard FID weights", UserWarning, stacklevel=3)
+    return Extractor(model, name="inception", preprocess=_quantise_uint8, input_size=299,
+                     output=_first, device=device, weights_file=path.name)
+
+
+def _inception_random(seed: int, device) -> Extractor:
+    with torch.random.fork_rng(devices=[]):
+        model = _fidelity_inception(None)
+    g = torch.Generator().manual_seed(seed)
+    _seeded_init_(model, g)
+    name = "inception-random" if seed == 0 else f"inception-random-s{seed}"
+    return Extractor(model, name=name, preprocess=_quantise_uint8, input_size=299, output=_first,
+                     device=device)
+
+
+class _ResizeNormalise(nn.Module):
+    def __init__(self, size: int, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        self.size = size
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear",
+                                            align_corners=False, antialias=True)
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+
+
+def _resnet18_random(seed: int, device) -> Extractor:
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        model = torchvision.models.resnet18(weights=None)
+    model.fc = nn.Identity()
+    g = torch.Generator().manual_seed(seed)
+    _seeded_init_(model, g)
+    # keep activations O(1): each residual block computes x + f(x)/sqrt(8) (γ of its last BN)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torchvision.models.resnet.BasicBlock):
+                m.bn2.weight.fill_(8 ** -0.5)
+    pre = _ResizeNormalise(224, _IMAGENET_MEAN, _IMAGENET_STD).to(device)
+    name = "resnet18-random" if seed == 0 else f"resnet18-random-s{seed}"
+    return Extractor(model, name=name, preprocess=pre, input_size=224, device=device)
+
+
+def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | None = None,
+              device: str | torch.device = "cpu", seed: int = 0) -> Extractor:
+    """A feature extractor by name (see the module docstring) or wrapping an ``nn.Module``.
+
+    Args:
+        name_or_module: ``"inception"``, ``"inception-random"``, ``"resnet18-random"``, an
+            :class:`Extractor` (returned as is) or any ``nn.Module`` mapping images to vectors.
+        weights: path of the FID weight file (``"inception"`` only).
+        device: torch device for the network.
+        seed: seed of the random weights (``*-random`` only; seed 0 is the default extractor).
+    """
+    if isinstance(name_or_module, Extractor):
+        return name_or_module
+    if isinstance(name_or_module, nn.Module):
+        return Extractor(name_or_module, name=f"module:{type(name_or_module).__name__}", device=device)
+    if not isinstance(name_or_module, str):
+        raise TypeError(f"extractor must be one of {EXTRACTORS} or an nn.Module, got "
+                        f"{type(name_or_module).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if weights is not None and name_or_module != "inception":
+        raise ValueError(f"weights is only used by the 'inception' extractor, not {name_or_module!r}")
+    if name_or_module == "inception":
+        return _inception(weights, device)
+    if name_or_module == "inception-random":
+        return _inception_random(seed, device)
+    if name_or_module == "resnet18-random":
+        return _resnet18_random(seed, device)
+    raise ValueError(f"unknown extractor {name_or_module!r}; expected one of {', '.join(EXTRACTORS)} "
+                     "or an nn.Module")
+
+
+# --------------------------------------------------------------------------------------------
+# features with cache
+# --------------------------------------------------------------------------------------------
+def _dataset_identity(ds: Any) -> dict[str, Any]:
+    names = list(getattr(ds, "names", []) or [])
+    digest = hashlib.sha256("\n".join(map(str, names)).encode()).hexdigest()[:16] if names else None
+    return {"dataset": getattr(ds, "name", type(ds).__name__), "split": getattr(ds, "split", None),
+            "n": len(ds), "names_sha": digest}
+
+
+def features(data: Any, extractor_: Extractor | str | nn.Module, *,
+             indices: Sequence[int] | None = None,
+             transform: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+             key: Any = None, cache_result: bool | None = None, batch_size: int = 16,
+             force: bool = False, progress: bool = True) -> torch.Tensor:
+    """Features ``N × d`` (float32, CPU) of a dataset's images or of an image tensor.
+
+    Args:
+        data: a :class:`repro.data.SegDataset`-like object (``len``, ``batch(indices)``,
+            ``name``, ``split``, ``names``) or an image tensor ``N × 3 × H × W`` in ``[0, 1]``.
+        extractor_: an :class:`Extractor`, an extractor name, or an ``nn.Module``.
+        indices: rows of ``data`` to use, in order (default: all).
+        transform: optional ``(images, indices) -> images`` applied to each batch before the
+            extractor (e.g. a perturbation; ``indices`` are the dataset rows of the batch, so a
+            transform can seed per image and stay independent of ``batch_size``).
+        key: extra JSON-like cache key (e.g. the perturbation's config).  Needed to cache
+            tensors or transformed images.
+        cache_result: cache on disk with :func:`repro.cache.cached` (namespace ``features``)
+            keyed by dataset/split/names, indices, extractor name + weights hash and ``key``.
+            Default: on for datasets without a transform, and whenever ``key`` is given; off for
+            raw tensors or transforms without ``key``.
+        batch_size: images per forward pass.
+        force: recompute even if cached.
+        progress: show a tqdm bar.
+    """
+    ext = extractor(extractor_) if not isinstance(extractor_, Extractor) else extractor_
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if transform is not None and not callable(transform):
+        raise TypeError("transform must be a callable (images, indices) -> images")
+    is_tensor = isinstance(data, torch.Tensor)
+    if is_tensor:
+        _check_images(data)
+        n_total = data.shape[0]
+    elif hasattr(data, "batch") and hasattr(data, "__len__"):
+        n_total = len(data)
+    else:
+        raise TypeError("data must be an image tensor N×3×H×W or a dataset with len() and "
+                        f"batch(indices), got {type(data).__name__}")
+    idx = list(range(n_total)) if indices is None else [int(i) for i in indices]
+    if not idx:
+        raise ValueError("indices must select at least one image")
+    if min(idx) < 0 or max(idx) >= n_total:
+        raise ValueError(f"indices must lie in [0, {n_total}), got range [{min(idx)}, {max(idx)}]")
+    if cache_result is None:
+        cache_result = key is not None or (not is_tensor and transform is None)
+    if cache_result and transform is not None and key is None:
+        raise ValueError("caching features of transformed images needs a key describing the transform")
+    if cache_result and is_tensor and key is None:
+        raise ValueError("caching features of an image tensor needs a key naming the images")
+
+    def compute() -> torch.Tensor:
+        from tqdm.auto import tqdm
+
+        out = []
+        starts = range(0, len(idx), batch_size)
+        for start in tqdm(starts, desc=f"features {ext.name}", unit="batch", disable=not progress,
+                          leave=False):
+            bidx = idx[start:start + batch_size]
+            if is_tensor:
+                images = data[torch.tensor(bidx)]
+            else:
+                images, _ = data.batch(bidx)
+            if transform is not None:
+                images = transform(images, torch.tensor(bidx))
+            out.append(ext(images).cpu())
+        return torch.cat(out)
+
+    if not cache_result:
+        return compute()
+    config = {"extractor": ext.name, "weights_hash": ext.weights_hash, "indices": idx, "key": key,
+              "source": {"tensor": True} if is_tensor else _dataset_identity(data)}
+    return cache.cached("features", config, compute, force=force)
