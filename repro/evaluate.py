@@ -93,14 +93,15 @@ def _score_transformed(model, images, labels, transform: Callable, num_classes, 
 def _imagenet_c_images(dataset, indices, images, labels, name, severity, seed, batch_size, force):
     from . import corrupt
 
-    key = {"dataset": dataset.name, "split": dataset.split,
-           "names": [dataset.names[i] for i in (indices if indices is not None else range(len(dataset)))],
+    names = [dataset.names[i] for i in (indices if indices is not None else range(len(dataset)))]
+    key = {"dataset": dataset.name, "split": dataset.split, "names": names,
            "corruption": name, "severity": int(severity), "seed": int(seed), "version": 1}
 
     def compute():
         outs, labs = [], []
         for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
-            x2, y2 = corrupt.imagenet_c(x, y, name, severity, seed=_item_seed(seed, name, severity, b))
+            seeds = [_item_seed(seed, name, severity, n) for n in names[b * batch_size:b * batch_size + len(x)]]
+            x2, y2 = corrupt.imagenet_c(x, y, name, severity, seed=seeds)
             outs.append((x2.clamp(0, 1) * 255).round().to(torch.uint8))
             labs.append(y2)
         return {"images": torch.cat(outs), "labels": torch.cat(labs)}
@@ -163,7 +164,7 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
 
         names = list(types) if types is not None else list(perturb.NAMES)
         for name in names:
-            perturb.check_name(name) if hasattr(perturb, "check_name") else None
+            perturb.check_name(name)
         items = [(t, float(m)) for t in names for m in magnitudes]
         for t, m in tqdm(items, desc="basis_aug", disable=not progress, leave=False):
             def tf(x, y, b, t=t, m=m):
