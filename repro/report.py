@@ -1,0 +1,226 @@
+"""Assemble the paper's tables from our scores, beside the published numbers, and state in
+generated sentences whether the paper's claims hold in our numbers.
+
+Our scores come as a long DataFrame (see :func:`repro.experiments.score_runs`) with columns
+``dataset, model, method, seed, suite, item, level, aAcc, mAcc, mIoU`` (percent). Each table
+reports the mean ± std over seeds (``n_seeds`` says how many) and the published numbers in
+columns prefixed ``paper_``. The published tables are on other datasets (Cityscapes, ACDC, …),
+so the side-by-side is a comparison of trends (orderings, gains), not of absolute values.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .tables import published
+
+METRICS = ("aAcc", "mAcc", "mIoU")
+METHOD_ORDER = ("Baseline", "AugMix", "AutoAugment", "RandAugment", "TrivialAugment", "SOTA", "Ours")
+ABLATION_ORDER = ("Baseline", "Ours~SA", "Ours~g", "Ours~p", "Ours")
+#: our method keys (configs) → the paper's row names
+METHOD_NAMES = {"baseline": "Baseline", "augmix": "AugMix", "autoaugment": "AutoAugment", "randaugment": "RandAugment",
+                "trivialaugment": "TrivialAugment", "sota": "SOTA", "ours": "Ours", "ours_no_sa": "Ours~SA",
+                "ours_no_geo": "Ours~g", "ours_no_photo": "Ours~p"}
+SCORE_COLUMNS = ("dataset", "model", "method", "seed", "suite", "item", "level", *METRICS)
+
+
+def _check_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(f"scores must be a DataFrame, got {type(scores).__name__}")
+    missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
+    if missing:
+        raise ValueError(f"scores lack columns {missing}; expected {list(SCORE_COLUMNS)}")
+    return scores
+
+
+def suite_means(scores: pd.DataFrame, *, by: Sequence[str] = ("dataset", "model", "method", "suite")) -> pd.DataFrame:
+    """Per run: the mean over a suite's items; then mean, std and count over seeds.
+
+    Returns one row per ``by`` group with columns ``<metric>`` (mean over seeds), ``<metric>_std``
+    (sample std over seeds, NaN for one seed) and ``n_seeds``.
+    """
+    scores = _check_scores(scores)
+    by = list(by)
+    per_run = scores.groupby(by + ["seed"], sort=False)[list(METRICS)].mean().reset_index()
+    g = per_run.groupby(by, sort=False)
+    out = g[list(METRICS)].mean()
+    for m in METRICS:
+        out[f"{m}_std"] = g[m].std(ddof=1)
+    out["n_seeds"] = g["seed"].nunique()
+    return out.reset_index()
+
+
+def _fmt(mean: float, std: float) -> str:
+    return f"{mean:.2f}" if not np.isfinite(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def _order(df: pd.DataFrame, col: str, order: Sequence[str]) -> pd.DataFrame:
+    rank = {k: i for i, k in enumerate(order)}
+    return df.sort_values(col, key=lambda s: s.map(lambda v: rank.get(v, len(rank))), kind="stable")
+
+
+def _display_names(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["method"] = df["method"].map(lambda m: METHOD_NAMES.get(m, m))
+    return df
+
+
+def table1(scores: pd.DataFrame) -> pd.DataFrame:
+    """Table 1: clean aAcc/mAcc/mIoU per model and method, the mIoU gain over Baseline (%), and the
+    published Cityscapes numbers and gain for the same model family."""
+    s = _display_names(suite_means(scores[scores["suite"] == "clean"], by=("model", "method")))
+    pub = published("table1_cityscapes_methods")
+    rows = []
+    for model, grp in s.groupby("model", sort=False):
+        family = "segformer" if "segformer" in model else "pspnet"
+        base = grp.loc[grp["method"] == "Baseline", "mIoU"]
+        pbase = pub[(pub.model == family) & (pub.method == "Baseline")]["mIoU"]
+        for _, r in grp.iterrows():
+            p = pub[(pub.model == family) & (pub.method == r["method"])]
+            row = {"model": model, "method": r["method"], "n_seeds": int(r["n_seeds"])}
+            for m in METRICS:
+                row[m] = round(r[m], 2)
+                row[f"{m}_std"] = round(r[f"{m}_std"], 2) if np.isfinite(r[f"{m}_std"]) else np.nan
+            row["mIoU_gain_vs_baseline_%"] = round(100 * (r["mIoU"] / base.iloc[0] - 1), 1) if len(base) else np.nan
+            for m in METRICS:
+                row[f"paper_{m}"] = float(p[m].iloc[0]) if len(p) else np.nan
+            row["paper_mIoU_gain_vs_baseline_%"] = (round(100 * (float(p["mIoU"].iloc[0]) / float(pbase.iloc[0]) - 1), 1)
+                                                    if len(p) and len(pbase) else np.nan)
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    return _order(out, "method", METHOD_ORDER).sort_values("model", kind="stable").reset_index(drop=True)
+
+
+def _paper_real_world() -> pd.DataFrame:
+    pub = published("table2_real_world_zero_shot")
+    wide = pub.pivot(index="method", columns="eval_dataset", values=["aAcc", "mIoU", "mAcc"])
+    wide.columns = [f"paper_{ds}_{m}" for m, ds in wide.columns]
+    return wide.reset_index()
+
+
+def table2(scores: pd.DataFrame) -> pd.DataFrame:
+    """Table 2: zero-shot on real adverse data (ours: CamVid dusk; paper: ACDC and IDD)."""
+    rw = scores[scores["suite"] == "real_world"]
+    s = _display_names(suite_means(rw, by=("model", "method", "item")))
+    out = s[["model", "method", "item", *METRICS, *(f"{m}_std" for m in METRICS), "n_seeds"]].round(2)
+    out = out.merge(_paper_real_world(), on="method", how="left")
+    return _order(out, "method", METHOD_ORDER).sort_values(["model", "item"], kind="stable").reset_index(drop=True)
+
+
+def table3(scores: pd.DataFrame, conditions: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Table 3: per condition. ``conditions`` maps a column label to (suite, item), e.g.
+    ``{"dusk (real)": ("real_world", "camvid_dusk"), "fog (IN-C, synthetic)": ("imagenet_c", "fog")}``.
+    The paper's ACDC conditions are joined where the condition name starts with one of fog, rain,
+    night, snow (dusk ↔ night)."""
+    pub = published("table3_acdc_by_condition").rename(
+        columns={"col1_aAcc": "aAcc", "col2_printed_mAcc": "mIoU", "col3_printed_mIoU": "mAcc"})  # see paper/README.md
+    rows = []
+    for label, (suite, item) in conditions.items():
+        sub = scores[(scores["suite"] == suite) & (scores["item"] == item)]
+        if sub.empty:
+            continue
+        s = _display_names(suite_means(sub, by=("model", "method")))
+        key = "night" if label.startswith("dusk") else label.split()[0]
+        for _, r in s.iterrows():
+            p = pub[(pub.condition == key) & (pub.method == r["method"])]
+            row = {"condition": label, "model": r["model"], "method": r["method"], "n_seeds": int(r["n_seeds"])}
+            for m in METRICS:
+                row[m] = round(r[m], 2)
+                row[f"{m}_std"] = round(r[f"{m}_std"], 2) if np.isfinite(r[f"{m}_std"]) else np.nan
+            row["paper_condition"] = f"acdc_{key}" if len(p) else ""
+            for m in METRICS:
+                row[f"paper_{m}"] = float(p[m].iloc[0]) if len(p) else np.nan
+            rows.append(row)
+    return _order(pd.DataFrame(rows), "method", METHOD_ORDER).sort_values(["condition", "model"], kind="stable").reset_index(drop=True)
+
+
+#: our shipped datasets → the published dataset of the closest domain
+PAPER_ANALOG = {"camvid": "cityscapes", "isbi2012_em": "synapse"}
+
+
+def table4(scores: pd.DataFrame) -> pd.DataFrame:
+    """Table 4: SOTA vs Ours per dataset and suite; paper numbers of the closest published domain."""
+    s = _display_names(suite_means(scores[scores["method"].isin(["sota", "ours"])], by=("dataset", "method", "suite")))
+    pub = published("table4_datasets_suites")
+    rows = []
+    for _, r in s.iterrows():
+        analog = PAPER_ANALOG.get(r["dataset"], r["dataset"])
+        p = pub[(pub.dataset == analog) & (pub.method == r["method"]) & (pub.suite == r["suite"])]
+        row = {"dataset": r["dataset"], "suite": r["suite"], "method": r["method"], "n_seeds": int(r["n_seeds"])}
+        for m in METRICS:
+            row[m] = round(r[m], 2)
+            row[f"{m}_std"] = round(r[f"{m}_std"], 2) if np.isfinite(r[f"{m}_std"]) else np.nan
+        row["paper_dataset"] = analog if len(p) else ""
+        for m in METRICS:
+            row[f"paper_{m}"] = float(p[m].iloc[0]) if len(p) else np.nan
+        rows.append(row)
+    suite_order = {s: i for i, s in enumerate(("clean", "basis_aug", "advsteer", "imagenet_c", "real_world"))}
+    out = pd.DataFrame(rows)
+    return out.sort_values(["dataset", "suite", "method"], key=lambda c: c.map(suite_order) if c.name == "suite" else c,
+                           kind="stable").reset_index(drop=True)
+
+
+def table5(scores: pd.DataFrame) -> pd.DataFrame:
+    """Table 5: the ablation rows × suites (mIoU, mean ± std), beside the paper's mIoU. The paper's
+    ``acdc`` rows are in the order aAcc, mIoU, mAcc (paper/README.md); ours map real_world to them."""
+    s = _display_names(suite_means(scores, by=("method", "suite")))
+    s = s[s["method"].isin(ABLATION_ORDER)]
+    pub = published("table5_ablation")
+    pub_miou = {(r.method, r.suite): (r.col2 if r.suite == "acdc" else r.col3) for r in pub.itertuples()}
+    rows = []
+    for _, r in s.iterrows():
+        psuite = "acdc" if r["suite"] == "real_world" else r["suite"]
+        rows.append({"method": r["method"], "suite": r["suite"], "mIoU": round(r["mIoU"], 2),
+                     "mIoU_std": round(r["mIoU_std"], 2) if np.isfinite(r["mIoU_std"]) else np.nan,
+                     "aAcc": round(r["aAcc"], 2), "mAcc": round(r["mAcc"], 2), "n_seeds": int(r["n_seeds"]),
+                     "paper_suite": psuite, "paper_mIoU": pub_miou.get((r["method"], psuite), np.nan)})
+    return _order(pd.DataFrame(rows), "method", ABLATION_ORDER).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------ claims
+
+
+def compare(scores: pd.DataFrame, a: str, b: str, suites: Sequence[str], *, metric: str = "mIoU",
+            by: Sequence[str] = ("suite",)) -> pd.DataFrame:
+    """Per suite: mean ``metric`` of methods ``a`` and ``b`` over seeds, the difference a − b, and
+    whether it exceeds the larger of the two seed stds (``clear``)."""
+    sub = scores[scores["method"].isin([a, b]) & scores["suite"].isin(suites)]
+    s = suite_means(sub, by=("method", *by))
+    rows = []
+    for key, grp in s.groupby(list(by), sort=False):
+        ra, rb = grp[grp.method == a], grp[grp.method == b]
+        if ra.empty or rb.empty:
+            continue
+        ma, mb = float(ra[metric].iloc[0]), float(rb[metric].iloc[0])
+        noise = np.nanmax([ra[f"{metric}_std"].iloc[0], rb[f"{metric}_std"].iloc[0], 0.0])
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), a: ma, b: mb, "diff": ma - mb,
+                     "noise": noise, "clear": abs(ma - mb) > noise})
+    return pd.DataFrame(rows)
+
+
+def claim_sentence(cmp: pd.DataFrame, a: str, b: str, claim: str, *, metric: str = "mIoU") -> str:
+    """One generated sentence: does ``a ≥ b`` hold per suite in ``cmp`` (from :func:`compare`)?"""
+    if cmp.empty:
+        return f"Claim '{claim}': not testable here (no scores for both {a} and {b})."
+    A, B = METHOD_NAMES.get(a, a), METHOD_NAMES.get(b, b)
+    held = cmp[cmp["diff"] >= 0]
+    parts = []
+    for _, r in cmp.iterrows():
+        tag = "" if r["clear"] else ", within seed noise"
+        parts.append(f"{r.iloc[0]}: {r['diff']:+.2f}{tag}")
+    verdict = ("holds" if len(held) == len(cmp) else "does not hold" if held.empty else "holds partly")
+    return (f"Claim '{claim}' {verdict} in our numbers: {A} ≥ {B} in {len(held)} of {len(cmp)} suites "
+            f"({metric} difference {A} − {B}: " + "; ".join(parts) + ").")
+
+
+def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> str:
+    """Does the ranking of ``means`` (index = method) follow ``expected`` (best first)?"""
+    ours = [m for m in means.sort_values(ascending=False).index]
+    exp = [m for m in expected if m in means.index]
+    ours_names = [METHOD_NAMES.get(m, m) for m in ours]
+    exp_names = [METHOD_NAMES.get(m, m) for m in exp]
+    same = ours == exp
+    return (f"Claim '{claim}': the paper's order is {' > '.join(exp_names)}; ours is {' > '.join(ours_names)} — "
+            + ("the same order." if same else "a different order."))

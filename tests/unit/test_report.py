@@ -1,0 +1,62 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from repro import report
+
+
+def _scores():
+    rows = []
+    rng = np.random.default_rng(0)
+    base = {"baseline": 40.0, "sota": 50.0, "ours": 52.0, "augmix": 45.0}
+    for method, v in base.items():
+        for seed in (0, 1, 2):
+            for suite, items in (("clean", ["clean"]), ("basis_aug", ["R+", "V-"]), ("real_world", ["camvid_dusk"])):
+                for item in items:
+                    m = v - (10 if suite != "clean" else 0) + rng.normal(0, 0.1)
+                    rows.append({"dataset": "camvid", "model": "pspnet_r18", "method": method, "seed": seed, "suite": suite,
+                                 "item": item, "level": "", "aAcc": m + 30, "mAcc": m + 5, "mIoU": m})
+    return pd.DataFrame(rows)
+
+
+def test_suite_means_mean_std_over_seeds():
+    s = report.suite_means(_scores(), by=("method", "suite"))
+    r = s[(s.method == "ours") & (s.suite == "clean")].iloc[0]
+    assert r["mIoU"] == pytest.approx(52.0, abs=0.2) and r["n_seeds"] == 3 and 0 < r["mIoU_std"] < 0.3
+
+
+def test_table1_gain_and_paper_columns():
+    t = report.table1(_scores())
+    assert list(t["method"]) == ["Baseline", "AugMix", "SOTA", "Ours"]  # paper order
+    ours = t[t.method == "Ours"].iloc[0]
+    assert ours["mIoU_gain_vs_baseline_%"] == pytest.approx(30.0, abs=1.0)
+    assert ours["paper_mIoU"] == pytest.approx(71.84)
+    assert ours["paper_mIoU_gain_vs_baseline_%"] == pytest.approx(round(100 * (71.84 / 35.715 - 1), 1))
+
+
+def test_table2_and_5_join_published():
+    t2 = report.table2(_scores())
+    assert set(t2["item"]) == {"camvid_dusk"}
+    assert t2[t2.method == "Ours"]["paper_acdc_mIoU"].iloc[0] == pytest.approx(26.34)
+    t5 = report.table5(_scores())
+    row = t5[(t5.method == "Ours") & (t5.suite == "real_world")].iloc[0]
+    assert row["paper_suite"] == "acdc" and row["paper_mIoU"] == pytest.approx(26.34)  # printed order aAcc, mIoU, mAcc
+    assert t5[(t5.method == "Ours") & (t5.suite == "clean")]["paper_mIoU"].iloc[0] == pytest.approx(71.84)
+
+
+def test_claim_sentences_follow_numbers():
+    cmp = report.compare(_scores(), "ours", "sota", ["basis_aug", "real_world"])
+    text = report.claim_sentence(cmp, "ours", "sota", "Ours ≥ SOTA on corrupted suites")
+    assert "holds in our numbers" in text and "2 of 2" in text
+    cmp2 = report.compare(_scores(), "augmix", "sota", ["basis_aug"])
+    assert "does not hold" in report.claim_sentence(cmp2, "augmix", "sota", "x")
+    means = pd.Series({"ours": 3.0, "sota": 2.0, "baseline": 1.0})
+    assert "the same order" in report.ordering_sentence(means, ["ours", "sota", "baseline"], "c")
+    assert "a different order" in report.ordering_sentence(means, ["sota", "ours", "baseline"], "c")
+
+
+def test_bad_scores():
+    with pytest.raises(ValueError, match="scores lack columns"):
+        report.suite_means(pd.DataFrame({"a": [1]}))
+    with pytest.raises(TypeError, match="scores must be a DataFrame"):
+        report.suite_means([1])
