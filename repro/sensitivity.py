@@ -409,3 +409,230 @@ def blur_kernel(alpha) -> np.ndarray:
     """Kernel size ``2·floor(49·α/2)+1`` for magnitudes ``alpha`` (SPEC.md §1)."""
     a = np.asarray(alpha, dtype=np.float64)
     return (2 * np.floor(49 * a / 2 + 1e-12) + 1).astype(int)
+
+
+# ----------------------------------------------------------------------------- hashing helpers
+def tensor_hash(*tensors) -> str:
+    """First 16 hex digits of the SHA-1 over the dtypes, shapes and bytes of ``tensors``."""
+    import torch
+
+    h = hashlib.sha1()
+    for t in tensors:
+        t = torch.as_tensor(t).detach().to("cpu").contiguous()
+        h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def state_hash(model: Any) -> str | None:
+    """Content hash of a model's state dict (``None`` for callables without one)."""
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        from repro.features import state_dict_hash
+
+        return f"{type(model).__name__}:{state_dict_hash(model)}"
+    return None
+
+
+def _seed_for(seed: int, name: str, alpha: float) -> int:
+    """Deterministic per-(seed, type, α) seed, so results do not depend on evaluation order."""
+    return int(hashlib.sha1(f"{seed}|{name}|{alpha:.10f}".encode()).hexdigest()[:15], 16)
+
+
+def points_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """The evaluated points stored by :func:`analyse` (``table.attrs["points"]``) as a DataFrame."""
+    recs = table.attrs.get("points")
+    if recs is None:
+        raise ValueError("the table carries no evaluated points (was it made by repro.sensitivity.analyse?)")
+    return pd.DataFrame.from_records(recs)
+
+
+# ----------------------------------------------------------------------------- analyse
+def _resolve_data(dataset, subset, seed):
+    """(images, labels, num_classes, ignore_index, identity dict) of the analysis subset."""
+    import torch
+
+    if isinstance(dataset, (tuple, list)) and len(dataset) == 2 and all(isinstance(t, torch.Tensor) for t in dataset):
+        images, labels = dataset
+        n = images.shape[0]
+        ident = None  # filled after subsetting
+        num_classes = ignore_index = None
+    elif hasattr(dataset, "batch") and hasattr(dataset, "__len__"):
+        n = len(dataset)
+        images = labels = None
+        ident = {"dataset": getattr(dataset, "name", type(dataset).__name__), "split": getattr(dataset, "split", None),
+                 "names_sha": hashlib.sha1("\n".join(map(str, getattr(dataset, "names", []))).encode()).hexdigest()[:16]}
+        num_classes = getattr(dataset, "num_classes", None)
+        ignore_index = getattr(dataset, "ignore_index", 255)
+    else:
+        raise TypeError("dataset must be a SegDataset-like object (len, batch) or a pair (images N×3×H×W, labels N×H×W)")
+    if subset is None:
+        idx = list(range(n))
+    elif isinstance(subset, (int, np.integer)) and not isinstance(subset, bool):
+        if not 2 <= subset <= n:
+            raise ValueError(f"subset must be between 2 and the dataset size {n}, got {subset}")
+        idx = sorted(np.random.default_rng(seed).choice(n, size=int(subset), replace=False).tolist())
+    else:
+        idx = [int(i) for i in subset]
+        if len(idx) < 2 or min(idx) < 0 or max(idx) >= n:
+            raise ValueError(f"subset indices must select >= 2 samples in [0, {n}), got {len(idx)} in "
+                             f"[{min(idx) if idx else None}, {max(idx) if idx else None}]")
+    if images is None:
+        images, labels = dataset.batch(idx)
+        ident["indices"] = idx
+    else:
+        it = torch.as_tensor(idx, dtype=torch.long, device=images.device)
+        images, labels = images.index_select(0, it), labels.index_select(0, it.to(labels.device))
+        ident = {"tensor_sha": tensor_hash(images, labels)}
+    return images, labels, num_classes, ignore_index, ident
+
+
+def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, subset: int | Sequence[int] | None = None,
+            extractor: Any = "inception", method: str = "adaptive", num_levels: int = 5, tol: float = 0.05,
+            budget: int | None = None, grid: int = 10, seed: int = 0, batch_size: int = 8, device: Any = None,
+            cache: bool = True, force: bool = False, clean_features: Any = None, clean_miou: float | None = None,
+            num_classes: int | None = None, ignore_index: int | None = None, alpha_max: float = 1.0,
+            border: str = "zoom", kid_subsets: int = 100, kid_subset_size: int = 1000,
+            cache_key: str | None = None, progress: bool = True) -> pd.DataFrame:
+    """Sensitivity analysis of ``model`` for many perturbation types on a data subset.
+
+    For each type the levels are chosen by :func:`adaptive_levels` (``method="adaptive"``) or
+    :func:`uniform_levels` (``method="uniform"``), where ``evaluate(α)`` perturbs the subset with
+    ``repro.perturb.apply(images, labels, type, α, generator=…)`` (seeded per type and α), scores
+    the model (mIoU, percent) and computes KID (:func:`repro.kid.kid`, mean over ``kid_subsets``
+    subsets of ``min(kid_subset_size, n)``) between the clean and the perturbed features. The
+    clean mIoU and clean features are computed once. Blur levels snap to odd kernels.
+
+    Parameters
+    ----------
+    model : nn.Module / callable images→logits, or an MMSegmentation segmentor
+    dataset : a SegDataset (``batch``, ``num_classes``) or a pair ``(images, labels)`` of tensors
+    types : perturbation names or a :data:`repro.sampling.TYPE_SETS` key
+    subset : number of samples drawn with ``seed`` (sorted), explicit indices, or None (all)
+    extractor : name for :func:`repro.kid.extractor`, an ``Extractor`` or ``nn.Module``
+    method, num_levels, tol, budget, grid, alpha_max : see the level functions
+    seed : seed of the subset draw, the noise perturbation and the KID subsets
+    batch_size : images per forward pass (model and extractor); the noise draw depends on it
+    device : where to run (default: the model's device)
+    cache, force, cache_key : cache the whole table with :func:`repro.cache.cached` (namespace
+        ``sensitivity``) keyed by the model's state hash, data, extractor and every setting; a
+        plain function has no state hash, so it is cached only under an explicit ``cache_key``
+    clean_features : precomputed clean features ``n × d`` of the subset (e.g. in a training hook)
+    clean_miou : precomputed clean mIoU (percent) of the subset
+    num_classes, ignore_index : needed when ``dataset`` is a tensor pair (ignore default 255)
+    border : border mode of the geometric perturbations
+
+    Returns a DataFrame with one row per (type, level): ``type, level (1..L), alpha, miou, kid,
+    S, target, uncertainty, evaluated, n_evals, method``. mIoU/KID at a level that was not itself
+    evaluated are interpolated linearly between the nearest evaluated points (``evaluated``
+    says which). ``df.attrs`` holds ``points`` (records of every evaluated point: type, order,
+    alpha, miou, kid, S, counted; see :func:`points_frame`), ``clean_miou``, ``extractor`` (the
+    tag of the features), ``n_evaluations`` (total), ``wall_s`` (seconds of the computation when
+    it was run) and ``config``.
+    """
+    import time
+
+    import torch
+
+    from repro import kid as kidmod
+    from repro import perturb
+    from repro.inference import evaluate_images, model_device
+    from repro.sampling import resolve_types
+
+    if method not in ("adaptive", "uniform"):
+        raise ValueError(f"method must be 'adaptive' or 'uniform', got {method!r}")
+    names = resolve_types(types)
+    if not callable(model):
+        raise TypeError(f"model must be callable (nn.Module, images -> logits function, or mmseg segmentor), got {type(model).__name__}")
+    targets(num_levels)
+    images, labels, ds_classes, ds_ignore, ident = _resolve_data(dataset, subset, seed)
+    num_classes = num_classes if num_classes is not None else ds_classes
+    if num_classes is None:
+        raise ValueError("num_classes is required when dataset is a tensor pair")
+    ignore_index = ignore_index if ignore_index is not None else (ds_ignore if ds_ignore is not None else 255)
+    dev = torch.device(device) if device is not None else model_device(model, images.device)
+    ext = kidmod.extractor(extractor, device=dev) if not isinstance(extractor, kidmod.Extractor) else extractor
+    n = images.shape[0]
+    if clean_features is not None:
+        clean_features = torch.as_tensor(clean_features)
+        if clean_features.dim() != 2 or clean_features.shape[0] != n:
+            raise ValueError(f"clean_features must be n×d with n = {n} subset samples, got {tuple(clean_features.shape)}")
+
+    mhash = state_hash(model)
+    if cache and mhash is None and cache_key is None:
+        cache = False  # a plain function has no identity to key the cache on
+    config = {"version": 1, "model": mhash, "cache_key": cache_key, "data": ident, "n": n, "types": list(names),
+              "extractor": ext.tag, "method": method, "num_levels": num_levels, "tol": tol, "budget": budget,
+              "grid": grid, "seed": seed, "batch_size": batch_size, "alpha_max": alpha_max, "border": border,
+              "num_classes": num_classes, "ignore_index": ignore_index, "kid_subsets": kid_subsets,
+              "kid_subset_size": kid_subset_size,
+              "clean_features": None if clean_features is None else tensor_hash(clean_features),
+              "clean_miou": clean_miou}
+
+    def features_of(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([ext(x[s:s + batch_size]).cpu() for s in range(0, x.shape[0], batch_size)])
+
+    def compute() -> pd.DataFrame:
+        from tqdm.auto import tqdm
+
+        t0 = time.perf_counter()
+        feats0 = clean_features if clean_features is not None else features_of(images)
+        m0 = clean_miou if clean_miou is not None else evaluate_images(
+            model, images, labels, num_classes, ignore_index=ignore_index, batch_size=batch_size, device=dev)["mIoU"]
+        ksize = int(min(kid_subset_size, n))
+        rows, points, total = [], [], 0
+        bar = tqdm(names, desc=f"sensitivity ({method})", unit="type", disable=not progress)
+        for name in bar:
+            def evaluate(alpha: float, name=name) -> tuple[float, float]:
+                g = torch.Generator(device=images.device).manual_seed(_seed_for(seed, name, alpha))
+                cm = None
+                feats = []
+                for s in range(0, n, batch_size):
+                    xb, yb = perturb.apply(images[s:s + batch_size], labels[s:s + batch_size], name, float(alpha),
+                                           generator=g, border=border)
+                    _, cmb = evaluate_images(model, xb, yb, num_classes, ignore_index=ignore_index,
+                                             batch_size=batch_size, device=dev, return_matrix=True)
+                    if cm is None:
+                        cm = cmb
+                    else:
+                        cm += cmb
+                    feats.append(ext(xb).cpu())
+                k = kidmod.kid(feats0, torch.cat(feats), subsets=kid_subsets, subset_size=ksize, seed=seed)[0]
+                return cm.scores()["mIoU"], float(k)
+
+            rnd = snap_blur if name == "gaussian_blur" else None
+            if method == "adaptive":
+                res = adaptive_levels(evaluate, num_levels=num_levels, tol=tol, budget=budget, alpha_max=alpha_max,
+                                      round_fn=rnd, clean=(m0, 0.0))
+            else:
+                res = uniform_levels(evaluate, num_levels=num_levels, grid=grid, alpha_max=alpha_max,
+                                     round_fn=rnd, clean=(m0, 0.0))
+            total += res.n_evaluations
+            bar.set_postfix(type=name, evals=res.n_evaluations)
+            mi, ki = res.level_values("miou"), res.level_values("kid")
+            pts = res.points
+            s_fit = pchip_curve(pts["alpha"].to_numpy(), pts["S"].to_numpy(), res.levels)
+            ev_alpha = pts["alpha"].to_numpy()
+            tg = np.append(res.targets, 2.0)
+            un = np.append(res.uncertainty, 0.0)
+            for k in range(num_levels):
+                rows.append({"type": name, "level": k + 1, "alpha": float(res.levels[k]), "miou": float(mi[k]),
+                             "kid": float(ki[k]), "S": float(s_fit[k]), "target": float(tg[k]),
+                             "uncertainty": float(un[k]),
+                             "evaluated": bool(np.any(np.isclose(ev_alpha, res.levels[k], atol=1e-12))),
+                             "n_evals": int(res.n_evaluations), "method": method})
+            for r in pts.to_dict(orient="records"):
+                points.append({"type": name, **{k: (bool(v) if k == "counted" else (int(v) if k == "order" else float(v)))
+                                                for k, v in r.items()}})
+        df = pd.DataFrame(rows)
+        df.attrs.update({"points": points, "clean_miou": float(m0), "extractor": ext.tag, "n_evaluations": int(total),
+                         "wall_s": float(time.perf_counter() - t0), "config": config})
+        return df
+
+    if cache:
+        from repro.cache import cached
+
+        return cached("sensitivity", config, compute, force=force)
+    return compute()

@@ -214,3 +214,206 @@ def test_bad_arguments():
         monotone_points([0.0, 1.0], [0.0])
     with pytest.raises(ValueError, match="alpha_max must be > 0"):
         cumulative_sensitivity(0.5, 1, 1, clean_miou=2, miou_max=0, kid_max=1, alpha_max=0)
+
+
+# ----------------------------------------------------------------------------- inference + analyse
+class RedThreshold(torch.nn.Module):
+    """Class 1 where the red channel exceeds 0.5: a model whose accuracy the R± perturbations hurt."""
+
+    def __init__(self, downsample=1, as_dict=False):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[0, 0] = -10.0
+            self.conv.weight[1, 0] = 10.0
+            self.conv.bias.copy_(torch.tensor([5.0, -5.0]))
+        self.downsample = downsample
+        self.as_dict = as_dict
+
+    def forward(self, x):
+        out = self.conv(x[..., ::self.downsample, ::self.downsample])
+        return {"out": out} if self.as_dict else out
+
+
+def toy_data(n=8, h=24, w=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 3, h, w, generator=g)
+    images = torch.nn.functional.avg_pool2d(images, 5, 1, 2)  # smooth, so geometric ops matter less
+    images[:, 0] = torch.rand(n, 1, 1, generator=g) * 0.6 + (torch.arange(w) / w)[None, None, :] * 0.4
+    labels = (images[:, 0] > 0.5).long()
+    labels[:, :2, :2] = 255
+    return images, labels
+
+
+def tiny_extractor():
+    torch_gen = torch.Generator().manual_seed(0)
+    conv = torch.nn.Conv2d(3, 16, 3)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=torch_gen))
+        conv.bias.zero_()
+    return torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+
+
+def test_predict_plain_module_resize_and_modes():
+    from repro.inference import evaluate_images, predict
+    images, labels = toy_data()
+    model = RedThreshold().train()
+    pred = predict(model, images, batch_size=3)
+    assert pred.dtype == torch.int64 and pred.shape == labels.shape
+    assert model.training  # mode restored
+    s = evaluate_images(model, images, labels, 2, batch_size=3)
+    assert s["mIoU"] == pytest.approx(100.0)
+    # logits at half resolution, dict output: resized bilinearly to the input size
+    pred2 = predict(RedThreshold(downsample=2, as_dict=True), images)
+    assert pred2.shape == labels.shape and (pred2 == labels)[labels != 255].float().mean() > 0.9
+    # a plain function works too
+    pred3 = predict(lambda x: model(x), images)
+    assert torch.equal(pred3, pred)
+
+
+def test_predict_bad_inputs():
+    from repro.inference import evaluate_images, predict
+    images, labels = toy_data()
+    with pytest.raises(ValueError, match="N×3×H×W"):
+        predict(RedThreshold(), images[:, :2])
+    with pytest.raises(TypeError, match="float tensor"):
+        predict(RedThreshold(), (images * 255).byte())
+    with pytest.raises(ValueError, match="batch_size must be"):
+        predict(RedThreshold(), images, batch_size=0)
+    with pytest.raises(TypeError, match="logits N×C×h×w"):
+        predict(lambda x: x.sum(), images)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        evaluate_images(RedThreshold(), images, labels[:, :5], 2)
+
+
+@pytest.fixture(scope="module")
+def mmseg_model():
+    try:
+        from repro.train import _mmcv_compat
+        _mmcv_compat.install()
+        from mmengine.config import ConfigDict
+        from mmseg.registry import MODELS
+        from mmseg.utils import register_all_modules
+    except Exception as exc:  # pragma: no cover - depends on the installed stack
+        pytest.skip(f"mmseg models not importable: {exc}")
+    register_all_modules()
+    cfg = ConfigDict(type="EncoderDecoder",
+                     data_preprocessor=dict(type="SegDataPreProcessor", mean=[123.675, 116.28, 103.53],
+                                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0, seg_pad_val=255),
+                     backbone=dict(type="MobileNetV2", widen_factor=0.25, out_indices=(1, 2)),
+                     decode_head=dict(type="FCNHead", in_channels=8, channels=8, num_convs=1, num_classes=5,
+                                      in_index=-1, concat_input=False,
+                                      loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0)),
+                     train_cfg=dict(), test_cfg=dict(mode="whole"))
+    torch_state = torch.random.get_rng_state()
+    try:
+        model = MODELS.build(cfg)
+    finally:
+        torch.random.set_rng_state(torch_state)  # building initialises weights from the global RNG
+    with torch.no_grad():  # make the head's logits vary across pixels and classes
+        g = torch.Generator().manual_seed(0)
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    return model.eval()
+
+
+def test_predict_mmseg_segmentor(mmseg_model):
+    from repro.inference import predict
+    images, _ = toy_data(n=3, h=40, w=56)
+    pred = predict(mmseg_model, images, batch_size=2)
+    assert pred.shape == (3, 40, 56) and pred.dtype == torch.int64
+    # reference: RGB 0..255, normalised, logits resized to the input, arg-max
+    pre = mmseg_model.data_preprocessor
+    x = (images * 255 - pre.mean) / pre.std
+    with torch.no_grad():
+        logits = mmseg_model.encode_decode(x, [dict(img_shape=(40, 56), ori_shape=(40, 56), pad_shape=(40, 56))] * 3)
+    ref = logits.argmax(1)
+    assert len(ref.unique()) > 1
+    assert (pred == ref).float().mean() > 0.999
+    # the channel convention is handled: without BGR→RGB conversion the result is the same
+    pre.channel_conversion = False
+    try:
+        assert torch.equal(predict(mmseg_model, images, batch_size=2), pred)
+    finally:
+        pre.channel_conversion = True
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    import repro.paths
+    monkeypatch.setattr(repro.paths, "CACHE_DIR", tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("method", ["adaptive", "uniform"])
+def test_analyse_tiny_model(method, tmp_cache):
+    from repro.sensitivity import analyse, points_frame
+    images, labels = toy_data()
+    types = ["R+", "R-", "gaussian_blur", "rotate+"]
+    model = RedThreshold()
+    df = analyse(model, (images, labels), types, extractor=tiny_extractor(), method=method, num_classes=2,
+                 kid_subsets=10, progress=False)
+    assert list(df["type"].unique()) == types
+    assert len(df) == 4 * 5
+    assert set(["alpha", "miou", "kid", "S", "n_evals"]) <= set(df.columns)
+    for t, g in df.groupby("type"):
+        a = g.sort_values("level")["alpha"].to_numpy()
+        assert np.all(np.diff(a) >= 0) and a[-1] == 1.0 and a.min() >= 0
+        if method == "uniform":
+            assert g["n_evals"].iloc[0] == 10
+    blur = df[df["type"] == "gaussian_blur"]["alpha"]
+    from repro.perturb import blur_kernel_size
+    assert all(blur_kernel_size(snap_blur(a)) == blur_kernel_size(a) for a in blur)
+    # R+ makes the red threshold model fail: mIoU at α_max far below clean
+    rp = df[(df["type"] == "R+")]
+    assert rp["miou"].iloc[-1] < df.attrs["clean_miou"] - 20
+    pts = points_frame(df)
+    assert set(pts["type"]) == set(types)
+    assert df.attrs["n_evaluations"] == int(pts["counted"].sum())
+    # cached: a second call loads the same table without evaluating
+    df2 = analyse(model, (images, labels), types, extractor=tiny_extractor(), method=method, num_classes=2,
+                  kid_subsets=10, progress=False)
+    pd.testing.assert_frame_equal(df, df2)
+    assert df2.attrs["points"] == df.attrs["points"] and df2.attrs["wall_s"] == df.attrs["wall_s"]
+    assert len(list(tmp_cache.glob("sensitivity/*.pt"))) == 1
+
+
+def test_analyse_adaptive_cheaper_than_uniform_and_hook_usage(tmp_cache):
+    from repro.kid import extractor as make_extractor
+    from repro.sensitivity import analyse
+    images, labels = toy_data(n=6)
+    model = RedThreshold()
+    ext = make_extractor(tiny_extractor())
+    ad = analyse(model, (images, labels), ["R+", "G-"], extractor=ext, num_classes=2, kid_subsets=5,
+                 progress=False, cache=False)
+    un = analyse(model, (images, labels), ["R+", "G-"], extractor=ext, method="uniform", num_classes=2,
+                 kid_subsets=5, progress=False, cache=False)
+    assert ad.attrs["n_evaluations"] < un.attrs["n_evaluations"]
+    # training-hook style: a plain function and precomputed clean features give the same table
+    feats = ext(images)
+    hook = analyse(lambda x: model(x), (images, labels), ["R+", "G-"], extractor=ext, num_classes=2,
+                   kid_subsets=5, progress=False, clean_features=feats, clean_miou=ad.attrs["clean_miou"])
+    pd.testing.assert_frame_equal(hook, ad)
+    assert not list(tmp_cache.glob("sensitivity/*.pt"))  # plain function without cache_key: not cached
+
+
+def test_analyse_bad_arguments(tmp_cache):
+    from repro.sensitivity import analyse
+    images, labels = toy_data(n=4)
+    ext = tiny_extractor()
+    with pytest.raises(ValueError, match="method must be"):
+        analyse(RedThreshold(), (images, labels), ["R+"], extractor=ext, num_classes=2, method="dense")
+    with pytest.raises(ValueError, match="num_classes is required"):
+        analyse(RedThreshold(), (images, labels), ["R+"], extractor=ext)
+    with pytest.raises(ValueError, match="unknown perturbation names"):
+        analyse(RedThreshold(), (images, labels), ["sepia"], extractor=ext, num_classes=2)
+    with pytest.raises(TypeError, match="SegDataset-like"):
+        analyse(RedThreshold(), images, ["R+"], extractor=ext, num_classes=2)
+    with pytest.raises(ValueError, match="subset must be between 2"):
+        analyse(RedThreshold(), (images, labels), ["R+"], extractor=ext, num_classes=2, subset=10)
+    with pytest.raises(ValueError, match="clean_features must be n×d"):
+        analyse(RedThreshold(), (images, labels), ["R+"], extractor=ext, num_classes=2,
+                clean_features=torch.zeros(3, 16))
+    with pytest.raises(TypeError, match="model must be callable"):
+        analyse(3, (images, labels), ["R+"], extractor=ext, num_classes=2)

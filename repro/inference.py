@@ -1,0 +1,166 @@
+"""Batched inference of segmentation models on image tensors, and scoring.
+
+Models accepted by :func:`predict`:
+
+- a plain ``nn.Module`` or any callable mapping images ``N×3×H×W`` (float32, RGB, [0, 1]) to
+  logits ``N×C×h×w`` (a dict with key ``"out"``, as torchvision's segmentation models return,
+  or a tuple/list whose first element is the logits, are accepted too). Logits of another size
+  are resized bilinearly (``align_corners=False``) to H×W before the arg-max.
+- an MMSegmentation segmentor (duck-typed: it has ``data_preprocessor`` and ``test_step``).
+  Images are handed over as mmseg's loading pipeline would: a list of C×H×W float tensors on
+  the 0..255 scale, in BGR order when the preprocessor converts BGR→RGB (``bgr_to_rgb=True``,
+  i.e. ``channel_conversion``), else RGB; mean/std normalisation is left to the preprocessor.
+  Each image carries a ``SegDataSample`` with ``img_shape = ori_shape = pad_shape = (H, W)``;
+  predictions are read from ``pred_sem_seg``.
+
+mmseg is imported only inside the mmseg branch, so this module imports without it.
+Models are switched to eval mode for the call and restored to their previous mode afterwards.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from .metrics import ConfusionMatrix
+
+__all__ = ["predict", "evaluate_images", "is_mmseg_model", "model_device"]
+
+
+def is_mmseg_model(model: Any) -> bool:
+    """True for objects that look like an MMSegmentation segmentor."""
+    return hasattr(model, "data_preprocessor") and (hasattr(model, "test_step") or hasattr(model, "predict"))
+
+
+def model_device(model: Any, default: torch.device | str = "cpu") -> torch.device:
+    """Device of the first parameter (or buffer) of ``model``; ``default`` for parameterless callables."""
+    if isinstance(model, torch.nn.Module):
+        for t in model.parameters():
+            return t.device
+        for t in model.buffers():
+            return t.device
+    return torch.device(default)
+
+
+def _check_images(images: Any) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor N×3×H×W, got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must have shape N×3×H×W, got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"images must be a float tensor with values in [0, 1], got dtype {images.dtype}")
+    return images
+
+
+def _logits_of(out: Any) -> torch.Tensor:
+    if isinstance(out, dict):
+        if "out" not in out:
+            raise TypeError(f"model returned a dict without an 'out' entry (keys {sorted(out)})")
+        out = out["out"]
+    elif isinstance(out, (tuple, list)):
+        out = out[0]
+    if not isinstance(out, torch.Tensor) or out.dim() != 4:
+        raise TypeError("model must return logits N×C×h×w (tensor, dict with 'out', or tuple); got "
+                        f"{type(out).__name__}{'' if not isinstance(out, torch.Tensor) else tuple(out.shape)}")
+    return out
+
+
+def _predict_plain(model: Callable, x: torch.Tensor) -> torch.Tensor:
+    logits = _logits_of(model(x))
+    if logits.shape[0] != x.shape[0]:
+        raise ValueError(f"model returned {logits.shape[0]} outputs for {x.shape[0]} images")
+    if logits.shape[-2:] != x.shape[-2:]:
+        logits = F.interpolate(logits.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return logits.argmax(1)
+
+
+def _predict_mmseg(model: Any, x: torch.Tensor) -> torch.Tensor:
+    from mmseg.structures import SegDataSample  # imported here only: repro.inference must not need mmseg
+
+    pre = model.data_preprocessor
+    bgr = bool(getattr(pre, "channel_conversion", False))
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    inputs, samples = [], []
+    for img in x:
+        t = img * 255.0
+        if bgr:  # the preprocessor flips BGR→RGB, so hand it BGR like cv2.imread would
+            t = t.flip(0)
+        inputs.append(t)
+        s = SegDataSample()
+        s.set_metainfo({"img_shape": (h, w), "ori_shape": (h, w), "pad_shape": (h, w)})
+        samples.append(s)
+    data = {"inputs": inputs, "data_samples": samples}
+    if hasattr(model, "test_step"):
+        results = model.test_step(data)
+    else:
+        d = pre(data, False)
+        results = model.predict(d["inputs"], d["data_samples"])
+    return torch.stack([r.pred_sem_seg.data.reshape(h, w) for r in results]).long()
+
+
+def predict(model: Any, images: torch.Tensor, *, batch_size: int = 8,
+            device: torch.device | str | None = None, progress: bool = False) -> torch.Tensor:
+    """Per-pixel class predictions ``N×H×W`` (int64, on the device of ``images``).
+
+    Parameters
+    ----------
+    model : nn.Module / callable returning logits, or an MMSegmentation segmentor (see module doc)
+    images : N×3×H×W float tensor, RGB in [0, 1]
+    batch_size : images per forward pass
+    device : where to run; default the model's device (a parameterless callable: the images')
+    progress : show a tqdm bar over batches
+    """
+    _check_images(images)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if not callable(model) and not is_mmseg_model(model):
+        raise TypeError(f"model must be a callable (images -> logits) or an mmseg segmentor, got {type(model).__name__}")
+    mm = is_mmseg_model(model)
+    dev = torch.device(device) if device is not None else model_device(model, images.device)
+    was_training = isinstance(model, torch.nn.Module) and model.training
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    out = []
+    try:
+        from tqdm.auto import tqdm
+
+        with torch.no_grad():
+            for s in tqdm(range(0, images.shape[0], batch_size), desc="predict", unit="batch",
+                          disable=not progress, leave=False):
+                x = images[s:s + batch_size].to(dev, torch.float32)
+                pred = _predict_mmseg(model, x) if mm else _predict_plain(model, x)
+                out.append(pred.to(images.device))
+    finally:
+        if was_training:
+            model.train()
+    if not out:
+        return torch.empty((0,) + tuple(images.shape[-2:]), dtype=torch.long, device=images.device)
+    return torch.cat(out)
+
+
+def evaluate_images(model: Any, images: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
+                    ignore_index: int = 255, batch_size: int = 8, device: torch.device | str | None = None,
+                    progress: bool = False, return_matrix: bool = False):
+    """aAcc, mAcc, mIoU (percent) of ``model`` on ``images`` (N×3×H×W, [0, 1]) against ``labels``
+    (N×H×W int64, ``ignore_index`` skipped), accumulated batch by batch in one confusion matrix.
+
+    Returns the scores dict, or ``(scores, ConfusionMatrix)`` with ``return_matrix=True``.
+    """
+    _check_images(images)
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor N×H×W, got {type(labels).__name__}")
+    if labels.shape != (images.shape[0],) + tuple(images.shape[-2:]):
+        raise ValueError(f"labels must have shape N×H×W = {(images.shape[0],) + tuple(images.shape[-2:])}, "
+                         f"got {tuple(labels.shape)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    cm = ConfusionMatrix(num_classes, ignore_index)
+    from tqdm.auto import tqdm
+
+    for s in tqdm(range(0, images.shape[0], batch_size), desc="evaluate", unit="batch",
+                  disable=not progress, leave=False):
+        pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device)
+        cm.update(pred, labels[s:s + batch_size].to(pred.device))
+    scores = cm.scores()
+    return (scores, cm) if return_matrix else scores
