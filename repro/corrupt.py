@@ -151,6 +151,7 @@ ADVSTEER: Mapping[int, AdvSteerParams] = {
     for i, row in enumerate(_ADVSTEER_ROWS)
 }
 ADVSTEER_VARIANTS = ("paper", "authors")
+_VARIANT_ALIASES = {"code": "authors"}  # "code" = the authors' code, same as "authors"
 ADVSTEER_PARTS = ("channels", "blur", "noise", "distortion")
 _AUTHORS_SCALE = 1.25
 
@@ -166,10 +167,11 @@ def _check_index(index) -> int:
 def advsteer_params(index: int, variant: str = "paper") -> AdvSteerParams:
     """The parameters of combination ``index`` (1..6) for ``variant``.
 
-    ``"paper"``: the table as printed. ``"authors"``: the later authors' code, channel factors
-    multiplied by 1.25 and the B and R factors swapped.
+    ``"paper"``: the table as printed. ``"authors"`` (alias ``"code"``): the later authors'
+    code, channel factors multiplied by 1.25 and the B and R factors swapped.
     """
     index = _check_index(index)
+    variant = _VARIANT_ALIASES.get(variant, variant) if isinstance(variant, str) else variant
     if variant not in ADVSTEER_VARIANTS:
         raise ValueError(f"unknown AdvSteer variant {variant!r}; expected one of {ADVSTEER_VARIANTS}")
     p = ADVSTEER[index]
@@ -373,7 +375,8 @@ def advsteer(images: torch.Tensor, labels: torch.Tensor | None, index: int, *, v
         images: N×3×H×W float RGB in [0, 1], any device.
         labels: N×H×W integer class ids (moved by the distortion) or ``None``.
         index: which combination of :data:`ADVSTEER` (1..6).
-        variant: ``"paper"`` (table as printed) or ``"authors"`` (factors ×1.25, B↔R).
+        variant: ``"paper"`` (table as printed) or ``"authors"`` (alias ``"code"``: factors
+            ×1.25, B↔R).
         generator: ``torch.Generator`` for the noise (on any device; the noise is moved to the
             images' device). If ``None``, a CPU generator seeded with ``seed`` (default 0).
         seed: int seed used when ``generator`` is ``None``; giving both is an error.

@@ -54,6 +54,7 @@ def test_advsteer_table_as_printed_and_authors_variant():
     assert a6.R == pytest.approx(1.25 * p6.B) and a6.B == pytest.approx(1.25 * p6.R)
     assert a6.V == pytest.approx(1.25 * p6.V) and a6.blur_kernel == p6.blur_kernel
     assert C.advsteer_params(6, "paper") is p6
+    assert C.advsteer_params(6, "code") == a6
 
 
 def _lighten_or_darken(c, a, cmax):
