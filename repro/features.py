@@ -48,8 +48,9 @@ INCEPTION_WEIGHT_FILES = ("weights-inception-2015-12-05-6726825d.pth",
                           "pt_inception-2015-12-05-6726825d.pth")
 #: environment variable naming the FID Inception weight file
 INCEPTION_ENV = "REPRO_INCEPTION_WEIGHTS"
-#: names accepted by :func:`extractor`
-EXTRACTORS = ("inception", "inception-random", "resnet18-random")
+#: names accepted by :func:`extractor` (``"auto"``: ``"inception"`` if its weight file is found,
+#: else ``"inception-random"``)
+EXTRACTORS = ("inception", "inception-random", "resnet18-random", "auto")
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -303,7 +304,8 @@ def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | N
     """A feature extractor by name (see the module docstring) or wrapping an ``nn.Module``.
 
     Args:
-        name_or_module: ``"inception"``, ``"inception-random"``, ``"resnet18-random"``, an
+        name_or_module: ``"inception"``, ``"inception-random"``, ``"resnet18-random"``,
+            ``"auto"`` (``"inception"`` when its weight file is found, else ``"inception-random"``), an
             :class:`Extractor` (returned as is) or any ``nn.Module`` mapping images to vectors.
         weights: path of the FID weight file (``"inception"`` only).
         device: torch device for the network.
@@ -318,8 +320,13 @@ def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | N
                         f"{type(name_or_module).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if weights is not None and name_or_module != "inception":
+    if weights is not None and name_or_module not in ("inception", "auto"):
         raise ValueError(f"weights is only used by the 'inception' extractor, not {name_or_module!r}")
+    if name_or_module == "auto":
+        try:
+            return _inception(weights, device)
+        except FileNotFoundError:
+            return _inception_random(seed, device)
     if name_or_module == "inception":
         return _inception(weights, device)
     if name_or_module == "inception-random":

@@ -268,16 +268,25 @@ def test_wrong_weight_file_is_a_clear_error(tmp_path):
         F.extractor("inception", weights=path)
 
 
-def test_resnet18_random_deterministic_across_processes():
+def test_resnet18_random_deterministic_and_bounded():
+    state = torch.get_rng_state()
+    ext = F.extractor("resnet18-random")
+    assert torch.equal(state, torch.get_rng_state())
+    assert F.extractor("resnet18-random").tag == ext.tag
+    assert F.extractor("resnet18-random", seed=1).tag != ext.tag
+    f = ext(_images(2, 3))
+    assert f.shape == (2, 512) and torch.isfinite(f).all()
+    assert 0.01 < float(f.abs().mean()) < 100  # activations stay O(1)
+
+
+@pytest.mark.slow
+def test_random_extractors_deterministic_across_processes():
     ext = F.extractor("resnet18-random")
     out = subprocess.run([sys.executable, "-c",
                           "from repro import features as F; print(F.extractor('resnet18-random').tag)"],
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.stdout.strip().splitlines()[-1] == ext.tag
-    f = ext(_images(2, 3))
-    assert f.shape == (2, 512) and torch.isfinite(f).all()
-    assert 0.01 < float(f.abs().mean()) < 100  # activations stay O(1)
 
 
 def test_wrap_module_and_bad_names():
@@ -368,3 +377,71 @@ def test_features_bad_input():
         F.features(_TinyDataset(), ext, batch_size=0)
     with pytest.raises(ValueError, match="needs a key describing the transform"):
         F.features(_TinyDataset(), ext, transform=lambda im, idx: im, cache_result=True)
+
+
+def test_several_subsets_equal_torchmetrics_with_same_seed():
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    x, y = _feats(40, 10, 21), _feats(35, 10, 22, 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metric = KernelInceptionDistance(feature=nn.Identity(), subsets=6, subset_size=15)
+    metric.update(x, real=True)
+    metric.update(y, real=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        ref_mean, ref_std = (float(v) for v in metric.compute())
+    mean, std = K.kid(x, y, subsets=6, subset_size=15, seed=7)
+    assert mean == pytest.approx(ref_mean, rel=1e-10)
+    assert std == pytest.approx(ref_std, rel=1e-8)
+
+
+def test_kid_unbiased_over_independent_draws_fid_biased():
+    pool_x, pool_y = _feats(40, 3, 23), _feats(40, 3, 24, 0.15)
+    ref_kid = K.mmd2_unbiased(pool_x, pool_y)
+    ref_fid = K.fid(pool_x, pool_y)
+    g = torch.Generator().manual_seed(0)
+    kids, fids = [], []
+    for _ in range(600):
+        ix, iy = torch.randperm(40, generator=g)[:6], torch.randperm(40, generator=g)[:6]
+        kids.append(K.mmd2_unbiased(pool_x[ix], pool_y[iy]))
+        fids.append(K.fid(pool_x[ix], pool_y[iy]))
+    kids, fids = np.array(kids), np.array(fids)
+    assert abs(kids.mean() - ref_kid) < 4 * kids.std() / np.sqrt(len(kids))
+    assert fids.mean() - ref_fid > 4 * fids.std() / np.sqrt(len(fids))  # FID biased upwards
+
+
+# --------------------------------------------------------------------------------------------
+# Appendix E study
+# --------------------------------------------------------------------------------------------
+def test_sample_size_study_small():
+    ext = F.extractor(nn.Sequential(nn.AdaptiveAvgPool2d(3), nn.Flatten()))
+    kw = dict(splits=["val"], max_images=12, sizes=[4, 8, 50], resamples=2,
+              perturbations=[("gaussian_noise", 0.3), "V-@0.4"], extractor=ext, progress=False)
+    df = K.sample_size_study(**kw)
+    assert df.attrs["extractor"] == ext.tag and df.attrs["pool"] == 12
+    assert set(df["n"]) == {4, 8, 12} and set(df["metric"]) == {"KID", "FID"}
+    assert len(df) == 2 * 3 * 2 * 2
+    full = df[df["n"] == 12]
+    np.testing.assert_allclose(full["rel_error"], 0.0, atol=1e-8)
+    assert (df.loc[df["metric"] == "FID", "reference"] > 0).all()
+    again = K.sample_size_study(**kw)
+    np.testing.assert_array_equal(df["value"].to_numpy(), again["value"].to_numpy())
+    summary = K.summarise_sample_size_study(df)
+    assert len(summary) == 2 * 2 * 3 and summary.attrs["extractor"] == ext.tag
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = K.plot_sample_size_study(summary)
+    assert len([a for a in fig.axes if a.get_visible()]) == 2
+
+
+def test_sample_size_study_bad_args():
+    with pytest.raises(ValueError, match="magnitude must be in"):
+        K.sample_size_study(perturbations=[("gaussian_noise", 2.0)])
+    with pytest.raises(ValueError, match="name, magnitude"):
+        K.sample_size_study(perturbations=["gaussian_noise"])
+    with pytest.raises(ValueError, match="resamples must be an int >= 1"):
+        K.sample_size_study(resamples=0)
+    with pytest.raises(ValueError, match="splits must be a non-empty list"):
+        K.sample_size_study(splits="val")
