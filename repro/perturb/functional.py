@@ -1,0 +1,705 @@
+"""The 24 basis perturbations of SPEC.md §1 as batched tensor kernels.
+
+Every perturbation maps ``(images, labels, magnitude) -> (images, labels)`` with
+
+* ``images``: N×3×H×W floating tensor, RGB in [0, 1], any device;
+* ``labels``: N×H×W int64 tensor (ignore index 255) or ``None``;
+* ``magnitude``: ``m ∈ [0, 1]`` (dimensionless; 0 = identity, 1 = most severe), one float for the
+  whole batch or one value per sample.
+
+Groups and formulas (8-bit OpenCV conventions, computed in float on the [0, 1] scale):
+
+* RGB channel ``R± G± B±``: ``c' = (1-m)·c + m·c_max`` (lighter, c_max = 1 ≙ 255) or
+  ``c' = (1-m)·c + m·c_min`` (darker, c_min = 0) on that channel only.
+* HSV channel ``H± S± V±``: the same linear scaling on one channel of the HSV image
+  (H stored as 0..180 ≙ 0..360°, S and V as 0..255), then back to RGB.  Hue scaling is linear
+  in the stored value (``H' = (1-m)·H + m·180`` for ``H+``), not a rotation of the colour wheel.
+  ``V-`` uses ``c_min = 10`` (≙ 10/255) so that the darkest image is not black.
+  The S and V cases are computed in closed form without building the HSV image (exactly the
+  same mathematics as the round trip; see :func:`_hsv_sv`).
+* affine ``rotate± shear_x± shear_y± translate_x± translate_y±``: rotation by ``±45·m`` degrees
+  about the image centre (``+`` = counter-clockwise on screen, as ``cv2.getRotationMatrix2D``),
+  shear factor ``±0.3·m`` about the centre (``x' = x + k·y`` for shear_x), translation by
+  ``±m·W/4`` (x, ``+`` = right) or ``±m·H/4`` (y, ``+`` = down) pixels.  Images are resampled
+  bilinearly, labels by nearest neighbour.  ``border="zoom"`` (the paper) zooms in to the
+  largest centred rectangle of the original aspect ratio holding no padded pixel and resizes
+  it back to H×W; the warp and the zoom are composed into ONE resampling (no double
+  interpolation).  ``border="pad"`` (the authors' code) fills images with 0 and labels with 255.
+* ``gaussian_blur``: odd kernel size ``k = 2·floor(49·m/2) + 1`` (k = 1 is the identity) and
+  OpenCV's sigma rule ``σ = 0.3·((k-1)/2 - 1) + 0.8`` (pixels), reflect-101 borders (OpenCV's
+  default), separable convolution.
+* ``gaussian_noise``: ``x' = clip(x + N(0, σ²))`` with ``σ = 50·m`` on the 0..255 scale
+  (``50·m/255`` on the [0, 1] scale), independent per pixel and channel.
+
+Magnitude 0 returns the input values bit-for-bit (rows of a batch with m = 0 are copied, not
+recomputed).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "NAMES",
+    "PHOTOMETRIC",
+    "GEOMETRIC",
+    "OTHER",
+    "RGB_NAMES",
+    "HSV_NAMES",
+    "BORDERS",
+    "IGNORE_INDEX",
+    "apply",
+    "blur_kernel_size",
+    "blur_sigma",
+    "blur_magnitude",
+    "noise_sigma",
+    "noise_magnitude",
+    "affine_parameters",
+    "gaussian_kernel1d",
+    "check_name",
+    "check_magnitude",
+]
+
+RGB_NAMES: Tuple[str, ...] = ("R+", "R-", "G+", "G-", "B+", "B-")
+HSV_NAMES: Tuple[str, ...] = ("H+", "H-", "S+", "S-", "V+", "V-")
+PHOTOMETRIC: Tuple[str, ...] = RGB_NAMES + HSV_NAMES
+GEOMETRIC: Tuple[str, ...] = (
+    "rotate+", "rotate-",
+    "shear_x+", "shear_x-",
+    "shear_y+", "shear_y-",
+    "translate_x+", "translate_x-",
+    "translate_y+", "translate_y-",
+)
+OTHER: Tuple[str, ...] = ("gaussian_blur", "gaussian_noise")
+#: The 24 basis perturbations in their fixed, documented order.
+NAMES: Tuple[str, ...] = PHOTOMETRIC + GEOMETRIC + OTHER
+BORDERS: Tuple[str, ...] = ("zoom", "pad")
+IGNORE_INDEX = 255
+
+# maximum rotation (degrees), shear factor and translation fraction at m = 1
+MAX_ROTATE_DEG = 45.0
+MAX_SHEAR = 0.3
+MAX_TRANSLATE = 0.25
+# blur kernel at m = 1 is 49 pixels; noise sigma at m = 1 is 50 on the 0..255 scale
+MAX_BLUR_KERNEL = 49
+MAX_NOISE_SIGMA = 50.0
+# V- darkens towards 10 (of 255) rather than 0
+V_MIN = 10.0 / 255.0
+
+Magnitude = Union[float, int, torch.Tensor, Sequence[float]]
+
+
+# --------------------------------------------------------------------------- helpers (public)
+def blur_kernel_size(magnitude: float) -> int:
+    """Odd Gaussian kernel size (pixels) for magnitude ``m``: ``k = 2·floor(49·m/2) + 1``.
+
+    ``m`` is dimensionless in [0, 1]; ``k`` runs from 1 (identity) to 49.
+    """
+    m = _scalar_magnitude(magnitude)
+    # the 1e-9 guards against float round-off: blur_magnitude(k) = (k-1)/49 must give k back
+    return int(2 * math.floor(MAX_BLUR_KERNEL * m / 2.0 + 1e-9) + 1)
+
+
+def blur_sigma(kernel_size: int) -> float:
+    """OpenCV's sigma (pixels) for an odd kernel size: ``σ = 0.3·((k-1)/2 - 1) + 0.8``."""
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
+        raise TypeError(f"kernel_size must be an int, got {type(kernel_size).__name__}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size}")
+    return 0.3 * ((kernel_size - 1) / 2.0 - 1.0) + 0.8
+
+
+def blur_magnitude(kernel_size: int) -> float:
+    """Smallest magnitude whose blur kernel is ``kernel_size`` (odd, 1..49): ``m = (k-1)/49``."""
+    blur_sigma(kernel_size)  # validates
+    if kernel_size > MAX_BLUR_KERNEL:
+        raise ValueError(f"kernel_size must be <= {MAX_BLUR_KERNEL}, got {kernel_size}")
+    return (kernel_size - 1) / float(MAX_BLUR_KERNEL)
+
+
+def noise_sigma(magnitude: float) -> float:
+    """Noise standard deviation on the 0..255 scale for magnitude ``m``: ``σ = 50·m``.
+
+    Divide by 255 for the [0, 1] image scale.
+    """
+    return MAX_NOISE_SIGMA * _scalar_magnitude(magnitude)
+
+
+def noise_magnitude(sigma: float) -> float:
+    """Inverse of :func:`noise_sigma`: ``m = σ/50`` for σ on the 0..255 scale (0..50)."""
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+        raise TypeError(f"sigma must be a number on the 0..255 scale, got {type(sigma).__name__}")
+    if not (0.0 <= float(sigma) <= MAX_NOISE_SIGMA):
+        raise ValueError(f"sigma must be in [0, {MAX_NOISE_SIGMA}] (0..255 scale), got {sigma}")
+    return float(sigma) / MAX_NOISE_SIGMA
+
+
+def gaussian_kernel1d(kernel_size: int, *, dtype=torch.float32, device=None) -> torch.Tensor:
+    """Normalised 1-D Gaussian of odd size ``k`` with OpenCV's sigma (see :func:`blur_sigma`).
+
+    ``w_i ∝ exp(-(i - (k-1)/2)² / (2σ²))``, ``Σ w_i = 1``; computed in float64, then cast.
+    """
+    sigma = blur_sigma(kernel_size)
+    x = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2.0
+    w = torch.exp(-(x * x) / (2.0 * sigma * sigma))
+    return (w / w.sum()).to(dtype=dtype, device=device)
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is one of :data:`NAMES`, else raise (the message lists them)."""
+    if not isinstance(name, str):
+        raise TypeError(f"perturbation name must be a str, got {type(name).__name__}")
+    if name not in NAMES:
+        raise ValueError(f"unknown perturbation {name!r}; valid names are: {', '.join(NAMES)}")
+    return name
+
+
+def check_magnitude(magnitude: Magnitude, n: Optional[int] = None) -> torch.Tensor:
+    """Validate a magnitude (float, or one per sample) and return it as a float64 CPU tensor.
+
+    Returns shape ``()`` for a scalar, ``(n,)`` for per-sample values.  Raises ``TypeError`` for
+    non-numbers, ``ValueError`` for NaN, values outside [0, 1] or a wrong length.
+    """
+    if isinstance(magnitude, bool):
+        raise TypeError("magnitude must be a float in [0, 1] or a tensor of them, got bool")
+    if isinstance(magnitude, torch.Tensor):
+        if magnitude.dtype == torch.bool or magnitude.is_complex():
+            raise TypeError(f"magnitude tensor must be real-valued, got {magnitude.dtype}")
+        m = magnitude.detach().to("cpu", torch.float64)
+    elif isinstance(magnitude, (int, float)):
+        m = torch.tensor(float(magnitude), dtype=torch.float64)
+    elif isinstance(magnitude, (list, tuple)) or hasattr(magnitude, "__array__"):
+        try:
+            m = torch.as_tensor(magnitude, dtype=torch.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"magnitude must be numbers in [0, 1], got {magnitude!r}") from exc
+    else:
+        raise TypeError(
+            f"magnitude must be a float in [0, 1] or a length-N tensor, got {type(magnitude).__name__}"
+        )
+    if m.dim() > 1:
+        raise ValueError(f"magnitude must be a scalar or 1-D (one per sample), got shape {tuple(m.shape)}")
+    if torch.isnan(m).any():
+        raise ValueError("magnitude must not be NaN; expected values in [0, 1]")
+    if ((m < 0) | (m > 1)).any():
+        bad = m[(m < 0) | (m > 1)].flatten()[0].item()
+        raise ValueError(f"magnitude must be in [0, 1], got {bad}")
+    if m.dim() == 1 and n is not None and m.numel() != n:
+        raise ValueError(f"magnitude has {m.numel()} values but the batch has {n} images")
+    return m
+
+
+def _scalar_magnitude(magnitude) -> float:
+    m = check_magnitude(magnitude)
+    if m.dim() != 0:
+        raise ValueError("expected a single magnitude here, got several")
+    return float(m)
+
+
+# --------------------------------------------------------------------------- input checks
+def _check_inputs(images, labels, generator, border):
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor (N×3×H×W float in [0, 1]), got {type(images).__name__}")
+    if not images.is_floating_point():
+        raise TypeError(f"images must be a floating tensor with values in [0, 1], got dtype {images.dtype}")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must have shape N×3×H×W (RGB), got {tuple(images.shape)}")
+    if labels is not None:
+        if not isinstance(labels, torch.Tensor):
+            raise TypeError(f"labels must be a torch.Tensor (N×H×W int64) or None, got {type(labels).__name__}")
+        if labels.dtype != torch.int64:
+            raise TypeError(f"labels must have dtype torch.int64, got {labels.dtype}")
+        n, _, h, w = images.shape
+        if tuple(labels.shape) != (n, h, w):
+            raise ValueError(
+                f"labels must have shape N×H×W = {(n, h, w)} matching the images, got {tuple(labels.shape)}"
+            )
+        if labels.device != images.device:
+            raise ValueError(f"labels are on {labels.device} but images on {images.device}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if border not in BORDERS:
+        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
+
+
+# --------------------------------------------------------------------------- public entry point
+def apply(
+    images: torch.Tensor,
+    labels: Optional[torch.Tensor],
+    name: str,
+    magnitude: Magnitude,
+    *,
+    generator: Optional[torch.Generator] = None,
+    border: str = "zoom",
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Apply basis perturbation ``name`` at ``magnitude`` to a batch.
+
+    Parameters
+    ----------
+    images : N×3×H×W floating tensor, RGB in [0, 1] (values outside are not checked).
+    labels : N×H×W int64 tensor (class ids, 255 = ignore) or ``None``.
+    name : one of :data:`NAMES`.
+    magnitude : ``m ∈ [0, 1]`` (dimensionless), a float or a length-N tensor/sequence (one per
+        sample, any device).
+    generator : ``torch.Generator`` for ``gaussian_noise`` (ignored by the deterministic ones).
+        ``None`` uses a fresh generator seeded with 0 on the images' device, so a call without a
+        generator is reproducible; pass your own for independent draws.  Noise is drawn for
+        all N samples whatever their magnitudes (so the same generator state gives the same
+        noise field, scaled by each sample's σ).
+    border : ``"zoom"`` (default, the paper) or ``"pad"`` (image 0, label 255); geometric only.
+
+    Returns
+    -------
+    ``(images', labels')``: a new image tensor of the same shape/dtype/device; labels are the
+    input object itself for photometric/other perturbations (never modified) and a new tensor
+    for geometric ones (``None`` stays ``None``).
+    """
+    _check_inputs(images, labels, generator, border)
+    check_name(name)
+    n = images.shape[0]
+    m = check_magnitude(magnitude, n)
+    if m.dim() == 0:
+        m = m.expand(n)
+    active = m != 0
+    geometric = name in GEOMETRIC
+    if n == 0 or not bool(active.any()):
+        return images.clone(), (labels.clone() if (geometric and labels is not None) else labels)
+
+    if name == "gaussian_noise":
+        # noise is drawn for every sample whatever its magnitude, so that the noise field depends
+        # only on the generator state and the batch shape (common random numbers across
+        # magnitudes); rows with m = 0 are then restored exactly
+        out = _noise(images, m, generator)
+        if not bool(active.all()):
+            keep = (~active).nonzero().flatten().to(images.device)
+            out.index_copy_(0, keep, images.index_select(0, keep))
+        return out, labels
+    if bool(active.all()):
+        idx = None
+        x, y, ma = images, labels, m
+    else:
+        idx = active.nonzero().flatten().to(images.device)
+        x = images.index_select(0, idx)
+        y = labels.index_select(0, idx) if labels is not None else None
+        ma = m[active]
+
+    if name in GEOMETRIC:
+        out, y = _affine(x, y, name, ma, border)
+    elif name == "gaussian_blur":
+        out = _blur(x, ma)
+    else:
+        kernel = _rgb_kernel(name) if name in RGB_NAMES else _HSV_KERNELS[name]
+        out = _chunked(x, ma, kernel)
+
+    if idx is None:
+        return out, (y if geometric else labels)
+    full = images.clone()
+    full.index_copy_(0, idx, out)
+    if geometric and labels is not None:
+        full_labels = labels.clone()
+        full_labels.index_copy_(0, idx, y)
+        return full, full_labels
+    return full, labels
+
+
+# --------------------------------------------------------------------------- chunking
+#: CPU kernels run on chunks of about this many elements (one 360×480 RGB image in float32,
+#: 2 MB), writing into the preallocated output: temporaries stay cache-sized and are reused by
+#: the allocator instead of page-faulting fresh 60 MB buffers for every intermediate.
+CHUNK_ELEMENTS = 1 << 19
+
+
+def _chunk_slices(x: torch.Tensor):
+    n = x.shape[0]
+    if x.device.type != "cpu":
+        yield slice(0, n)
+        return
+    step = max(1, CHUNK_ELEMENTS // max(1, x[0].numel()))
+    for s in range(0, n, step):
+        yield slice(s, min(n, s + step))
+
+
+def _chunked(x: torch.Tensor, m: torch.Tensor, kernel) -> torch.Tensor:
+    """``out[c] = kernel(x[c], m[c] as c×1×1×1, out[c])`` over chunks of the batch."""
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    m4 = m.to(device=x.device, dtype=x.dtype).view(-1, 1, 1, 1)
+    for sl in _chunk_slices(x):
+        kernel(x[sl], m4[sl], out[sl])
+    return out
+
+
+# --------------------------------------------------------------------------- RGB channels
+def _rgb_kernel(name: str):
+    """``c' = (1-m)·c + m·t`` on channel ``name[0]``, t = 1 (``+``) or 0 (``-``)."""
+    c = "RGB".index(name[0])
+    lighter = name[1] == "+"
+
+    def kernel(x, m, out):
+        out.copy_(x)
+        ch = out[:, c]
+        mm = m[:, 0]
+        ch.mul_(1.0 - mm)
+        if lighter:
+            ch.add_(mm)
+
+    return kernel
+
+
+# --------------------------------------------------------------------------- HSV channels
+# The S and V cases are computed in closed form.  With V = max(r,g,b), mn = min(r,g,b),
+# d = V - mn, S = d/V, every RGB channel is c = V - V·S·w(H) with w depending on the hue only.
+# Keeping H fixed:
+#   V' = (1-m)·V + m·t (t = 1 for V+, 10/255 for V-)  gives  c' = c·V'/V   (c' = V' where V = 0:
+#        black is grey with S = 0, so all channels equal V');
+#   S' = (1-m)·S (S-)                                  gives  c' = (1-m)·c + m·V;
+#   S' = (1-m)·S + m (S+)                              gives  c' = (1-m)·c + (m·V/d)·(c - mn)
+#        (where d = 0 the hue is 0 as in OpenCV: R' = V, G' = B' = (1-m)·V).
+# The tests check all six against OpenCV's float HSV round trip.
+_TINY = 1e-30
+
+
+def _v_kernel(target: float):
+    def kernel(x, m, out):
+        v = x.amax(dim=1, keepdim=True)
+        vp = torch.mul(v, 1.0 - m).add_(m * target)  # V'
+        zero = v == 0
+        ratio = vp / v.clamp_min(_TINY)
+        torch.mul(x, ratio, out=out)
+        if bool(zero.any()):
+            out.copy_(torch.where(zero, vp, out))
+
+    return kernel
+
+
+def _s_minus_kernel(x, m, out):
+    v = x.amax(dim=1, keepdim=True)
+    torch.mul(x, 1.0 - m, out=out)
+    out.add_(v.mul_(m))
+
+
+def _s_plus_kernel(x, m, out):
+    v = x.amax(dim=1, keepdim=True)
+    mn = x.amin(dim=1, keepdim=True)
+    d = v - mn
+    grey = d == 0
+    r = torch.mul(v, m).div_(d.clamp_min_(_TINY))  # m·V/d
+    a = r + (1.0 - m)  # c' = c·((1-m) + r) - r·mn
+    torch.mul(x, a, out=out)
+    out.sub_(r.mul_(mn))
+    if bool(grey.any()):
+        keep = torch.tensor([0.0, 1.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        fix = v * (1.0 - m * keep)
+        out.copy_(torch.where(grey, fix, out))
+
+
+def _hue_kernel(lighter: bool):
+    """Hue scaling ``H' = (1-m)·H + m·c`` (c = 180 stored ≙ 360° for H+, 0 for H-).
+
+    Hue as OpenCV computes it, in sextants (degrees/60): ``V == R: (G-B)/d``, else
+    ``V == G: 2 + (B-R)/d``, else ``4 + (R-G)/d``, +6 if negative (0 where d = 0).  Back to RGB:
+    ``c_n = V - d·clamp(min(k, 4-k), 0, 1)``, ``k = (n + H') mod 6``, n = 5, 3, 1 for R, G, B.
+    """
+
+    def kernel(x, m, out):
+        r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+        v = x.amax(dim=1, keepdim=True)
+        d = v - x.amin(dim=1, keepdim=True)
+        inv = d.clamp_min(_TINY).reciprocal_()
+        h = torch.where(v == r, (g - b), torch.where(v == g, (b - r).add_(d, alpha=2.0), (r - g).add_(d, alpha=4.0)))
+        h.mul_(inv)
+        h.add_(6.0 * (h < 0))
+        h.mul_(1.0 - m)
+        if lighter:
+            h.add_(6.0 * m)
+        for c, n in enumerate((5.0, 3.0, 1.0)):
+            k = torch.remainder(h + n, 6.0)
+            w = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+            torch.sub(v, w.mul_(d), out=out[:, c : c + 1])
+
+    return kernel
+
+
+_HSV_KERNELS = {
+    "H+": _hue_kernel(True),
+    "H-": _hue_kernel(False),
+    "S+": _s_plus_kernel,
+    "S-": _s_minus_kernel,
+    "V+": _v_kernel(1.0),
+    "V-": _v_kernel(V_MIN),
+}
+
+
+# --------------------------------------------------------------------------- blur
+def _blur(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur; samples grouped by kernel size (one pass per group)."""
+    ks = [blur_kernel_size(float(v)) for v in m.tolist()]
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    groups = {}
+    for i, k in enumerate(ks):
+        groups.setdefault(k, []).append(i)
+    for k, rows in groups.items():
+        if len(rows) == len(ks):
+            _blur_into(x, k, out)
+        else:
+            idx = torch.tensor(rows, device=x.device)
+            sub = x.index_select(0, idx)
+            res = torch.empty_like(sub)
+            _blur_into(sub, k, res)
+            out.index_copy_(0, idx, res)
+    return out
+
+
+def _toeplitz(w: torch.Tensor, block: int) -> torch.Tensor:
+    """block × (block+k-1) matrix T with T[r, r:r+k] = w (one block of a 1-D convolution)."""
+    k = w.numel()
+    t = torch.zeros(block, block + k - 1, dtype=w.dtype, device=w.device)
+    for r in range(block):
+        t[r, r : r + k] = w
+    return t
+
+
+def _reflect101_index(n: int, p: int, total: int, device) -> torch.Tensor:
+    """Indices of a reflect-101 padding by ``p`` of a length-``n`` axis, extended to ``total``.
+
+    Position ``j`` of the padded axis reads ``i = j - p`` folded into ``[0, n-1]`` with period
+    ``2(n-1)`` (OpenCV's BORDER_REFLECT_101, also for pads larger than the axis); positions
+    beyond ``n + 2p`` are filler (they are zeroed by the caller).
+    """
+    i = torch.arange(total, device=device) - p
+    if n == 1:
+        return torch.zeros_like(i)
+    period = 2 * (n - 1)
+    i = torch.remainder(i, period)
+    return torch.where(i >= n, period - i, i)
+
+
+def _blur_into(x: torch.Tensor, k: int, out: torch.Tensor) -> None:
+    """Gaussian blur of odd size k with reflect-101 borders into ``out``.
+
+    Each 1-D pass is a batched matrix product: the output is cut into blocks of ``b`` rows
+    (columns), and every block is ``T @ window`` with the Toeplitz block T (b × (b+k-1)) and
+    the overlapping (b+k-1)-row window of the padded input (a strided view, no copy).  This
+    runs at BLAS speed, unlike a 1-channel ``conv2d``.
+    """
+    if k == 1:
+        out.copy_(x)
+        return
+    n, c, h, w = x.shape
+    p = k // 2
+    wk = gaussian_kernel1d(k, dtype=x.dtype, device=x.device)
+    b = max(16, k - 1)
+    t = _toeplitz(wk, b)
+    tt = t.t()
+    nbh, nbw = -(-h // b), -(-w // b)
+    # OpenCV's default border is reflect-101 (gfedcb|abcdefgh|gfedcba), repeated for kernels
+    # larger than the image; padded further with zeros up to whole blocks
+    rows = _reflect101_index(h, p, nbh * b + k - 1, x.device)
+    cols = _reflect101_index(w, p, nbw * b + k - 1, x.device)
+    hp, wp = rows.numel(), cols.numel()
+    for sl in _chunk_slices(x):
+        xc = x[sl]
+        nc = xc.shape[0] * c
+        xp = xc.reshape(nc, h, w).index_select(2, cols).index_select(1, rows)
+        xp[:, h + 2 * p :].zero_()
+        xp[:, :, w + 2 * p :].zero_()
+        # vertical pass: (nc, nbh, b+k-1, wp) windows → (nc, nbh, b, wp)
+        win = xp.as_strided((nc, nbh, b + k - 1, wp), (hp * wp, b * wp, wp, 1))
+        vert = torch.matmul(t, win).reshape(nc, nbh * b, wp)
+        # horizontal pass: (nc, nbw, H', b+k-1) windows → (nc, nbw, H', b)
+        hv = nbh * b
+        winh = vert.as_strided((nc, nbw, hv, b + k - 1), (hv * wp, b, wp, 1))
+        hor = torch.matmul(winh, tt)
+        out[sl].copy_(hor.permute(0, 2, 1, 3).reshape(nc, hv, nbw * b)[:, :h, :w].reshape(xc.shape))
+
+
+# --------------------------------------------------------------------------- noise
+def _noise(x: torch.Tensor, m: torch.Tensor, generator) -> torch.Tensor:
+    """``x' = clamp(x + σ·z, 0, 1)``, ``σ = 50·m/255``, z ~ N(0, 1), chunk by chunk."""
+    if generator is None:
+        generator = torch.Generator(device=x.device).manual_seed(0)
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    sigma = m.to(device=x.device, dtype=x.dtype).view(-1, 1, 1, 1) * (MAX_NOISE_SIGMA / 255.0)
+    same_device = generator.device.type == x.device.type
+    for sl in _chunk_slices(x):
+        o = out[sl]
+        if same_device:
+            torch.randn(o.shape, generator=generator, dtype=x.dtype, device=x.device, out=o)
+        else:
+            o.copy_(torch.randn(o.shape, generator=generator, dtype=x.dtype, device=generator.device))
+        o.mul_(sigma[sl]).add_(x[sl]).clamp_(0.0, 1.0)
+    return out
+
+
+# --------------------------------------------------------------------------- affine
+def affine_parameters(name: str, magnitude: float, height: int, width: int) -> dict:
+    """Rotation (degrees, + = counter-clockwise), shear factors and translation (pixels).
+
+    ``rotate±: ±45·m``; ``shear_x±/shear_y±: ±0.3·m``; ``translate_x±: ±m·W/4``;
+    ``translate_y±: ±m·H/4``.
+    """
+    check_name(name)
+    if name not in GEOMETRIC:
+        raise ValueError(f"{name!r} is not a geometric perturbation; geometric ones are {GEOMETRIC}")
+    m = _scalar_magnitude(magnitude)
+    sign = 1.0 if name.endswith("+") else -1.0
+    p = {"angle": 0.0, "shear_x": 0.0, "shear_y": 0.0, "tx": 0.0, "ty": 0.0}
+    if name.startswith("rotate"):
+        p["angle"] = sign * MAX_ROTATE_DEG * m
+    elif name.startswith("shear_x"):
+        p["shear_x"] = sign * MAX_SHEAR * m
+    elif name.startswith("shear_y"):
+        p["shear_y"] = sign * MAX_SHEAR * m
+    elif name.startswith("translate_x"):
+        p["tx"] = sign * MAX_TRANSLATE * m * width
+    else:
+        p["ty"] = sign * MAX_TRANSLATE * m * height
+    return p
+
+
+def _forward_matrices(name: str, m: torch.Tensor, h: int, w: int):
+    """Per-sample forward maps ``dst - c = A·(src - c) + t`` (float64, pixel units)."""
+    n = m.numel()
+    sign = 1.0 if name.endswith("+") else -1.0
+    a = torch.eye(2, dtype=torch.float64).repeat(n, 1, 1)
+    t = torch.zeros(n, 2, dtype=torch.float64)
+    if name.startswith("rotate"):
+        th = torch.deg2rad(sign * MAX_ROTATE_DEG * m)
+        cos, sin = torch.cos(th), torch.sin(th)
+        # counter-clockwise on screen (y axis down), as cv2.getRotationMatrix2D
+        a[:, 0, 0], a[:, 0, 1], a[:, 1, 0], a[:, 1, 1] = cos, sin, -sin, cos
+    elif name.startswith("shear_x"):
+        a[:, 0, 1] = sign * MAX_SHEAR * m
+    elif name.startswith("shear_y"):
+        a[:, 1, 0] = sign * MAX_SHEAR * m
+    elif name.startswith("translate_x"):
+        t[:, 0] = sign * MAX_TRANSLATE * m * w
+    else:
+        t[:, 1] = sign * MAX_TRANSLATE * m * h
+    return a, t
+
+
+def _inverse_maps(name: str, m: torch.Tensor, h: int, w: int, border: str):
+    """Output pixel → source pixel maps ``src - c = M·(out - c) + d`` (float64).
+
+    For ``zoom`` the output is the centred rectangle scaled by ``s`` (``dst - c = s·(out - c)``)
+    with the largest ``s ≤ 1`` whose four corners (pixel edges, half extents W/2, H/2) map inside
+    the source: ``s = min (half - |d|)/|B·corner|`` over corners and axes, ``B = A⁻¹``,
+    ``d = -A⁻¹·t``.
+    """
+    a, t = _forward_matrices(name, m, h, w)
+    b = torch.linalg.inv(a)
+    d = -(b @ t.unsqueeze(-1)).squeeze(-1)
+    if border == "zoom":
+        half = torch.tensor([w / 2.0, h / 2.0], dtype=torch.float64)
+        corners = torch.tensor([[w / 2.0, h / 2.0], [w / 2.0, -h / 2.0]], dtype=torch.float64)
+        bc = torch.einsum("nij,kj->nki", b, corners).abs()  # N×2 corners×2 axes
+        room = (half - d.abs()).unsqueeze(1)  # N×1×2
+        s = (room / bc.clamp_min(1e-12)).amin(dim=(1, 2)).clamp(max=1.0)
+        b = b * s.view(-1, 1, 1)
+    return b, d
+
+
+def _affine(x, y, name, m, border):
+    """Resample images (bilinear) and labels (nearest) through the output→source maps.
+
+    Source coordinates (pixels): ``sx = cx + M00·(ox-cx) + M01·(oy-cy) + dx`` and
+    ``sy = cy + M10·(ox-cx) + M11·(oy-cy) + dy``.  Translations (M01 = M10 = 0) and shears
+    (one of them 0) are separable and run as two 1-D passes (row gather + lerp, then column
+    gather + lerp), which is exactly bilinear interpolation; rotations use ``grid_sample``.
+    ``zoom`` clamps indices to the image (the maps stay inside it up to half a pixel), ``pad``
+    reads from a one-pixel ring of 0 (images) / 255 (labels) around the source.
+    """
+    n, c, h, w = x.shape
+    mat, d = _inverse_maps(name, m, h, w, border)
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    out_y = torch.empty_like(y) if y is not None else None
+    pad = border == "pad"
+    if pad:  # ring of fill values; indices are shifted by one and clamped to the ring
+        xs = F.pad(x, (1, 1, 1, 1), value=0.0)
+        ys = F.pad(y, (1, 1, 1, 1), value=IGNORE_INDEX) if y is not None else None
+    else:
+        xs, ys = x, y
+    hs, ws = xs.shape[2], xs.shape[3]
+    off = 1.0 if pad else 0.0
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    ox = torch.arange(w, device=x.device, dtype=torch.float64) - cx
+    oy = torch.arange(h, device=x.device, dtype=torch.float64) - cy
+    mat_l, d_l = mat.tolist(), d.tolist()
+    for i in range(n):
+        (m00, m01), (m10, m11) = mat_l[i]
+        # source coordinates in the (possibly ring-padded) source, float64 1-D pieces
+        bx = cx + d_l[i][0] + off
+        by = cy + d_l[i][1] + off
+        if m01 == 0.0 and m10 == 0.0:
+            sy = (by + m11 * oy).to(x.dtype)
+            sx = (bx + m00 * ox).to(x.dtype)
+            tmp = _lerp_gather(xs[i], sy, 1, hs)  # c × h × ws
+            _lerp_gather(tmp, sx, 2, ws, out=out[i])
+            if y is not None:
+                rows = ys[i].index_select(0, _nearest(sy, hs))
+                torch.index_select(rows, 1, _nearest(sx, ws), out=out_y[i])
+        elif m10 == 0.0:  # shear_x: rows first, then a per-row shifted column gather
+            sy = (by + m11 * oy).to(x.dtype)
+            sx = (bx + m00 * ox[None, :] + m01 * oy[:, None]).to(x.dtype)  # h × w
+            tmp = _lerp_gather(xs[i], sy, 1, hs)
+            _lerp_gather(tmp, sx, 2, ws, out=out[i])
+            if y is not None:
+                rows = ys[i].index_select(0, _nearest(sy, hs))
+                torch.gather(rows, 1, _nearest(sx, ws), out=out_y[i])
+        elif m01 == 0.0:  # shear_y: columns first, then a per-column shifted row gather
+            sx = (bx + m00 * ox).to(x.dtype)
+            sy = (by + m10 * ox[None, :] + m11 * oy[:, None]).to(x.dtype)  # h × w
+            tmp = _lerp_gather(xs[i], sx, 2, ws)  # c × hs × w
+            _lerp_gather(tmp, sy, 1, hs, out=out[i])
+            if y is not None:
+                cols = ys[i].index_select(1, _nearest(sx, ws))
+                torch.gather(cols, 0, _nearest(sy, hs), out=out_y[i])
+        else:  # rotation: general bilinear warp
+            sx = (bx + m00 * ox[None, :] + m01 * oy[:, None]).to(x.dtype)
+            sy = (by + m10 * ox[None, :] + m11 * oy[:, None]).to(x.dtype)
+            # grid_sample's normalised coordinates (align_corners=False): u = (2·s + 1)/size - 1
+            grid = torch.stack(((2.0 * sx + 1.0) / ws - 1.0, (2.0 * sy + 1.0) / hs - 1.0), dim=-1)
+            out[i] = F.grid_sample(
+                xs[i : i + 1], grid[None], mode="bilinear", padding_mode="border", align_corners=False
+            )[0]
+            if y is not None:
+                flat = _nearest(sy, hs) * ws + _nearest(sx, ws)
+                torch.take(ys[i], flat, out=out_y[i])
+    return out, out_y
+
+
+def _nearest(s: torch.Tensor, size: int) -> torch.Tensor:
+    """Nearest integer index ``floor(s + 1/2)`` clamped to ``[0, size-1]``."""
+    return torch.floor(s + 0.5).clamp_(0, size - 1).long()
+
+
+def _lerp_gather(src: torch.Tensor, s: torch.Tensor, dim: int, size: int, out=None) -> torch.Tensor:
+    """Linear interpolation of ``src`` (C×H×W) along ``dim`` (1 = rows, 2 = columns) at ``s``.
+
+    ``s`` is 1-D (one coordinate per output row/column) or H×W (one per output pixel, with the
+    other dimension already matching).  Indices are clamped to ``[0, size-1]``; with clamped
+    taps this equals ``grid_sample``'s ``border`` padding, and with a ring of fill values
+    around ``src`` it equals ``zeros`` padding.
+    """
+    f = torch.floor(s)
+    frac = s - f
+    i0 = f.clamp(0, size - 1).long()
+    i1 = (f + 1.0).clamp_(0, size - 1).long()
+    if s.dim() == 1:
+        a = src.index_select(dim, i0)
+        b = src.index_select(dim, i1)
+        shape = [1, 1, 1]
+        shape[dim] = -1
+        wgt = frac.view(shape)
+    else:
+        cidx = (src.shape[0],) + tuple(s.shape)
+        a = torch.gather(src, dim, i0.expand(cidx))
+        b = torch.gather(src, dim, i1.expand(cidx))
+        wgt = frac
+    if out is None:
+        return torch.lerp(a, b, wgt.expand_as(a))
+    return torch.lerp(a, b, wgt.expand_as(a), out=out)
