@@ -224,3 +224,33 @@ def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> 
     same = ours == exp
     return (f"Claim '{claim}': the paper's order is {' > '.join(exp_names)}; ours is {' > '.join(ours_names)} — "
             + ("the same order." if same else "a different order."))
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def plot_bars(df: pd.DataFrame, *, group: str, hue: str, value: str = "mIoU", err: str | None = "mIoU_std",
+              paper: str | None = None, title: str = "", ylabel: str | None = None):
+    """Grouped bars of ``value`` (± ``err``) by ``group`` and ``hue``; with ``paper`` (a column of
+    published values) a second panel shows the paper's numbers in the same layout."""
+    import matplotlib.pyplot as plt
+
+    panels = [(value, err, "ours")] + ([(paper, None, "paper")] if paper and df[paper].notna().any() else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 3.4), squeeze=False)
+    groups = list(dict.fromkeys(df[group]))
+    hues = list(dict.fromkeys(df[hue]))
+    width = 0.8 / max(len(hues), 1)
+    for ax, (col, ecol, label) in zip(axes[0], panels):
+        for j, h in enumerate(hues):
+            sub = df[df[hue] == h].set_index(group).reindex(groups)
+            yerr = sub[ecol].fillna(0).to_numpy() if ecol and ecol in sub else None
+            ax.bar([i + (j - (len(hues) - 1) / 2) * width for i in range(len(groups))], sub[col].to_numpy(), width,
+                   yerr=yerr, label=str(h), capsize=2)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels(groups, rotation=20, ha="right")
+        ax.set_ylabel(ylabel or value)
+        ax.set_title(f"{title} ({label})" if title else label)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][-1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
