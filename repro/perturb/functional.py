@@ -356,21 +356,22 @@ def _rgb_kernel(name: str):
 #   V' = (1-m)·V + m·t (t = 1 for V+, 10/255 for V-)  gives  c' = c·V'/V   (c' = V' where V = 0:
 #        black is grey with S = 0, so all channels equal V');
 #   S' = (1-m)·S (S-)                                  gives  c' = (1-m)·c + m·V;
-#   S' = (1-m)·S + m (S+)                              gives  c' = (1-m)·c + (m·V/d)·(c - mn)
-#        (where d = 0 the hue is 0 as in OpenCV: R' = V, G' = B' = (1-m)·V).
+#   S' = (1-m)·S + m (S+)                              gives  c' = (1-m)·c + m·V·(c - mn)/d
+#        (where d = 0 the hue is 0 as in OpenCV: (c - mn)/d := 1 for R, 0 for G and B).
+# The special cases are folded in branch-free with EPS = 1e-20: c·V'/V is computed as
+# (c + EPS)·V'/(V + EPS) and (c - mn)/d as (c - mn + EPS·[1,0,0])/(d + EPS); for 8-bit-like
+# inputs (any c, d > 1e-13) adding EPS changes nothing in float32, at V = 0 or d = 0 it yields
+# the limits above.  (torch.where and comparisons are 5-20× slower than arithmetic on CPU.)
 # The tests check all six against OpenCV's float HSV round trip.
-_TINY = 1e-30
+_EPS = 1e-20
 
 
 def _v_kernel(target: float):
     def kernel(x, m, out):
         v = x.amax(dim=1, keepdim=True)
         vp = torch.mul(v, 1.0 - m).add_(m * target)  # V'
-        zero = v == 0
-        ratio = vp / v.clamp_min(_TINY)
-        torch.mul(x, ratio, out=out)
-        if bool(zero.any()):
-            out.copy_(torch.where(zero, vp, out))
+        ratio = vp.div_(v.add_(_EPS))  # V'/V
+        torch.add(x, _EPS, out=out).mul_(ratio)
 
     return kernel
 
@@ -384,41 +385,47 @@ def _s_minus_kernel(x, m, out):
 def _s_plus_kernel(x, m, out):
     v = x.amax(dim=1, keepdim=True)
     mn = x.amin(dim=1, keepdim=True)
-    d = v - mn
-    grey = d == 0
-    r = torch.mul(v, m).div_(d.clamp_min_(_TINY))  # m·V/d
-    a = r + (1.0 - m)  # c' = c·((1-m) + r) - r·mn
-    torch.mul(x, a, out=out)
-    out.sub_(r.mul_(mn))
-    if bool(grey.any()):
-        keep = torch.tensor([0.0, 1.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        fix = v * (1.0 - m * keep)
-        out.copy_(torch.where(grey, fix, out))
+    d = (v - mn).add_(_EPS)
+    frac = x - mn
+    frac[:, 0].add_(_EPS)
+    frac.div_(d)  # (c - mn)/d
+    torch.mul(x, 1.0 - m, out=out)
+    out.addcmul_(frac, v.mul_(m))
 
 
 def _hue_kernel(lighter: bool):
     """Hue scaling ``H' = (1-m)·H + m·c`` (c = 180 stored ≙ 360° for H+, 0 for H-).
 
     Hue as OpenCV computes it, in sextants (degrees/60): ``V == R: (G-B)/d``, else
-    ``V == G: 2 + (B-R)/d``, else ``4 + (R-G)/d``, +6 if negative (0 where d = 0).  Back to RGB:
-    ``c_n = V - d·clamp(min(k, 4-k), 0, 1)``, ``k = (n + H') mod 6``, n = 5, 3, 1 for R, G, B.
+    ``V == G: 2 + (B-R)/d``, else ``4 + (R-G)/d``, taken mod 6 (0 where d = 0).  Back to RGB:
+    ``c_n = V - d·clamp(min(k, 4-k), 0, 1)`` with ``k = (n + H') mod 6``, n = 5, 3, 1 for
+    R, G, B, evaluated as ``V - d·clamp(2 - |((n + H' + 1) mod 6) - 3|, 0, 1)`` (the same
+    triangle wave) with ``a mod 6 = a - 6·floor(a/6)``, all branch-free.
     """
 
     def kernel(x, m, out):
         r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
         v = x.amax(dim=1, keepdim=True)
         d = v - x.amin(dim=1, keepdim=True)
-        inv = d.clamp_min(_TINY).reciprocal_()
-        h = torch.where(v == r, (g - b), torch.where(v == g, (b - r).add_(d, alpha=2.0), (r - g).add_(d, alpha=4.0)))
-        h.mul_(inv)
-        h.add_(6.0 * (h < 0))
+        is_r = torch.empty_like(v)
+        is_g = torch.empty_like(v)
+        torch.ge(r, v, out=is_r)  # 1.0 where R is the maximum
+        torch.ge(g, v, out=is_g)
+        is_g.addcmul_(is_g, is_r, value=-1.0)  # G is the maximum and R is not
+        # numerators with their sextant offsets: A (max R), B (max G), C (max B)
+        c_num = (r - g).add_(d, alpha=4.0)
+        h = (g - b).sub_(c_num).mul_(is_r)
+        h.addcmul_((b - r).add_(d, alpha=2.0).sub_(c_num), is_g).add_(c_num)
+        h.div_(d + _EPS)
+        h.sub_(torch.floor(h * (1.0 / 6.0)).mul_(6.0))  # mod 6
         h.mul_(1.0 - m)
         if lighter:
             h.add_(6.0 * m)
         for c, n in enumerate((5.0, 3.0, 1.0)):
-            k = torch.remainder(h + n, 6.0)
-            w = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
-            torch.sub(v, w.mul_(d), out=out[:, c : c + 1])
+            a = h + (n + 1.0)
+            a.sub_(torch.floor(a * (1.0 / 6.0)).mul_(6.0)).sub_(3.0).abs_()  # |((n+H'+1) mod 6) - 3|
+            a.neg_().add_(2.0).clamp_(0.0, 1.0)
+            torch.addcmul(v, d, a, value=-1.0, out=out[:, c : c + 1])
 
     return kernel
 
@@ -611,7 +618,8 @@ def _affine(x, y, name, m, border):
     (one of them 0) are separable and run as two 1-D passes (row gather + lerp, then column
     gather + lerp), which is exactly bilinear interpolation; rotations use ``grid_sample``.
     ``zoom`` clamps indices to the image (the maps stay inside it up to half a pixel), ``pad``
-    reads from a one-pixel ring of 0 (images) / 255 (labels) around the source.
+    reads from a one-pixel ring of 0 (images) / 255 (labels) around the source.  Labels take
+    the source pixel ``floor(s + 1/2)``.
     """
     n, c, h, w = x.shape
     mat, d = _inverse_maps(name, m, h, w, border)
@@ -626,49 +634,51 @@ def _affine(x, y, name, m, border):
     hs, ws = xs.shape[2], xs.shape[3]
     off = 1.0 if pad else 0.0
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    ox = torch.arange(w, device=x.device, dtype=torch.float64) - cx
-    oy = torch.arange(h, device=x.device, dtype=torch.float64) - cy
+    ct = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32  # coordinates
+    ox = torch.arange(w, device=x.device, dtype=ct) - cx
+    oy = torch.arange(h, device=x.device, dtype=ct) - cy
     mat_l, d_l = mat.tolist(), d.tolist()
     for i in range(n):
         (m00, m01), (m10, m11) = mat_l[i]
-        # source coordinates in the (possibly ring-padded) source, float64 1-D pieces
+        # source coordinates in the (possibly ring-padded) source
         bx = cx + d_l[i][0] + off
         by = cy + d_l[i][1] + off
-        if m01 == 0.0 and m10 == 0.0:
-            sy = (by + m11 * oy).to(x.dtype)
-            sx = (bx + m00 * ox).to(x.dtype)
-            tmp = _lerp_gather(xs[i], sy, 1, hs)  # c × h × ws
-            _lerp_gather(tmp, sx, 2, ws, out=out[i])
+        src, dst = xs[i], out[i]
+        if m01 == 0.0 and m10 == 0.0:  # translation (and zoom): rows, then columns
+            sy = oy * m11 + by
+            sx = ox * m00 + bx
+            _lerp_into(_lerp_rows(src, sy, hs), sx, ws, dst)
             if y is not None:
                 rows = ys[i].index_select(0, _nearest(sy, hs))
-                torch.index_select(rows, 1, _nearest(sx, ws), out=out_y[i])
-        elif m10 == 0.0:  # shear_x: rows first, then a per-row shifted column gather
-            sy = (by + m11 * oy).to(x.dtype)
-            sx = (bx + m00 * ox[None, :] + m01 * oy[:, None]).to(x.dtype)  # h × w
-            tmp = _lerp_gather(xs[i], sy, 1, hs)
-            _lerp_gather(tmp, sx, 2, ws, out=out[i])
+                torch.gather(rows, 1, _nearest(sx, ws).expand(h, w), out=out_y[i])
+        elif m10 == 0.0:  # shear_x: rows, then a per-row shifted column gather
+            sy = oy * m11 + by
+            sx = torch.add((ox * m00 + bx)[None, :], (oy * m01)[:, None])  # h × w
+            _lerp_into(_lerp_rows(src, sy, hs), sx, ws, dst)
             if y is not None:
                 rows = ys[i].index_select(0, _nearest(sy, hs))
                 torch.gather(rows, 1, _nearest(sx, ws), out=out_y[i])
-        elif m01 == 0.0:  # shear_y: columns first, then a per-column shifted row gather
-            sx = (bx + m00 * ox).to(x.dtype)
-            sy = (by + m10 * ox[None, :] + m11 * oy[:, None]).to(x.dtype)  # h × w
-            tmp = _lerp_gather(xs[i], sx, 2, ws)  # c × hs × w
-            _lerp_gather(tmp, sy, 1, hs, out=out[i])
+        elif m01 == 0.0:  # shear_y: columns, then a per-column shifted row gather
+            sx = ox * m00 + bx
+            sy = torch.add((oy * m11 + by)[:, None], (ox * m10)[None, :])  # h × w
+            tmp = torch.empty(c, hs, w, dtype=x.dtype, device=x.device)
+            _lerp_into(src, sx, ws, tmp)
+            _lerp_rows_per_pixel(tmp, sy, hs, dst)
             if y is not None:
-                cols = ys[i].index_select(1, _nearest(sx, ws))
-                torch.gather(cols, 0, _nearest(sy, hs), out=out_y[i])
+                cols = torch.gather(ys[i], 1, _nearest(sx, ws).expand(hs, w))
+                flat = _nearest(sy, hs).mul_(w).add_(torch.arange(w, device=x.device))
+                torch.index_select(cols.view(-1), 0, flat.view(-1), out=out_y[i].view(-1))
         else:  # rotation: general bilinear warp
-            sx = (bx + m00 * ox[None, :] + m01 * oy[:, None]).to(x.dtype)
-            sy = (by + m10 * ox[None, :] + m11 * oy[:, None]).to(x.dtype)
+            sx = torch.add((ox * m00 + bx)[None, :], (oy * m01)[:, None])
+            sy = torch.add((ox * m10)[None, :], (oy * m11 + by)[:, None])
             # grid_sample's normalised coordinates (align_corners=False): u = (2·s + 1)/size - 1
-            grid = torch.stack(((2.0 * sx + 1.0) / ws - 1.0, (2.0 * sy + 1.0) / hs - 1.0), dim=-1)
-            out[i] = F.grid_sample(
-                xs[i : i + 1], grid[None], mode="bilinear", padding_mode="border", align_corners=False
-            )[0]
+            grid = torch.empty(1, h, w, 2, dtype=x.dtype, device=x.device)
+            torch.mul(sx, 2.0 / ws, out=grid[0, :, :, 0]).add_(1.0 / ws - 1.0)
+            torch.mul(sy, 2.0 / hs, out=grid[0, :, :, 1]).add_(1.0 / hs - 1.0)
+            dst.copy_(F.grid_sample(src[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0])
             if y is not None:
-                flat = _nearest(sy, hs) * ws + _nearest(sx, ws)
-                torch.take(ys[i], flat, out=out_y[i])
+                flat = _nearest(sy, hs).mul_(ws).add_(_nearest(sx, ws))
+                torch.index_select(ys[i].reshape(-1), 0, flat.view(-1), out=out_y[i].view(-1))
     return out, out_y
 
 
@@ -677,29 +687,42 @@ def _nearest(s: torch.Tensor, size: int) -> torch.Tensor:
     return torch.floor(s + 0.5).clamp_(0, size - 1).long()
 
 
-def _lerp_gather(src: torch.Tensor, s: torch.Tensor, dim: int, size: int, out=None) -> torch.Tensor:
-    """Linear interpolation of ``src`` (C×H×W) along ``dim`` (1 = rows, 2 = columns) at ``s``.
-
-    ``s`` is 1-D (one coordinate per output row/column) or H×W (one per output pixel, with the
-    other dimension already matching).  Indices are clamped to ``[0, size-1]``; with clamped
-    taps this equals ``grid_sample``'s ``border`` padding, and with a ring of fill values
-    around ``src`` it equals ``zeros`` padding.
-    """
+def _taps(s: torch.Tensor, size: int):
+    """Left/right tap indices (clamped to ``[0, size-1]``) and the right tap's weight."""
     f = torch.floor(s)
     frac = s - f
     i0 = f.clamp(0, size - 1).long()
-    i1 = (f + 1.0).clamp_(0, size - 1).long()
-    if s.dim() == 1:
-        a = src.index_select(dim, i0)
-        b = src.index_select(dim, i1)
-        shape = [1, 1, 1]
-        shape[dim] = -1
-        wgt = frac.view(shape)
-    else:
-        cidx = (src.shape[0],) + tuple(s.shape)
-        a = torch.gather(src, dim, i0.expand(cidx))
-        b = torch.gather(src, dim, i1.expand(cidx))
-        wgt = frac
-    if out is None:
-        return torch.lerp(a, b, wgt.expand_as(a))
-    return torch.lerp(a, b, wgt.expand_as(a), out=out)
+    i1 = f.add_(1.0).clamp_(0, size - 1).long()
+    return i0, i1, frac
+
+
+def _lerp_rows(src: torch.Tensor, sy: torch.Tensor, size: int) -> torch.Tensor:
+    """Rows of ``src`` (C×H×W) interpolated linearly at the 1-D row coordinates ``sy``."""
+    i0, i1, frac = _taps(sy, size)
+    a = src.index_select(1, i0)
+    return a.lerp_(src.index_select(1, i1), frac.to(src.dtype).view(1, -1, 1))
+
+
+def _lerp_into(src: torch.Tensor, sx: torch.Tensor, size: int, out: torch.Tensor) -> None:
+    """Columns of ``src`` (C×H×W) interpolated at ``sx`` (1-D per column, or H×W) into ``out``.
+
+    Indices are clamped to ``[0, size-1]``; with clamped taps this equals ``grid_sample``'s
+    ``border`` padding, and with a ring of fill values around ``src`` its ``zeros`` padding.
+    """
+    i0, i1, frac = _taps(sx, size)
+    shape = (src.shape[0], out.shape[1], out.shape[2])
+    torch.gather(src, 2, i0.expand(shape), out=out)
+    b = torch.gather(src, 2, i1.expand(shape))
+    out.lerp_(b, frac.to(src.dtype).expand(shape))
+
+
+def _lerp_rows_per_pixel(src: torch.Tensor, sy: torch.Tensor, size: int, out: torch.Tensor) -> None:
+    """``out[:, r, q] = lerp of src[:, ·, q]`` at row coordinate ``sy[r, q]`` (H×W)."""
+    c, _, w = src.shape
+    i0, i1, frac = _taps(sy, size)
+    cols = torch.arange(w, device=src.device)
+    flat = src.reshape(c, -1)
+    shape = (c, sy.numel())
+    torch.gather(flat, 1, i0.mul_(w).add_(cols).view(1, -1).expand(shape), out=out.view(shape))
+    b = torch.gather(flat, 1, i1.mul_(w).add_(cols).view(1, -1).expand(shape))
+    out.view(shape).lerp_(b, frac.to(src.dtype).view(1, -1).expand(shape))
