@@ -417,3 +417,51 @@ def test_analyse_bad_arguments(tmp_cache):
                 clean_features=torch.zeros(3, 16))
     with pytest.raises(TypeError, match="model must be callable"):
         analyse(3, (images, labels), ["R+"], extractor=ext, num_classes=2)
+
+
+def test_small_models_are_seeded_and_leave_global_rng_alone():
+    from repro.sensitivity import make_extractor, random_conv_extractor, tiny_unet
+    state = torch.random.get_rng_state()
+    a, b = tiny_unet(11, width=4, downsample=2, seed=3), tiny_unet(11, width=4, downsample=2, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    x = torch.rand(2, 3, 30, 44, generator=torch.Generator().manual_seed(0))
+    assert a.eval()(x).shape == (2, 11, 30, 44)
+    e1, e2 = random_conv_extractor(), make_extractor("conv-random")
+    assert e1.tag == e2.tag and e1.tag.startswith("conv-random@")
+    assert e1(x).shape == (2, 64)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    from repro.sensitivity import baseline_model
+    with pytest.raises(ValueError, match="source must be"):
+        baseline_model("resnet")
+
+
+def test_plot_helpers_tables_and_figures(tmp_cache):
+    import matplotlib
+    matplotlib.use("Agg")
+    from repro import plots_sensitivity as ps
+    from repro.sampling import Distribution
+    from repro.sensitivity import analyse
+    from repro.tables import published
+    images, labels = toy_data(n=4)
+    kw = dict(extractor=tiny_extractor(), num_classes=2, kid_subsets=3, progress=False)
+    types = ["R+", "V-", "gaussian_blur", "gaussian_noise"]
+    ad = analyse(RedThreshold(), (images, labels), types, **kw)
+    un = analyse(RedThreshold(), (images, labels), types, method="uniform", **kw)
+    wide = ps.levels_wide(ad, units="paper")
+    blur = wide[wide["type"] == "gaussian_blur"][["level1", "level2", "level3", "level4"]].to_numpy().ravel()
+    assert np.all(blur % 2 == 1) and np.all(blur <= 49)  # kernel sizes
+    noise = wide[wide["type"] == "gaussian_noise"]["level1"].iloc[0]
+    assert noise == pytest.approx(50 * ad[(ad["type"] == "gaussian_noise") & (ad["level"] == 1)]["alpha"].iloc[0])
+    cmp = ps.appendix_d_comparison(un, ad, published("appendixD_levels"))
+    paper_blur = cmp[(cmp["kind"] == "blur_kernel") & (cmp["source"] == "paper") & (cmp["method"] == "adaptive")]
+    assert paper_blur[["level1", "level2", "level3", "level4"]].to_numpy().ravel().tolist() == [9, 17, 23, 31]
+    ours_ch = cmp[(cmp["kind"] == "color_channel") & (cmp["source"] == "ours")]
+    assert set(ours_ch["n_types"]) == {2}  # R+ and V- are the channel types here
+    tidy = ps.levels_by_num_levels({5: ad})
+    assert len(tidy) == len(ad)
+    for fig in (ps.plot_s_curves(ad, ["R+", "gaussian_blur"], uniform=un), ps.plot_levels(un, ad),
+                ps.plot_levels_by_num_levels(tidy), ps.plot_distribution_heatmap(Distribution.from_analysis(ad))):
+        assert len(fig.axes) >= 1
+        matplotlib.pyplot.close(fig)
+    with pytest.raises(ValueError, match="units must be"):
+        ps.levels_wide(ad, units="pixels")
