@@ -49,6 +49,7 @@ __all__ = [
     "Extractor",
     "sample_size_study",
     "summarise_sample_size_study",
+    "sample_size_table",
     "plot_sample_size_study",
 ]
 
@@ -84,6 +85,8 @@ def _check_pair(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feature dimensions differ: x_features has d={x.shape[1]}, "
                          f"y_features has d={y.shape[1]}; both must come from the same extractor")
+    if y.device != x.device:
+        y = y.to(x.device)
     return x, y
 
 
@@ -487,7 +490,6 @@ def sample_size_study(*, dataset: str = "camvid", splits: Sequence[str] = ("trai
         ``pool`` (N), ``dataset`` and ``splits``.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from repro.data import load_dataset
 
@@ -529,7 +531,7 @@ def sample_size_study(*, dataset: str = "camvid", splits: Sequence[str] = ("trai
     n_pool = x.shape[0]
     size_list = sorted({s for s in sizes if s is not None and s < n_pool}) + [n_pool]
     records = []
-    for name, mag in tqdm(perts, desc="perturbations", disable=not progress, leave=False):
+    for name, mag in perts:
         key = {"perturbation": name, "magnitude": mag, "seed": seed, "border": "zoom"}
         y = pool_features(lambda ds: _perturb_transform(name, mag, seed, ds.split, ds.names), key)
         ref = {"KID": kid_result(x, y, subsets=1, subset_size=n_pool, seed=seed).mean, "FID": fid(x, y)}
@@ -569,6 +571,26 @@ def summarise_sample_size_study(df):
     return out
 
 
+def sample_size_table(df):
+    """Wide table for Appendix E: one row per (perturbation, magnitude, n) with the reference
+    values and the mean ± std of the signed relative error (in percent) of KID and FID."""
+    summary = df if "rel_error_mean" in df.columns else summarise_sample_size_study(df)
+    rows = []
+    for (name, mag, n), sub in summary.groupby(["perturbation", "magnitude", "n"], sort=False):
+        row = {"perturbation": name, "magnitude": mag, "n": int(n)}
+        for metric in ("KID", "FID"):
+            r = sub[sub["metric"] == metric].iloc[0]
+            row[f"{metric} ref"] = r["reference"]
+            row[f"{metric} rel. err. mean (%)"] = 100 * r["rel_error_mean"]
+            row[f"{metric} rel. err. std (%)"] = 100 * r["rel_error_std"]
+        rows.append(row)
+    import pandas as pd
+
+    out = pd.DataFrame(rows)
+    out.attrs.update(summary.attrs)
+    return out
+
+
 def plot_sample_size_study(df):
     """Mean ± std of the signed relative error of KID and FID vs sample size ``n`` (log axis),
     one panel per perturbation; returns the matplotlib Figure."""
@@ -578,7 +600,7 @@ def plot_sample_size_study(df):
     panels = list(dict.fromkeys(zip(summary["perturbation"], summary["magnitude"])))
     ncol = min(len(panels), 4)
     nrow = (len(panels) + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.0 * nrow), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.0 * nrow), squeeze=False)
     colours = {"KID": "tab:blue", "FID": "tab:red"}
     for ax, (name, mag) in zip(axes.flat, panels):
         sub = summary[(summary["perturbation"] == name) & (summary["magnitude"] == mag)]
@@ -589,6 +611,9 @@ def plot_sample_size_study(df):
                             s["rel_error_mean"] + s["rel_error_std"], color=colour, alpha=0.2)
         ax.axhline(0.0, color="k", lw=0.7)
         ax.set_xscale("log")
+        ns = sorted(set(sub["n"]))
+        ax.set_xticks(ns, [str(v) for v in ns], fontsize=7)
+        ax.minorticks_off()
         ax.set_title(f"{name} (m={mag:g})", fontsize=9)
         ax.set_xlabel("sample size n (images)")
     for ax in axes[:, 0]:
