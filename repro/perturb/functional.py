@@ -323,12 +323,28 @@ def _chunk_slices(x: torch.Tensor):
         yield slice(s, min(n, s + step))
 
 
+#: pointwise (per-pixel) kernels also split large images into strips of rows of about this
+#: many elements, so that their ~20-50 elementwise passes run on L2-resident data
+POINTWISE_CHUNK_ELEMENTS = 1 << 18
+
+
 def _chunked(x: torch.Tensor, m: torch.Tensor, kernel) -> torch.Tensor:
-    """``out[c] = kernel(x[c], m[c] as c×1×1×1, out[c])`` over chunks of the batch."""
+    """``out[c] = kernel(x[c], m[c] as c×1×1×1, out[c])`` over chunks of the batch.
+
+    ``kernel`` must be pointwise (each output pixel depends on the same input pixel only): on
+    CPU, images larger than :data:`POINTWISE_CHUNK_ELEMENTS` are processed in strips of rows.
+    """
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     m4 = m.to(device=x.device, dtype=x.dtype).view(-1, 1, 1, 1)
-    for sl in _chunk_slices(x):
-        kernel(x[sl], m4[sl], out[sl])
+    n, c, h, w = x.shape
+    if x.device.type != "cpu" or c * h * w <= POINTWISE_CHUNK_ELEMENTS:
+        for sl in _chunk_slices(x):
+            kernel(x[sl], m4[sl], out[sl])
+        return out
+    rows = max(1, POINTWISE_CHUNK_ELEMENTS // (c * w))
+    for i in range(n):
+        for r0 in range(0, h, rows):
+            kernel(x[i : i + 1, :, r0 : r0 + rows], m4[i : i + 1], out[i : i + 1, :, r0 : r0 + rows])
     return out
 
 
@@ -397,10 +413,11 @@ def _hue_kernel(lighter: bool):
     """Hue scaling ``H' = (1-m)·H + m·c`` (c = 180 stored ≙ 360° for H+, 0 for H-).
 
     Hue as OpenCV computes it, in sextants (degrees/60): ``V == R: (G-B)/d``, else
-    ``V == G: 2 + (B-R)/d``, else ``4 + (R-G)/d``, taken mod 6 (0 where d = 0).  Back to RGB:
-    ``c_n = V - d·clamp(min(k, 4-k), 0, 1)`` with ``k = (n + H') mod 6``, n = 5, 3, 1 for
-    R, G, B, evaluated as ``V - d·clamp(2 - |((n + H' + 1) mod 6) - 3|, 0, 1)`` (the same
-    triangle wave) with ``a mod 6 = a - 6·floor(a/6)``, all branch-free.
+    ``V == G: 2 + (B-R)/d``, else ``4 + (R-G)/d``, +6 if negative (0 where d = 0).  Back to RGB:
+    ``c_n = V - d·w_n`` with ``w_n = clamp(min(k, 4-k), 0, 1)``, ``k = (n + H') mod 6``,
+    n = 5, 3, 1 for R, G, B.  For ``H' ∈ [0, 6]`` the three triangle waves unroll without a
+    modulo: ``w_R = clamp(2 - |H'-3|, 0, 1)``, ``w_G = clamp(2 - min(H'+1, |H'-5|), 0, 1)``,
+    ``w_B = clamp(2 - min(|H'-1|, 7-H'), 0, 1)`` — all branch-free arithmetic.
     """
 
     def kernel(x, m, out):
@@ -412,20 +429,26 @@ def _hue_kernel(lighter: bool):
         torch.ge(r, v, out=is_r)  # 1.0 where R is the maximum
         torch.ge(g, v, out=is_g)
         is_g.addcmul_(is_g, is_r, value=-1.0)  # G is the maximum and R is not
-        # numerators with their sextant offsets: A (max R), B (max G), C (max B)
+        # h·d = C + is_r·(A - C) + is_g·(B - C) with the numerators (and sextant offsets)
+        # A = G-B (max R), B = B-R+2d (max G), C = R-G+4d (max B)
         c_num = (r - g).add_(d, alpha=4.0)
         h = (g - b).sub_(c_num).mul_(is_r)
         h.addcmul_((b - r).add_(d, alpha=2.0).sub_(c_num), is_g).add_(c_num)
         h.div_(d + _EPS)
-        h.sub_(torch.floor(h * (1.0 / 6.0)).mul_(6.0))  # mod 6
+        h.add_(torch.lt(h, 0.0, out=is_r), alpha=6.0)  # into [0, 6)
         h.mul_(1.0 - m)
         if lighter:
             h.add_(6.0 * m)
-        for c, n in enumerate((5.0, 3.0, 1.0)):
-            a = h + (n + 1.0)
-            a.sub_(torch.floor(a * (1.0 / 6.0)).mul_(6.0)).sub_(3.0).abs_()  # |((n+H'+1) mod 6) - 3|
-            a.neg_().add_(2.0).clamp_(0.0, 1.0)
-            torch.addcmul(v, d, a, value=-1.0, out=out[:, c : c + 1])
+        w = torch.empty_like(v)
+        # R: clamp(2 - |H'-3|, 0, 1)
+        torch.sub(h, 3.0, out=w).abs_().neg_().add_(2.0).clamp_(0.0, 1.0)
+        torch.addcmul(v, d, w, value=-1.0, out=out[:, 0:1])
+        # G: clamp(2 - min(H'+1, |H'-5|), 0, 1)
+        torch.minimum(h + 1.0, torch.sub(h, 5.0, out=w).abs_(), out=w).neg_().add_(2.0).clamp_(0.0, 1.0)
+        torch.addcmul(v, d, w, value=-1.0, out=out[:, 1:2])
+        # B: clamp(2 - min(|H'-1|, 7-H'), 0, 1)
+        torch.minimum((h - 1.0).abs_(), torch.sub(7.0, h, out=w), out=w).neg_().add_(2.0).clamp_(0.0, 1.0)
+        torch.addcmul(v, d, w, value=-1.0, out=out[:, 2:3])
 
     return kernel
 
@@ -484,13 +507,28 @@ def _reflect101_index(n: int, p: int, total: int, device) -> torch.Tensor:
     return torch.where(i >= n, period - i, i)
 
 
+def _reflect_pad_into(src: torch.Tensor, p: int, dst: torch.Tensor) -> None:
+    """Write ``src`` (P×H×W) reflect-101-padded by ``p`` into ``dst[:, :H+2p, :W+2p]`` (p < H, W)."""
+    _, h, w = src.shape
+    dst[:, p : p + h, p : p + w] = src
+    if p == 0:
+        return
+    mid = dst[:, p : p + h]
+    mid[:, :, :p] = src[:, :, 1 : p + 1].flip(-1)
+    mid[:, :, p + w : w + 2 * p] = src[:, :, w - p - 1 : w - 1].flip(-1)
+    dst[:, :p, : w + 2 * p] = dst[:, p + 1 : 2 * p + 1, : w + 2 * p].flip(1)
+    dst[:, p + h : h + 2 * p, : w + 2 * p] = dst[:, h - 1 : h + p - 1, : w + 2 * p].flip(1)
+
+
 def _blur_into(x: torch.Tensor, k: int, out: torch.Tensor) -> None:
     """Gaussian blur of odd size k with reflect-101 borders into ``out``.
 
     Each 1-D pass is a batched matrix product: the output is cut into blocks of ``b`` rows
     (columns), and every block is ``T @ window`` with the Toeplitz block T (b × (b+k-1)) and
-    the overlapping (b+k-1)-row window of the padded input (a strided view, no copy).  This
-    runs at BLAS speed, unlike a 1-channel ``conv2d``.
+    the overlapping (b+k-1)-row window of the padded input, a strided view that BLAS reads in
+    place (one plane at a time on CPU, so that no window is ever copied).  This runs at BLAS
+    speed, unlike a 1-channel ``conv2d``; the result equals ``cv2.GaussianBlur`` to float
+    round-off.
     """
     if k == 1:
         out.copy_(x)
@@ -498,29 +536,51 @@ def _blur_into(x: torch.Tensor, k: int, out: torch.Tensor) -> None:
     n, c, h, w = x.shape
     p = k // 2
     wk = gaussian_kernel1d(k, dtype=x.dtype, device=x.device)
-    b = max(16, k - 1)
+    b = 16 if k <= 31 else 32  # block size: fastest on an AVX2 CPU for these kernel sizes
     t = _toeplitz(wk, b)
     tt = t.t()
     nbh, nbw = -(-h // b), -(-w // b)
-    # OpenCV's default border is reflect-101 (gfedcb|abcdefgh|gfedcba), repeated for kernels
-    # larger than the image; padded further with zeros up to whole blocks
-    rows = _reflect101_index(h, p, nbh * b + k - 1, x.device)
-    cols = _reflect101_index(w, p, nbw * b + k - 1, x.device)
-    hp, wp = rows.numel(), cols.numel()
+    kb = b + k - 1
+    hp, wp = nbh * b + k - 1, nbw * b + k - 1  # padded and rounded up to whole blocks
+    hv = nbh * b
+    small = p >= h or p >= w
+    if small:
+        # OpenCV's reflect-101 (gfedcb|abcdefgh|gfedcba), repeated for kernels larger than the image
+        rows = _reflect101_index(h, p, hp, x.device)
+        cols = _reflect101_index(w, p, wp, x.device)
+    per_plane = x.device.type == "cpu"
+    vert = hor = None
     for sl in _chunk_slices(x):
-        xc = x[sl]
-        nc = xc.shape[0] * c
-        xp = xc.reshape(nc, h, w).index_select(2, cols).index_select(1, rows)
-        xp[:, h + 2 * p :].zero_()
+        xc = x[sl].reshape(-1, h, w)
+        nc = xc.shape[0]
+        if small:
+            xp = xc.index_select(2, cols).index_select(1, rows)
+        else:
+            xp = torch.empty(nc, hp, wp, dtype=x.dtype, device=x.device)
+            _reflect_pad_into(xc, p, xp)
+        xp[:, h + 2 * p :].zero_()  # beyond the padding: zeros (only feed discarded outputs)
         xp[:, :, w + 2 * p :].zero_()
-        # vertical pass: (nc, nbh, b+k-1, wp) windows → (nc, nbh, b, wp)
-        win = xp.as_strided((nc, nbh, b + k - 1, wp), (hp * wp, b * wp, wp, 1))
-        vert = torch.matmul(t, win).reshape(nc, nbh * b, wp)
-        # horizontal pass: (nc, nbw, H', b+k-1) windows → (nc, nbw, H', b)
-        hv = nbh * b
-        winh = vert.as_strided((nc, nbw, hv, b + k - 1), (hv * wp, b, wp, 1))
-        hor = torch.matmul(winh, tt)
-        out[sl].copy_(hor.permute(0, 2, 1, 3).reshape(nc, hv, nbw * b)[:, :h, :w].reshape(xc.shape))
+        dst = out[sl].view(-1, h, w)
+        if per_plane:
+            if vert is None:  # buffers reused for every plane (no allocation per plane)
+                vert = torch.empty(nbh, b, wp, dtype=x.dtype, device=x.device)
+                hor = torch.empty(nbw, hv, b, dtype=x.dtype, device=x.device)
+            full = w // b
+            for j in range(nc):
+                win = xp[j].as_strided((nbh, kb, wp), (b * wp, wp, 1))
+                torch.matmul(t, win, out=vert)  # nbh × b × wp
+                winh = vert.view(hv, wp).as_strided((nbw, hv, kb), (b, wp, 1))
+                torch.matmul(winh, tt, out=hor)  # nbw × hv × b
+                d = dst[j]
+                d[:, : full * b].view(h, full, b).copy_(hor[:full, :h].permute(1, 0, 2))
+                if full < nbw:
+                    d[:, full * b :].copy_(hor[full, :h, : w - full * b])
+        else:
+            win = xp.as_strided((nc, nbh, kb, wp), (hp * wp, b * wp, wp, 1))
+            vert = torch.matmul(t, win).reshape(nc, hv, wp)
+            winh = vert.as_strided((nc, nbw, hv, kb), (hv * wp, b, wp, 1))
+            hor = torch.matmul(winh, tt)
+            dst.copy_(hor.permute(0, 2, 1, 3).reshape(nc, hv, nbw * b)[:, :h, :w])
 
 
 # --------------------------------------------------------------------------- noise
@@ -658,16 +718,16 @@ def _affine(x, y, name, m, border):
             if y is not None:
                 rows = ys[i].index_select(0, _nearest(sy, hs))
                 torch.gather(rows, 1, _nearest(sx, ws), out=out_y[i])
-        elif m01 == 0.0:  # shear_y: columns, then a per-column shifted row gather
-            sx = ox * m00 + bx
-            sy = torch.add((oy * m11 + by)[:, None], (ox * m10)[None, :])  # h × w
-            tmp = torch.empty(c, hs, w, dtype=x.dtype, device=x.device)
-            _lerp_into(src, sx, ws, tmp)
-            _lerp_rows_per_pixel(tmp, sy, hs, dst)
+        elif m01 == 0.0:  # shear_y: the shear_x path on the transposed image
+            s_rows = ox * m00 + bx  # source column of each output column
+            s_cols = torch.add((oy * m11 + by)[None, :], (ox * m10)[:, None])  # w × h source rows
+            src_t = src.transpose(1, 2).contiguous()  # c × ws × hs
+            tmp = torch.empty(c, w, h, dtype=x.dtype, device=x.device)
+            _lerp_into(_lerp_rows(src_t, s_rows, ws), s_cols, hs, tmp)
+            dst.copy_(tmp.transpose(1, 2))
             if y is not None:
-                cols = torch.gather(ys[i], 1, _nearest(sx, ws).expand(hs, w))
-                flat = _nearest(sy, hs).mul_(w).add_(torch.arange(w, device=x.device))
-                torch.index_select(cols.view(-1), 0, flat.view(-1), out=out_y[i].view(-1))
+                rows = ys[i].t().index_select(0, _nearest(s_rows, ws))  # w × hs
+                out_y[i].copy_(torch.gather(rows, 1, _nearest(s_cols, hs)).t())
         else:  # rotation: general bilinear warp
             sx = torch.add((ox * m00 + bx)[None, :], (oy * m01)[:, None])
             sy = torch.add((ox * m10)[None, :], (oy * m11 + by)[:, None])
@@ -714,15 +774,3 @@ def _lerp_into(src: torch.Tensor, sx: torch.Tensor, size: int, out: torch.Tensor
     torch.gather(src, 2, i0.expand(shape), out=out)
     b = torch.gather(src, 2, i1.expand(shape))
     out.lerp_(b, frac.to(src.dtype).expand(shape))
-
-
-def _lerp_rows_per_pixel(src: torch.Tensor, sy: torch.Tensor, size: int, out: torch.Tensor) -> None:
-    """``out[:, r, q] = lerp of src[:, ·, q]`` at row coordinate ``sy[r, q]`` (H×W)."""
-    c, _, w = src.shape
-    i0, i1, frac = _taps(sy, size)
-    cols = torch.arange(w, device=src.device)
-    flat = src.reshape(c, -1)
-    shape = (c, sy.numel())
-    torch.gather(flat, 1, i0.mul_(w).add_(cols).view(1, -1).expand(shape), out=out.view(shape))
-    b = torch.gather(flat, 1, i1.mul_(w).add_(cols).view(1, -1).expand(shape))
-    out.view(shape).lerp_(b, frac.to(src.dtype).view(1, -1).expand(shape))

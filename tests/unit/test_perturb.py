@@ -139,8 +139,9 @@ def test_labels_none_and_float64(camvid):
 
 
 # --------------------------------------------------------------------------- known values
-def test_rgb_known_values(camvid):
-    x, _ = camvid
+@pytest.mark.parametrize("scale", [1, 2])
+def test_rgb_known_values(camvid, scale):
+    x = F.interpolate(camvid[0][:2], scale_factor=scale, mode="bilinear").clamp(0, 1)
     out, _ = run(x, None, "R+", 1.0)
     assert torch.all(out[:, 0] == 1.0)
     assert torch.equal(out[:, 1:], x[:, 1:])
@@ -184,10 +185,11 @@ def test_noise_sigma_on_flat_grey():
 
 # --------------------------------------------------------------------------- against references
 @pytest.mark.parametrize("name", P.HSV_NAMES)
-def test_hsv_matches_opencv_float_round_trip(camvid, name):
+@pytest.mark.parametrize("scale", [1, 2])  # 360×480 exercises the strip-wise CPU path
+def test_hsv_matches_opencv_float_round_trip(camvid, name, scale):
     cv2 = pytest.importorskip("cv2")
     x, _ = camvid
-    x = x[:1].clone()
+    x = F.interpolate(x[:1], scale_factor=scale, mode="bilinear") if scale != 1 else x[:1].clone()
     x[0, :, :4, :4] = 0.0  # black, white and grey pixels (S = 0, hue undefined)
     x[0, :, 4:8, :4] = 1.0
     x[0, :, 8:12, :4] = 0.5
