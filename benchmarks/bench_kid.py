@@ -116,11 +116,15 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_kid.md"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    load_start = os.getloadavg()[0]
 
     rows, speedup, speedup32, rel_sub, rel = bench_kid(args.n, args.d, args.subsets, args.subset_size,
                                    f32=not args.skip_torchmetrics_float32)
     lines = [f"# KID benchmark (n = {args.n} per side, d = {args.d}; CPU, {args.threads} threads, "
              f"torch {torch.__version__}, {platform.machine()})", "",
+             f"1-minute load average at start: {load_start:.1f} on {os.cpu_count()} cores (other "
+             "processes share the CPU: absolute times are inflated when it exceeds the core count; "
+             "the speed-up compares runs made back to back).", "",
              "| implementation | subsets × size | KID mean | KID std | wall time (s) |",
              "|---|---|---|---|---|"]
     for name, sub, m, s, t in rows:
@@ -131,8 +135,10 @@ def main(argv=None):
                   f"seed): relative difference of the means {rel_sub:.1e}; one subset of all {args.n} "
                   f"rows: {rel:.1e}.", ""]
     if not args.skip_extractors:
+        load_ext = os.getloadavg()[0]
         ext_rows = bench_extractors(args.threads, args.images)
-        lines += [f"## Feature extraction on CPU ({args.threads} threads, CamVid 240×180, batch 16)", "",
+        lines += [f"## Feature extraction on CPU ({args.threads} threads, CamVid 240×180, batch 16; "
+                  f"load average {load_ext:.1f})", "",
                   "| extractor | tag | d | input size | ms / image | build (s) |", "|---|---|---|---|---|---|"]
         for name, tag, d, size, ms, build in ext_rows:
             lines.append(f"| {name} | `{tag}` | {d} | {size}×{size} | {ms:.0f} | {build:.1f} |")
