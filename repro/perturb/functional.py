@@ -729,16 +729,18 @@ def _affine(x, y, name, m, border):
                 rows = ys[i].t().index_select(0, _nearest(s_rows, ws))  # w × hs
                 out_y[i].copy_(torch.gather(rows, 1, _nearest(s_cols, hs)).t())
         else:  # rotation: general bilinear warp
-            sx = torch.add((ox * m00 + bx)[None, :], (oy * m01)[:, None])
-            sy = torch.add((ox * m10)[None, :], (oy * m11 + by)[:, None])
             # grid_sample's normalised coordinates (align_corners=False): u = (2·s + 1)/size - 1
             grid = torch.empty(1, h, w, 2, dtype=x.dtype, device=x.device)
-            torch.mul(sx, 2.0 / ws, out=grid[0, :, :, 0]).add_(1.0 / ws - 1.0)
-            torch.mul(sy, 2.0 / hs, out=grid[0, :, :, 1]).add_(1.0 / hs - 1.0)
+            ux, uy = 2.0 / ws, 2.0 / hs
+            torch.add((ox * (m00 * ux) + ((2.0 * bx + 1.0) / ws - 1.0))[None, :], (oy * (m01 * ux))[:, None],
+                      out=grid[0, :, :, 0])
+            torch.add((ox * (m10 * uy))[None, :], (oy * (m11 * uy) + ((2.0 * by + 1.0) / hs - 1.0))[:, None],
+                      out=grid[0, :, :, 1])
             dst.copy_(F.grid_sample(src[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0])
-            if y is not None:
-                flat = _nearest(sy, hs).mul_(ws).add_(_nearest(sx, ws))
-                torch.index_select(ys[i].reshape(-1), 0, flat.view(-1), out=out_y[i].view(-1))
+            if y is not None:  # nearest source pixel (class ids are exact in float32)
+                lab = F.grid_sample(ys[i][None, None].to(grid.dtype), grid, mode="nearest",
+                                    padding_mode="border", align_corners=False)
+                out_y[i].copy_(lab[0, 0])
     return out, out_y
 
 
