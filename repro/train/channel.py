@@ -1,0 +1,160 @@
+"""How the sampling distribution reaches the dataloader workers: an iteration-keyed schedule file.
+
+The :class:`~repro.train.hooks.SensitivityHook` (main process, every rank) owns the sampling
+distribution; the :class:`~repro.train.transforms.SensitivityAugment` transform runs in the
+dataloader workers (separate processes, persistent or not, possibly prefetching several batches
+ahead).  They share a small JSON file in the work directory, one per rank
+(``<work_dir>/sia_schedule.rank<R>.json``)::
+
+    {"format": 1, "run_id": "...", "batch_size": B, "valid_until": V,
+     "schedule": [{"from_iter": 0, "distribution": {...}}, {"from_iter": 40, ...}, ...]}
+
+* ``schedule`` lists every distribution of the run with the first training iteration that uses
+  it (0-based); the distribution for iteration ``i`` is the last entry with ``from_iter <= i``.
+* ``valid_until`` promises that the schedule is final for every iteration ``< V`` (V is the next
+  iteration at which the hook will refresh the distribution, or ``max_iters``).
+* The hook rewrites the file atomically (temporary file + ``os.replace``) whenever it changes.
+
+A worker knows which iteration a sample belongs to without any message from the main process:
+PyTorch's DataLoader hands whole batches to its W workers round robin, so the c-th sample
+(0-based) processed by worker w belongs to batch ``b = (c // B)·W + w`` (``b = c // B`` without
+workers), and mmengine's ``IterBasedTrainLoop`` consumes batch b at iteration b (on resume it
+re-draws the skipped batches, so the counting stays aligned).  The worker re-reads the file only
+when it changed (inode, mtime, size) and, when asked for an iteration ``>= valid_until``, waits
+(polling) until the hook has published it.  Hence every sample of iteration i uses exactly the
+distribution the hook computed for iteration i -- independent of worker timing, prefetching and
+persistent workers -- which is what makes killed-and-resumed runs and DDP runs reproducible.
+
+``run_id`` ties the file to one process group's run: a stale file left by an interrupted earlier
+process is ignored until the new run's hook has rewritten it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = ["FORMAT", "schedule_path", "write_schedule", "ScheduleReader", "ScheduleTimeout", "current_rank"]
+
+FORMAT = 1
+
+
+class ScheduleTimeout(TimeoutError):
+    """The schedule file did not cover an iteration within the allowed time."""
+
+
+def current_rank() -> int:
+    """Global rank from the environment (``RANK``, as set by torchrun / mmengine); 0 if unset."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def schedule_path(base: str | os.PathLike, rank: int | None = None) -> Path:
+    """Per-rank file for ``base`` (``x.json`` → ``x.rank<R>.json``)."""
+    base = Path(base)
+    rank = current_rank() if rank is None else int(rank)
+    return base.with_name(f"{base.stem}.rank{rank}{base.suffix or '.json'}")
+
+
+def write_schedule(path: str | os.PathLike, *, run_id: str | None, batch_size: int, valid_until: int,
+                   schedule: Sequence[Mapping[str, Any]]) -> None:
+    """Atomically write the schedule file ``path`` (see the module docstring for the format)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    entries = [dict(from_iter=int(e["from_iter"]), distribution=e["distribution"]) for e in schedule]
+    if not entries or entries[0]["from_iter"] != 0:
+        raise ValueError("schedule must start with an entry from_iter=0")
+    if any(b["from_iter"] < a["from_iter"] for a, b in zip(entries, entries[1:])):
+        raise ValueError("schedule entries must be sorted by from_iter")
+    payload = dict(format=FORMAT, run_id=run_id, batch_size=int(batch_size), valid_until=int(valid_until),
+                   schedule=entries)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class ScheduleReader:
+    """Reads the schedule file lazily; :meth:`distribution_for` waits for unpublished iterations.
+
+    Parameters
+    ----------
+    path : the per-rank schedule file.
+    run_id : accept only files written for this run (``None``: accept any).
+    timeout : seconds to wait for an iteration to be published before :class:`ScheduleTimeout`.
+    poll : seconds between re-reads while waiting.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, run_id: str | None = None, timeout: float = 600.0,
+                 poll: float = 0.02):
+        self.path = Path(path)
+        self.run_id = run_id
+        self.timeout = float(timeout)
+        self.poll = float(poll)
+        self._stamp = None
+        self._data: dict | None = None
+
+    def _refresh(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return  # being replaced; try again on the next poll
+        self._stamp = stamp
+        if data.get("format") != FORMAT or (self.run_id is not None and data.get("run_id") != self.run_id):
+            self._data = None
+            return
+        self._data = data
+
+    @property
+    def data(self) -> dict | None:
+        """The last accepted file contents (refreshed), or ``None``."""
+        self._refresh()
+        return self._data
+
+    def batch_size(self) -> int:
+        """Batch size published by the hook (waits for the file)."""
+        return int(self._wait(lambda d: True)["batch_size"])
+
+    def _wait(self, ok) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            self._refresh()
+            if self._data is not None and ok(self._data):
+                return self._data
+            if time.monotonic() > deadline:
+                have = None if self._data is None else self._data.get("valid_until")
+                raise ScheduleTimeout(
+                    f"{self.path}: no sampling distribution published within {self.timeout:.0f} s "
+                    f"(file {'missing or from another run' if self._data is None else f'valid until iteration {have}'}). "
+                    "Is SensitivityHook in custom_hooks and bound to the same work_dir/run_id as the transform?")
+            time.sleep(self.poll)
+
+    def distribution_for(self, iteration: int) -> dict:
+        """The distribution dict in effect at training iteration ``iteration`` (0-based)."""
+        data = self._wait(lambda d: iteration < int(d["valid_until"]))
+        chosen = data["schedule"][0]
+        for entry in data["schedule"]:
+            if entry["from_iter"] <= iteration:
+                chosen = entry
+            else:
+                break
+        return chosen["distribution"]

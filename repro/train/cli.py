@@ -1,0 +1,61 @@
+"""Command line: ``python -m repro train --model pspnet_r18 --method ours --dataset camvid --profile cpu``.
+
+:func:`cli_main` parses ``argv`` (without the program/subcommand name), runs
+:func:`repro.train.run` and prints the results as JSON; ``--dump-config FILE`` writes the
+composed config instead of training.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+__all__ = ["cli_main", "build_parser"]
+
+
+def build_parser(prog: str = "python -m repro train") -> argparse.ArgumentParser:
+    from .config import DATASETS, METHODS, MODELS, PROFILES
+
+    p = argparse.ArgumentParser(prog=prog, description="Train and evaluate one MMSegmentation configuration "
+                                "(cached by the config hash).")
+    p.add_argument("--model", default="pspnet_r18", choices=MODELS)
+    p.add_argument("--method", default="baseline", choices=METHODS)
+    p.add_argument("--dataset", default="camvid", choices=DATASETS)
+    p.add_argument("--profile", default="cpu", choices=PROFILES)
+    p.add_argument("--iters", type=int, default=None, help="training iterations (default: profile)")
+    p.add_argument("--crop", type=int, nargs="+", default=None, help="crop size: S or H W (default: profile)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-workers", type=int, default=None)
+    p.add_argument("--data-root", default=None, help="dataset folder (paper datasets; default $REPRO_DATA_ROOT/<name>)")
+    p.add_argument("--work-dir", default=None, help="run folder (default: <cache>/runs/<config hash>)")
+    p.add_argument("--launcher", default="none", choices=("none", "pytorch", "slurm", "mpi"))
+    p.add_argument("--force", action="store_true", help="retrain even if cached results exist")
+    p.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
+    p.add_argument("--dump-config", default=None, metavar="FILE", help="write the composed config and exit")
+    return p
+
+
+def cli_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m repro train``; returns the exit status."""
+    from .config import build_config
+    from .runner import run
+
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    crop = None
+    if args.crop is not None:
+        if len(args.crop) not in (1, 2):
+            raise SystemExit("--crop takes one size S or two sizes H W")
+        crop = args.crop[0] if len(args.crop) == 1 else tuple(args.crop)
+    cfg = build_config(args.model, args.method, args.dataset, profile=args.profile, iters=args.iters, crop=crop,
+                       batch_size=args.batch_size, seed=args.seed, lr=args.lr, data_root=args.data_root,
+                       num_workers=args.num_workers)
+    if args.dump_config:
+        cfg.dump(args.dump_config)
+        print(args.dump_config)
+        return 0
+    res = run(cfg, args.work_dir, force=args.force, launcher=args.launcher, evaluate=not args.no_eval)
+    print(json.dumps(res, indent=1))
+    return 0

@@ -1,0 +1,279 @@
+"""MMSegmentation dataset classes for the shipped data, user folders and the paper's datasets.
+
+Registered in ``mmseg.registry.DATASETS`` (importing :mod:`repro.train` registers them):
+
+* ``CamVidDataset`` / ``ISBIEMDataset`` -- the compact copies shipped in ``data/`` (layout of
+  :mod:`repro.data`)::
+
+      <data_root>/MANIFEST.json
+      <data_root>/<split>/images/<name>.jpg|png
+      <data_root>/<split>/labels/<name>.png     # 8-bit class ids, 255 = ignore
+
+  ``split`` picks the folder (``camvid``: train, val, test, test_dusk; ``isbi2012_em``: train,
+  test); the manifest's order of names is kept, so ``sample_idx`` i is row i of
+  ``repro.data.load_dataset(name, split)``.
+* ``FolderSegDataset`` -- a user's folder of image/label pairs matched by file stem
+  (``img_dir``/``ann_dir`` relative to ``data_root``, ``classes`` given in the config).
+* ``ACDCDataset`` / ``IDDDataset`` -- Cityscapes' 19 classes on ACDC (``rgb_anon`` /
+  ``gt``, ``*_gt_labelTrainIds.png``) and IDD (labels converted to Cityscapes train ids with the
+  IDD toolkit, ``*_gtFine_labelcsTrainIds.png``); MMSegmentation has no classes for them.
+
+Before a run, :func:`check_data_layout` verifies that every folder a config's dataloaders need
+exists and holds files; a missing dataset stops at once with :class:`DataLayoutError` naming the
+expected path and the folder layout (the ``data_layout`` entry of the dataset's config file).
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mmseg.datasets import BaseSegDataset, CityscapesDataset
+from mmseg.registry import DATASETS
+
+from .. import data as rdata
+from .. import paths
+
+__all__ = ["CamVidDataset", "ISBIEMDataset", "FolderSegDataset", "ACDCDataset", "IDDDataset", "MMSegSegDataset",
+           "DataLayoutError", "check_data_layout", "default_data_root", "DATA_ROOT_ENV"]
+
+#: environment variable holding a folder under which the paper datasets live
+#: (``$REPRO_DATA_ROOT/<name>``), used when a config gives no ``data_root``.
+DATA_ROOT_ENV = "REPRO_DATA_ROOT"
+
+
+class DataLayoutError(FileNotFoundError):
+    """A dataset folder required by a config is missing; the message names path and layout."""
+
+
+def default_data_root(name: str) -> Path:
+    """Default root of dataset ``name``: ``data/<name>`` for shipped data, else
+    ``$REPRO_DATA_ROOT/<name>`` (or ``data/<name>`` when the variable is unset)."""
+    if name in rdata.SHIPPED:
+        return paths.DATA_DIR / name
+    env = os.environ.get(DATA_ROOT_ENV)
+    base = Path(env).expanduser() if env else paths.DATA_DIR
+    return base / name
+
+
+class _ShippedDataset(BaseSegDataset):
+    """A split of a dataset shipped in ``data/`` read in manifest order."""
+
+    SHIPPED_NAME = ""
+
+    def __init__(self, split: str = "train", data_root: str | None = None, **kwargs):
+        if data_root is None:
+            data_root = str(paths.DATA_DIR / self.SHIPPED_NAME)
+        self.split = split
+        mf_path = Path(data_root) / "MANIFEST.json"
+        if not mf_path.is_file():
+            raise DataLayoutError(
+                f"{paths.relpath(mf_path)}: manifest of the shipped {self.SHIPPED_NAME} copy is missing; expected "
+                f"<data_root>/MANIFEST.json and <data_root>/<split>/images|labels (see repro.data)")
+        self._manifest = json.loads(mf_path.read_text())
+        if split not in self._manifest["splits"]:
+            raise ValueError(f"unknown split {split!r} of {self.SHIPPED_NAME}; splits are "
+                             f"{', '.join(self._manifest['splits'])}")
+        kwargs.setdefault("img_suffix", self._manifest["image_suffix"])
+        kwargs.setdefault("seg_map_suffix", ".png")
+        kwargs.setdefault("data_prefix", dict(img_path=f"{split}/images", seg_map_path=f"{split}/labels"))
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        img_dir = self.data_prefix["img_path"]
+        ann_dir = self.data_prefix["seg_map_path"]
+        out = []
+        for stem in self._manifest["splits"][self.split]["names"]:
+            img = osp.join(img_dir, stem + self.img_suffix)
+            seg = osp.join(ann_dir, stem + self.seg_map_suffix)
+            if not osp.isfile(img) or not osp.isfile(seg):
+                raise DataLayoutError(f"{paths.relpath(img if not osp.isfile(img) else seg)}: file listed in "
+                                      f"{self.SHIPPED_NAME}/MANIFEST.json is missing")
+            out.append(dict(img_path=img, seg_map_path=seg, label_map=self.label_map,
+                            reduce_zero_label=self.reduce_zero_label, seg_fields=[]))
+        return out
+
+
+@DATASETS.register_module()
+class CamVidDataset(_ShippedDataset):
+    """CamVid as shipped (240×180, 11 classes, void = 255); ``split`` in train/val/test/test_dusk."""
+
+    SHIPPED_NAME = "camvid"
+    METAINFO = dict(classes=rdata.CAMVID_CLASSES, palette=[list(c) for c in rdata.CAMVID_PALETTE])
+
+
+@DATASETS.register_module()
+class ISBIEMDataset(_ShippedDataset):
+    """ISBI-2012 EM as shipped (256×256 greyscale, membrane/cell); ``split`` in train/test.
+
+    Images are greyscale PNGs; ``LoadImageFromFile`` (colour mode) returns them as three equal
+    channels, matching :func:`repro.data.load_dataset`.
+    """
+
+    SHIPPED_NAME = "isbi2012_em"
+    METAINFO = dict(classes=rdata.ISBI_CLASSES, palette=[list(c) for c in rdata.ISBI_PALETTE])
+
+
+@DATASETS.register_module()
+class FolderSegDataset(BaseSegDataset):
+    """A folder of image/label pairs matched by stem: ``<data_root>/<img_dir>/<stem><img_suffix>`` and
+    ``<data_root>/<ann_dir>/<stem><seg_map_suffix>``; ``classes`` (and optionally ``palette``) name
+    the class ids 0..C-1, 255 is ignored."""
+
+    def __init__(self, classes: Sequence[str], img_dir: str = "images", ann_dir: str = "labels",
+                 palette: Sequence[Sequence[int]] | None = None, img_suffix: str = ".jpg",
+                 seg_map_suffix: str = ".png", **kwargs):
+        if not classes:
+            raise ValueError("FolderSegDataset needs classes naming at least one class")
+        metainfo = dict(kwargs.pop("metainfo", None) or {})
+        metainfo.setdefault("classes", tuple(classes))
+        if palette is not None:
+            metainfo.setdefault("palette", [list(p) for p in palette])
+        kwargs.setdefault("data_prefix", dict(img_path=img_dir, seg_map_path=ann_dir))
+        super().__init__(metainfo=metainfo, img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+
+@DATASETS.register_module()
+class ACDCDataset(CityscapesDataset):
+    """ACDC (Sakaridis et al. 2021) with Cityscapes' 19 train-id classes.
+
+    Layout: ``rgb_anon/<condition>/<split>/<sequence>/*_rgb_anon.png`` and
+    ``gt/<condition>/<split>/<sequence>/*_gt_labelTrainIds.png``; ``data_prefix`` selects a
+    condition (fog, night, rain, snow) or all of them (``rgb_anon/*`` is not supported: use one
+    dataset per condition and ``ConcatDataset``).
+    """
+
+    def __init__(self, img_suffix="_rgb_anon.png", seg_map_suffix="_gt_labelTrainIds.png", **kwargs):
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+
+@DATASETS.register_module()
+class IDDDataset(CityscapesDataset):
+    """IDD (Varma et al. 2019) evaluated in Cityscapes' 19 classes.
+
+    Layout: ``leftImg8bit/<split>/<sequence>/*_leftImg8bit.png`` and
+    ``gtFine/<split>/<sequence>/*_gtFine_labelcsTrainIds.png`` (created by the IDD toolkit:
+    ``python preperation/createLabels.py --datadir <root> --id-type csTrainId``).
+    """
+
+    def __init__(self, img_suffix="_leftImg8bit.png", seg_map_suffix="_gtFine_labelcsTrainIds.png", **kwargs):
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# layout checks
+
+
+def _dataset_cfgs(cfg: Any) -> list[Mapping]:
+    """The dataset configs of a config's train/val/test dataloaders (wrappers unpacked)."""
+    out = []
+
+    def walk(d):
+        if d is None:
+            return
+        if "datasets" in d:
+            for x in d["datasets"]:
+                walk(x)
+        elif "dataset" in d:
+            walk(d["dataset"])
+        else:
+            out.append(d)
+
+    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        dl = cfg.get(key) if hasattr(cfg, "get") else None
+        if dl:
+            walk(dl.get("dataset"))
+    return out
+
+
+def check_data_layout(cfg: Any) -> None:
+    """Raise :class:`DataLayoutError` if a folder the config's datasets read is missing or empty.
+
+    The message names the dataset, the expected absolute path and the layout described by the
+    config's ``data_layout`` entry, and how to point the package at the data
+    (``data_root=...`` or ``$REPRO_DATA_ROOT``).
+    """
+    layout = cfg.get("data_layout", {}) if hasattr(cfg, "get") else {}
+    name = cfg.get("dataset_name", "dataset") if hasattr(cfg, "get") else "dataset"
+    for d in _dataset_cfgs(cfg):
+        root = d.get("data_root")
+        if root is None and d.get("type") in ("CamVidDataset", "ISBIEMDataset"):
+            continue  # checked (manifest) by the class itself
+        root = Path(root or ".")
+        prefix = d.get("data_prefix") or {}
+        required = [root] + [root / v for k, v in prefix.items() if k in ("img_path", "seg_map_path") and v]
+        if d.get("ann_file"):
+            required.append(root / d["ann_file"])
+        for p in required:
+            ok = p.is_file() if p.suffix == ".txt" else (p.is_dir() and any(p.iterdir()))
+            if not ok:
+                text = layout.get("description", "") if isinstance(layout, Mapping) else ""
+                raise DataLayoutError(
+                    f"{name}: expected {'file' if p.suffix == '.txt' else 'a non-empty folder'} {p} is missing. "
+                    f"Expected layout under data_root={root}:\n{text}\n"
+                    f"Download the dataset yourself (licence) and pass data_root=... to build_config/run, "
+                    f"or set ${DATA_ROOT_ENV} so that the data lies in ${DATA_ROOT_ENV}/{name}.")
+
+
+class MMSegSegDataset:
+    """An MMSeg dataset config read as a :class:`repro.data.SegDataset`-like object.
+
+    ``cfg`` is a dataset config (``dict(type="CityscapesDataset", data_root=..., data_prefix=...)``);
+    images and labels are loaded with MMSegmentation's own loading transforms (so
+    ``reduce_zero_label`` and label maps apply) and, with ``size=(W, H)``, resized (images
+    bilinear, labels nearest) so that :meth:`batch` can stack them.  Offers ``len``,
+    ``ds[i] -> {"image", "label", "name"}``, ``batch(indices)``, ``classes``, ``num_classes``,
+    ``ignore_index``, ``names``, ``name``, ``split``.
+    """
+
+    def __init__(self, cfg: Mapping, *, size: Sequence[int] | None = None, name: str | None = None):
+        from mmcv.transforms import LoadImageFromFile
+        from mmseg.datasets.transforms import LoadAnnotations
+
+        cfg = dict(cfg)
+        cfg["pipeline"] = []
+        cfg.pop("indices", None)
+        self._ds = DATASETS.build(cfg)
+        self._load_img = LoadImageFromFile()
+        self._load_ann = LoadAnnotations(reduce_zero_label=cfg.get("reduce_zero_label"))
+        self.size = tuple(size) if size is not None else None
+        self.classes = tuple(self._ds.metainfo["classes"])
+        self.palette = tuple(tuple(p) for p in self._ds.metainfo.get("palette", []))
+        self.ignore_index = 255
+        self.name = name or cfg.get("type", "dataset")
+        self.split = str((cfg.get("data_prefix") or {}).get("img_path", cfg.get("split", "")))
+        self.names = [Path(self._ds.get_data_info(i)["img_path"]).stem for i in range(len(self._ds))]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self._ds)
+
+    def __getitem__(self, index: int) -> dict:
+        import numpy as np
+        import torch
+
+        info = dict(self._ds.get_data_info(int(index)))
+        r = self._load_ann(self._load_img(info))
+        img = np.ascontiguousarray(r["img"][..., ::-1])  # BGR -> RGB
+        image = torch.from_numpy(img).permute(2, 0, 1).float().div_(255.0)
+        label = torch.from_numpy(r["gt_seg_map"].astype(np.int64))
+        if self.size is not None:
+            hw = (int(self.size[1]), int(self.size[0]))
+            image = torch.nn.functional.interpolate(image[None], size=hw, mode="bilinear", align_corners=False,
+                                                    antialias=True)[0].clamp_(0, 1)
+            label = torch.nn.functional.interpolate(label[None, None].float(), size=hw, mode="nearest")[0, 0].long()
+        return {"image": image, "label": label, "name": self.names[int(index)]}
+
+    def batch(self, indices: Sequence[int] | None = None):
+        import torch
+
+        idx = range(len(self)) if indices is None else [int(i) for i in indices]
+        items = [self[i] for i in idx]
+        if not items:
+            raise ValueError("indices must select at least one sample")
+        return torch.stack([it["image"] for it in items]), torch.stack([it["label"] for it in items])

@@ -1,0 +1,426 @@
+"""``SensitivityHook``: the training-time schedule of sensitivity-informed augmentation (SPEC.md §5).
+
+With ``T`` training iterations (mmengine ``IterBasedTrainLoop``), ``A = num_analyses`` (4) and
+``F = num_refreshes`` (8):
+
+* warm-up: iterations ``[0, a_1)`` sample type and magnitude uniformly
+  (:meth:`repro.sampling.Distribution.uniform`);
+* analyses after ``a_k = round(k·T/(A+1))`` iterations, k = 1..A (1/5, 2/5, 3/5, 4/5 of the
+  run): :func:`repro.sensitivity.analyse` with the current model on a fixed subset of the
+  validation split gives new levels and, from their mIoU, a new distribution
+  (:meth:`Distribution.from_analysis`);
+* refreshes after ``f_k = round(k·T/F)`` iterations, k = 1..F (once levels exist): the mIoU of
+  the current model at every (type, level) on the same subset gives a new distribution with the
+  same levels.  The refresh after the last iteration gives the run's final distribution (it
+  trains nothing; it is what :func:`repro.train.run` reports).
+
+``analysis="adaptive"`` (ASA, default) or ``"uniform"`` (grid SA) choose the level finder;
+``analysis="none"`` is the ``Ours~SA`` ablation: levels fixed at ``k/L`` (k = 1..L), no
+analysis, the same accuracy-weighted refreshes.
+
+The distribution in effect from iteration ``i`` on is published to the dataloader workers through
+the schedule file (:mod:`repro.train.channel`).  Every event is logged (levels, probabilities per
+type, clean/perturbed mIoU, wall time) through mmengine's logger and visualizer
+(``sia/*`` scalars) and kept in :attr:`history`, also written to ``<work_dir>/sia_history.json``.
+
+Distributed training: only rank 0 evaluates; the result is sent to all ranks with
+``broadcast_object_list``, so every rank ends each event with the identical distribution.
+
+Checkpoints: ``before_save_checkpoint`` stores levels, distribution, schedule and history (plain
+Python types, loadable with ``weights_only=True``) under ``checkpoint["sia_state"]``;
+``after_load_checkpoint`` restores them on resume and republishes the schedule.  The hook also
+keeps the main process's torch RNG stream independent of work done between training steps
+(validation, analysis): the state after each training step is restored before the next one and
+is saved in the checkpoint, so a resumed run continues the random stream (dropout) of an
+uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from mmengine.dist import broadcast_object_list, get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from .. import perturb
+from ..metrics import ConfusionMatrix
+from ..sampling import Distribution, resolve_types
+from .channel import schedule_path, write_schedule
+
+__all__ = ["SensitivityHook", "event_iterations", "evaluate_levels"]
+
+#: ``valid_until`` of the last schedule segment (no further refresh)
+FOREVER = 2 ** 62
+
+
+def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int = 8) -> tuple[list[int], list[int]]:
+    """(analysis iterations, refresh iterations): ``round(k·T/(A+1))`` and ``round(k·T/F)``.
+
+    An event "at iteration i" happens after i training iterations are done (mmengine's
+    ``after_train_iter`` with ``runner.iter + 1 == i``); its distribution is used from iteration i.
+    """
+    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+        raise ValueError(f"max_iters must be a positive int, got {max_iters!r}")
+    if num_analyses < 0 or num_refreshes < 0:
+        raise ValueError("num_analyses and num_refreshes must be >= 0")
+    ana = sorted({max(1, int(round(k * max_iters / (num_analyses + 1)))) for k in range(1, num_analyses + 1)})
+    ref = sorted({max(1, int(round(k * max_iters / num_refreshes))) for k in range(1, num_refreshes + 1)})
+    return ana, ref
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+def evaluate_levels(model, images: torch.Tensor, labels: torch.Tensor, levels: Mapping[str, Sequence[float]], *,
+                    num_classes: int, ignore_index: int = 255, batch_size: int = 8, border: str = "zoom",
+                    seed: int = 0) -> tuple[pd.DataFrame, float]:
+    """mIoU (percent) of ``model`` on ``images`` perturbed by every type at each of its levels.
+
+    ``images``: N×3×H×W float RGB in [0, 1]; ``labels``: N×H×W int64; ``levels``: type → list of
+    magnitudes.  Noise draws are seeded by ``(seed, type index)``.  Returns (table with columns
+    type, level (1-based), alpha, miou; clean mIoU).
+    """
+    from ..inference import predict
+
+    def miou(x, y):
+        cm = ConfusionMatrix(num_classes, ignore_index)
+        cm.update(predict(model, x, batch_size=batch_size).cpu(), y.cpu())
+        return float(cm.scores()["mIoU"])
+
+    n = images.shape[0]
+    rows = []
+    for ti, (t, alphas) in enumerate(levels.items()):
+        alphas = [float(a) for a in alphas]
+        x = images.repeat(len(alphas), 1, 1, 1)
+        y = labels.repeat(len(alphas), 1, 1)
+        m = torch.tensor(alphas, dtype=torch.float32).repeat_interleave(n)
+        gen = torch.Generator(device=images.device).manual_seed(int(seed) * 1000 + perturb.NAMES.index(t))
+        x2, y2 = perturb.apply(x, y, t, m, generator=gen, border=border)
+        pred = predict(model, x2, batch_size=batch_size).cpu()
+        for li, a in enumerate(alphas):
+            cm = ConfusionMatrix(num_classes, ignore_index)
+            cm.update(pred[li * n:(li + 1) * n], y2[li * n:(li + 1) * n].cpu())
+            rows.append(dict(type=t, level=li + 1, alpha=a, miou=float(cm.scores()["mIoU"])))
+    return pd.DataFrame(rows, columns=["type", "level", "alpha", "miou"]), miou(images, labels)
+
+
+def _memoise(ext):
+    """Cache an extractor's features by the bytes of its input batch.
+
+    The analysis subset and the perturbation seeds are fixed for a run, so every analysis
+    perturbs the same images identically at the magnitudes it shares with earlier analyses
+    (α_max and ASA's first interior point always): their features are computed once per run.
+    The features do not depend on the segmentation model, so this changes no number.
+    """
+    import hashlib
+
+    memo: dict[str, torch.Tensor] = {}
+    forward = ext.forward
+
+    def cached_forward(images):
+        key = hashlib.sha1(images.detach().float().contiguous().cpu().numpy().tobytes()).hexdigest() + \
+            str(tuple(images.shape))
+        if key not in memo:
+            memo[key] = forward(images)
+        return memo[key]
+
+    ext.forward = cached_forward
+    return ext
+
+
+def _nan_to_none(x):
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return x
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: _nan_to_none(v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
+
+
+@HOOKS.register_module()
+class SensitivityHook(Hook):
+    """Runs the sensitivity analysis and refreshes the sampling distribution during training.
+
+    Parameters
+    ----------
+    types : perturbation set (``"all"``, ``"no_geo"``, ``"no_photo"`` or names).
+    schedule_file : base path of the schedule file shared with ``SensitivityAugment``
+        (``None``: ``<work_dir>/sia_schedule.json``; must then equal the transform's).
+    run_id : written into the schedule file (see :mod:`repro.train.channel`).
+    analysis : ``"adaptive"``, ``"uniform"`` or ``"none"`` (``Ours~SA``).
+    num_levels : L levels per type (L-1 solved + α_max).
+    num_analyses, num_refreshes : events per run (4 and 8 in the paper).
+    weighting, jitter : passed to :meth:`Distribution.from_analysis`.
+    dataset : ``dict(name=..., split=..., root=None)`` of a shipped dataset
+        (:func:`repro.data.load_dataset`) or an MMSeg dataset config (``dict(type=...)``, read with
+        :class:`repro.train.datasets.MMSegSegDataset` at ``dataset_size``).
+    subset : number of images (drawn once with ``subset_seed``) or a list of indices.
+    dataset_size : (W, H) the analysis images are resized to (``None``: as stored; they must then
+        share one size).
+    extractor, extractor_weights : KID feature extractor (:func:`repro.features.extractor`).
+    tol, max_evals : ASA tolerance (fraction of α_max) and evaluation budget per type.
+    eval_batch_size : images per forward pass during evaluations.
+    border : border mode of geometric perturbations.
+    seed : seed of the analysis (KID subsets, noise draws).
+    restore_rng : keep the torch RNG stream of training steps independent of in-between work.
+    measure_levels : after an analysis, measure the mIoU at the chosen levels (N·L extra
+        evaluations) instead of using the analysis' values (interpolated between evaluated points).
+    """
+
+    priority = "NORMAL"  # before CheckpointHook (VERY_LOW): a checkpoint holds the refreshed state
+
+    def __init__(self, types: str | Sequence[str] = "all", schedule_file: str | None = None,
+                 run_id: str | None = None, analysis: str = "adaptive", num_levels: int = 5,
+                 num_analyses: int = 4, num_refreshes: int = 8, weighting: str = "accuracy",
+                 jitter: float = 0.1, dataset: Mapping[str, Any] | None = None, subset: int | Sequence[int] = 8,
+                 subset_seed: int = 0, dataset_size: Sequence[int] | None = None,
+                 extractor: str = "inception", extractor_weights: str | None = None, tol: float = 0.05,
+                 max_evals: int | None = None, eval_batch_size: int = 8, border: str = "zoom", seed: int = 0,
+                 restore_rng: bool = True, measure_levels: bool = False):
+        if analysis not in ("adaptive", "uniform", "none"):
+            raise ValueError(f"analysis must be 'adaptive', 'uniform' or 'none', got {analysis!r}")
+        if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2:
+            raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
+        if num_analyses < 1 or num_refreshes < 0:
+            raise ValueError("num_analyses must be >= 1 and num_refreshes >= 0")
+        if weighting not in ("accuracy", "rank"):
+            raise ValueError(f"weighting must be 'accuracy' or 'rank', got {weighting!r}")
+        if border not in perturb.BORDERS:
+            raise ValueError(f"border must be one of {perturb.BORDERS}, got {border!r}")
+        if isinstance(subset, int) and not isinstance(subset, bool) and subset < 2:
+            raise ValueError(f"subset must hold at least 2 images (KID needs 2 samples), got {subset!r}")
+        self.types = resolve_types(types)
+        self.schedule_file = schedule_file
+        self.run_id = run_id
+        self.analysis = analysis
+        self.num_levels = num_levels
+        self.num_analyses = num_analyses
+        self.num_refreshes = num_refreshes
+        self.weighting = weighting
+        self.jitter = float(jitter)
+        self.dataset_cfg = dict(dataset or dict(name="camvid", split="val"))
+        self.subset = subset
+        self.subset_seed = int(subset_seed)
+        self.dataset_size = tuple(dataset_size) if dataset_size is not None else None
+        self.extractor_name = extractor
+        self.extractor_weights = extractor_weights
+        self.tol = float(tol)
+        self.max_evals = max_evals
+        self.eval_batch_size = int(eval_batch_size)
+        self.border = border
+        self.seed = int(seed)
+        self.restore_rng = bool(restore_rng)
+        self.measure_levels = bool(measure_levels)
+        self._clean_features: torch.Tensor | None = None
+        # state
+        self.levels: dict[str, list[float]] | None = None
+        self.distribution: Distribution = Distribution.uniform(self.types)
+        self.schedule: list[dict] = [dict(from_iter=0, distribution=self.distribution.to_dict())]
+        self.history: list[dict] = []
+        self._rng_state: torch.Tensor | None = None
+        self._data = None
+        self._indices: list[int] | None = None
+        self._extractor = None
+        self._events: tuple[list[int], list[int]] = ([], [])
+        self._batch_size = 1
+        self._path: Path | None = None
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Levels, distribution, schedule and history as plain Python types."""
+        return dict(version=1, levels=self.levels, distribution=self.distribution.to_dict(),
+                    schedule=self.schedule, history=self.history,
+                    rng_state=None if self._rng_state is None else self._rng_state.clone())
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("version") != 1:
+            raise ValueError("unknown SensitivityHook state (expected version 1)")
+        self.levels = None if state["levels"] is None else {k: list(v) for k, v in state["levels"].items()}
+        self.distribution = Distribution.from_dict(state["distribution"])
+        self.schedule = [dict(e) for e in state["schedule"]]
+        self.history = [dict(e) for e in state["history"]]
+        self._rng_state = state.get("rng_state")
+
+    # ------------------------------------------------------------------ helpers
+    def _publish(self, runner, current_iter: int) -> None:
+        later = [i for i in sorted(set(self._events[0]) | set(self._events[1])) if i > current_iter]
+        valid_until = later[0] if later and later[0] < runner.max_iters else FOREVER
+        write_schedule(self._path, run_id=self.run_id, batch_size=self._batch_size, valid_until=valid_until,
+                       schedule=self.schedule)
+
+    def _load_data(self):
+        if self._data is not None:
+            return self._data
+        cfg = dict(self.dataset_cfg)
+        if "type" in cfg:
+            from .datasets import MMSegSegDataset
+
+            ds = MMSegSegDataset(cfg, size=self.dataset_size)
+        else:
+            from ..data import load_dataset
+
+            ds = load_dataset(cfg["name"], cfg.get("split", "val"), root=cfg.get("root"))
+        if isinstance(self.subset, int):
+            n = min(self.subset, len(ds))
+            idx = np.sort(np.random.default_rng(self.subset_seed).choice(len(ds), n, replace=False)).tolist()
+        else:
+            idx = [int(i) for i in self.subset]
+        images, labels = ds.batch(idx)
+        if self.dataset_size is not None and tuple(images.shape[-2:]) != (self.dataset_size[1], self.dataset_size[0]):
+            size = (int(self.dataset_size[1]), int(self.dataset_size[0]))
+            images = torch.nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False,
+                                                     antialias=True).clamp_(0, 1)
+            labels = torch.nn.functional.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
+        self._ds, self._indices, self._data = ds, idx, (images, labels)
+        return self._data
+
+    def _event_payload(self, runner, kind: str, at_iter: int) -> dict:
+        """Compute an event's result (rank 0 only)."""
+        from ..inference import evaluate_images
+
+        model = _unwrap(runner.model)
+        was_training = model.training
+        model.eval()
+        images, labels = self._load_data()
+        dev = next(model.parameters()).device
+        images, labels = images.to(dev), labels.to(dev)
+        num_classes = int(model.decode_head.num_classes)
+        t0 = time.perf_counter()
+        analysis_table = None
+        try:
+            with torch.no_grad():
+                if kind == "analysis" and self.analysis != "none":
+                    clean = float(evaluate_images(model, images, labels, num_classes,
+                                                  batch_size=self.eval_batch_size)["mIoU"])
+                    analysis_table = self._analyse(model, dev, images, labels, num_classes, clean)
+                    levels = {t: [float(a) for a in g.sort_values("level")["alpha"]]
+                              for t, g in analysis_table.groupby("type", sort=False) if t in self.types}
+                    if self.measure_levels:
+                        table, clean = evaluate_levels(model, images, labels, levels, num_classes=num_classes,
+                                                       batch_size=self.eval_batch_size, border=self.border,
+                                                       seed=self.seed + at_iter)
+                    else:  # mIoU at the levels from the analysis (interpolated between evaluated points)
+                        table = analysis_table[["type", "level", "alpha", "miou"]].copy()
+                else:
+                    levels = self.levels if kind == "refresh" else {
+                        t: [k / self.num_levels for k in range(1, self.num_levels + 1)] for t in self.types}
+                    table, clean = evaluate_levels(model, images, labels, levels, num_classes=num_classes,
+                                                   batch_size=self.eval_batch_size, border=self.border,
+                                                   seed=self.seed + at_iter)
+        finally:
+            if was_training:
+                model.train()
+        dist = Distribution.from_analysis(table, weighting=self.weighting, types=list(levels), jitter=self.jitter)
+        return dict(kind=kind, iter=at_iter, time_s=time.perf_counter() - t0, levels=levels, clean_miou=clean,
+                    table=_records(table), distribution=dist.to_dict(),
+                    analysis=None if analysis_table is None else _records(analysis_table),
+                    analysis_points=None if analysis_table is None else analysis_table.attrs.get("points"),
+                    n_evaluations=None if analysis_table is None else analysis_table.attrs.get("n_evaluations"))
+
+    def _analyse(self, model, device, images, labels, num_classes, clean_miou) -> pd.DataFrame:
+        from .. import features, sensitivity
+
+        if self._extractor is None:
+            kw = dict(weights=self.extractor_weights) if self.extractor_name == "inception" else {}
+            self._extractor = _memoise(features.extractor(self.extractor_name, device=device, **kw))
+        if self._clean_features is None:  # the subset is fixed: clean features once per run
+            self._clean_features = torch.cat([self._extractor(images[s:s + self.eval_batch_size]).cpu()
+                                              for s in range(0, images.shape[0], self.eval_batch_size)])
+        return sensitivity.analyse(
+            model, (images, labels), list(self.types), extractor=self._extractor, method=self.analysis,
+            num_levels=self.num_levels, tol=self.tol, budget=self.max_evals, seed=self.seed,
+            batch_size=self.eval_batch_size, device=device, cache=False, clean_features=self._clean_features,
+            clean_miou=clean_miou, num_classes=num_classes, border=self.border, progress=False)
+
+    def _apply_payload(self, runner, payload: dict) -> None:
+        self.levels = {k: list(v) for k, v in payload["levels"].items()}
+        self.distribution = Distribution.from_dict(payload["distribution"])
+        at = payload["iter"]
+        self.schedule = [e for e in self.schedule if e["from_iter"] < at] + [
+            dict(from_iter=at, distribution=payload["distribution"])]
+        self.history.append(payload)
+        self._publish(runner, at)
+        self._log(runner, payload)
+
+    def _log(self, runner, payload: dict) -> None:
+        dist = Distribution.from_dict(payload["distribution"])
+        mass = dist.type_mass()
+        probs = dist.probabilities
+        lv = "; ".join(f"{t}: " + ",".join(f"{a:.2f}" for a in al) for t, al in payload["levels"].items())
+        tab = pd.DataFrame(payload["table"])
+        runner.logger.info(
+            f"[SIA] {payload['kind']} at iter {payload['iter']} ({payload['time_s']:.1f} s): clean mIoU "
+            f"{payload['clean_miou']:.2f}, mean perturbed mIoU {float(tab['miou'].mean()):.2f}, "
+            f"p(clean)={float(mass.get('clean', 0)):.3f}" + (f"; levels {lv}" if payload["kind"] == "analysis" else ""))
+        scalars = {"sia/event_time_s": payload["time_s"], "sia/clean_miou": payload["clean_miou"],
+                   f"sia/{payload['kind']}_time_s": payload["time_s"]}
+        for t, g in tab.groupby("type", sort=False):
+            scalars[f"sia/miou/{t}"] = float(g["miou"].mean())
+            pt = probs[probs["type"] == t]
+            # probability-weighted mean magnitude drawn for this type
+            scalars[f"sia/mean_level/{t}"] = float((pt["alpha"] * pt["p"]).sum() / max(pt["p"].sum(), 1e-12))
+        runner.message_hub.update_scalar(f"sia/{payload['kind']}_time_s", payload["time_s"])
+        if runner.visualizer is not None:
+            runner.visualizer.add_scalars(scalars, step=payload["iter"])
+        if get_rank() == 0:
+            out = Path(runner.work_dir) / "sia_history.json"
+            tmp = out.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(dict(types=list(self.types), analysis=self.analysis, history=self.history)))
+            os.replace(tmp, out)
+
+    # ------------------------------------------------------------------ hook points
+    def before_run(self, runner) -> None:
+        base = self.schedule_file or os.path.join(runner.work_dir, "sia_schedule.json")
+        self._path = schedule_path(base, get_rank())
+        dl = runner.train_dataloader
+        self._batch_size = int(getattr(dl, "batch_size", None) or 1)
+        self._events = event_iterations(int(runner.max_iters), self.num_analyses, self.num_refreshes)
+        self._publish(runner, 0)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get("sia_state")
+        if state is None or not getattr(runner, "_resume", False):
+            return
+        self.load_state_dict(state)
+        if self._path is not None:
+            self._publish(runner, int(checkpoint["meta"]["iter"]))
+        runner.logger.info(f"[SIA] restored {len(self.history)} events from the checkpoint "
+                           f"(iteration {checkpoint['meta']['iter']})")
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint["sia_state"] = self.state_dict()
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self.restore_rng and self._rng_state is not None:
+            torch.set_rng_state(self._rng_state)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.restore_rng:
+            self._rng_state = torch.get_rng_state()
+        done = runner.iter + 1
+        analyses, refreshes = self._events
+        if done not in analyses and done not in refreshes:
+            return
+        kind = "analysis" if done in analyses else ("refresh" if self.levels is not None else None)
+        if kind is None:  # a refresh during warm-up: nothing to refresh, but the schedule moves on
+            self._publish(runner, done)
+            return
+        payload = self._event_payload(runner, kind, done) if get_rank() == 0 else None
+        if get_world_size() > 1:
+            box = [payload]
+            broadcast_object_list(box, src=0)
+            payload = box[0]
+        self._apply_payload(runner, payload)
+

@@ -1,0 +1,344 @@
+"""Train, evaluate and reload MMSegmentation models: :func:`run`, :func:`load_model`, :func:`evaluate_split`.
+
+``run(config)`` trains with mmengine's ``Runner`` (CPU or GPU, optionally DDP), evaluates the
+final model on the clean evaluation splits of the dataset, and writes ``results.json`` next to
+the checkpoint in the run folder.  The folder is ``<CACHE_DIR>/runs/<hash>`` where ``<hash>`` is
+:func:`repro.cache.config_hash` of the complete config (minus run-local entries such as
+``work_dir``), so an identical call returns the stored results at once (``force=True``
+retrains from scratch).  A run interrupted after a checkpoint resumes from it on the next call.
+
+Run folder::
+
+    config.py            the complete mmengine config (standalone; `custom_imports` repro.train)
+    iter_<T>.pth         the last checkpoint (mmengine format, incl. SensitivityHook state)
+    last_checkpoint      mmengine's pointer to it
+    results.json         see RESULT_KEYS
+    sia_history.json     analyses/refreshes of the ours* methods (levels, mIoU tables, distributions)
+    sia_schedule.rank*.json   the schedule shared with the dataloader workers
+    <timestamp>/         mmengine logs; vis_data/scalars.json holds loss/lr per iteration
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from mmengine.config import Config
+
+from .. import paths
+from ..cache import canonical, config_hash
+from .checkpoint import trusted_checkpoints
+from .config import build_config
+from .datasets import check_data_layout
+
+__all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", "run_hash"]
+
+#: keys of ``results.json`` (and of the dict :func:`run` returns)
+RESULT_KEYS = ("format", "config_hash", "model", "method", "dataset", "profile", "seed", "iters", "batch_size",
+               "crop", "run_dir", "checkpoint", "config_file", "metrics", "eval_splits", "train_time_s",
+               "iter_time_s", "analysis_time_s", "analysis_share", "sia", "versions", "created")
+
+#: config keys that do not change what is trained (left out of the hash)
+_VOLATILE = ("work_dir", "resume", "load_from", "launcher", "_run_id")
+_MARKER = ".repro_run"
+
+
+def _hashable(cfg: Config) -> dict:
+    d = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
+    d = {k: v for k, v in d.items() if k not in _VOLATILE}
+    return canonical(d)
+
+
+def run_hash(cfg: Config) -> str:
+    """The cache key of a training config (hash of everything that affects the result)."""
+    return config_hash(_hashable(cfg))
+
+
+def run_dir_for(cfg: Config) -> Path:
+    """``<CACHE_DIR>/runs/<run_hash(cfg)>``."""
+    return paths.CACHE_DIR / "runs" / run_hash(cfg)
+
+
+def _resolve_cfg(config, profile, seed) -> Config:
+    if isinstance(config, Config):
+        if profile is not None and config.get("profile") not in (None, profile):
+            raise ValueError(f"config was built for profile {config.get('profile')!r}, not {profile!r}")
+        if seed is not None and config.get("randomness", {}).get("seed") != seed:
+            raise ValueError(f"config has seed {config.get('randomness', {}).get('seed')!r}, not {seed!r}; "
+                             "build it with build_config(..., seed=...)")
+        return copy.deepcopy(config)
+    if isinstance(config, Mapping):
+        kwargs = dict(config)
+        if profile is not None:
+            kwargs["profile"] = profile
+        if seed is not None:
+            kwargs["seed"] = seed
+        return build_config(**kwargs)
+    raise TypeError("config must be an mmengine.Config (from build_config) or a mapping of build_config "
+                    f"arguments, got {type(config).__name__}")
+
+
+def _bind(cfg: Config, work_dir: Path, run_id: str) -> None:
+    """Point the SensitivityAugment transforms and the SensitivityHook at this run's schedule file."""
+    sched = str(work_dir / "sia_schedule.json")
+
+    def walk_pipeline(ds):
+        if ds is None:
+            return
+        for key in ("dataset",):
+            if key in ds:
+                walk_pipeline(ds[key])
+        for sub in ds.get("datasets", []) or []:
+            walk_pipeline(sub)
+        for t in ds.get("pipeline", []) or []:
+            if t.get("type") == "SensitivityAugment":
+                t["schedule_file"] = sched
+                t["run_id"] = run_id
+
+    walk_pipeline(cfg.train_dataloader.get("dataset"))
+    for h in cfg.get("custom_hooks", []) or []:
+        if h.get("type") == "SensitivityHook":
+            h["schedule_file"] = sched
+            h["run_id"] = run_id
+
+
+def _versions() -> dict:
+    import mmengine
+    import mmseg
+
+    return {"torch": torch.__version__, "mmengine": mmengine.__version__, "mmseg": mmseg.__version__}
+
+
+def _find_hook(runner, name="SensitivityHook"):
+    for h in runner.hooks:
+        if type(h).__name__ == name:
+            return h
+    return None
+
+
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def evaluate_split(model, cfg: Config, split: str, *, progress: bool = False) -> dict:
+    """Clean aAcc/mAcc/mIoU (percent, MMSegmentation's ``IoUMetric``) of ``model`` on ``split``.
+
+    Uses the config's test pipeline for that split (``cfg.eval_dataloaders[split]``); under DDP
+    each rank scores a shard and the metric is gathered.
+    """
+    from mmengine.evaluator import Evaluator
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    dls = cfg.get("eval_dataloaders") or {}
+    if split not in dls:
+        raise ValueError(f"split {split!r} is not an evaluation split of this config; available: {', '.join(dls)}")
+    init_default_scope("mmseg")
+    dl = Runner.build_dataloader(copy.deepcopy(dls[split]), seed=0)
+    evaluator = Evaluator(dict(type="IoUMetric", iou_metrics=["mIoU"]))
+    evaluator.dataset_meta = dl.dataset.metainfo
+    was_training = model.training
+    model.eval()
+    from tqdm.auto import tqdm
+
+    try:
+        with torch.no_grad():
+            for batch in tqdm(dl, desc=f"evaluate {split}", disable=not progress, leave=False):
+                outputs = model.test_step(batch)
+                evaluator.process(data_samples=outputs, data_batch=batch)
+    finally:
+        if was_training:
+            model.train()
+    return {k: float(v) for k, v in evaluator.evaluate(len(dl.dataset)).items()}
+
+
+def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.PathLike | None = None, *,
+        profile: str | None = None, seed: int | None = None, force: bool = False, launcher: str = "none",
+        evaluate: bool = True, verbose: bool = False, **kwargs) -> dict:
+    """Train (or load the cached result of) one configuration; returns the results dict.
+
+    Parameters
+    ----------
+    config : an ``mmengine.Config`` from :func:`build_config`, or a mapping of its arguments
+        (``dict(model="pspnet_r18", method="ours", dataset="camvid")``); further keyword
+        arguments are merged into that mapping.
+    work_dir : run folder (default ``<CACHE_DIR>/runs/<config hash>``).
+    profile, seed : passed to :func:`build_config` (for a Config: checked against it).
+    force : retrain from scratch even if results exist (the run folder is emptied).
+    launcher : mmengine launcher, ``"none"`` or ``"pytorch"`` (torchrun / DDP).
+    evaluate : evaluate the final model on the dataset's clean evaluation splits.
+    verbose : print mmengine's INFO log (environment, config, losses) to the console; it always
+        goes to ``<run_dir>/train.log``.
+
+    Returns the contents of ``results.json`` (keys :data:`RESULT_KEYS`): ``metrics`` maps each
+    evaluation split to ``{"aAcc", "mIoU", "mAcc"}`` (percent); ``run_dir`` is the run folder
+    relative to the repository root (``$REPRO_CACHE_DIR/...`` inside the cache, absolute
+    elsewhere); ``checkpoint``
+    and ``config_file`` are file names inside it; ``sia`` (``ours*`` methods, else ``None``)
+    holds the final ``levels`` and ``distribution`` (``Distribution.to_dict()``) and
+    ``events`` (kind, iter, time_s, clean_miou); times are seconds.
+    """
+    from mmengine.dist import get_rank
+    from mmengine.runner import Runner
+
+    if config is None:
+        config = {}
+    if kwargs:
+        if isinstance(config, Config):
+            raise TypeError(f"unexpected keyword arguments {sorted(kwargs)} with a Config")
+        config = {**dict(config), **kwargs}
+    if launcher not in ("none", "pytorch", "slurm", "mpi"):
+        raise ValueError(f"launcher must be 'none', 'pytorch', 'slurm' or 'mpi', got {launcher!r}")
+    cfg = _resolve_cfg(config, profile, seed)
+    check_data_layout(cfg)
+    h = run_hash(cfg)
+    wd = Path(work_dir) if work_dir is not None else paths.CACHE_DIR / "runs" / h
+    results_path = wd / "results.json"
+    if results_path.is_file() and not force:
+        res = json.loads(results_path.read_text())
+        if res.get("config_hash") == h:
+            return res
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    if force and wd.exists() and rank0:
+        if not (wd / _MARKER).exists() and any(wd.iterdir()):
+            raise ValueError(f"{wd}: refusing to empty a folder that repro.train.run did not create")
+        shutil.rmtree(wd)
+    wd.mkdir(parents=True, exist_ok=True)
+    (wd / _MARKER).write_text(h)
+
+    run_id = os.environ.get("REPRO_RUN_ID") or uuid.uuid4().hex  # DDP: all ranks must agree (env)
+    cfg = copy.deepcopy(cfg)
+    _bind(cfg, wd, run_id)
+    cfg.work_dir = str(wd)
+    cfg.launcher = launcher
+    cfg.resume = (wd / "last_checkpoint").is_file()
+    cfg.load_from = None
+    if rank0:
+        cfg.dump(str(wd / "config.py"))
+
+    if not verbose:  # INFO to <run>/train.log only; the console gets warnings
+        import logging
+
+        from mmengine.logging import MMLogger
+
+        cfg.experiment_name = f"repro_{h}_{run_id[:8]}_{uuid.uuid4().hex[:6]}"
+        logger = MMLogger.get_instance(cfg.experiment_name, log_file=str(wd / "train.log"), log_level="INFO",
+                                       file_mode="a")
+        for hd in logger.handlers:
+            if type(hd) is logging.StreamHandler:
+                hd.setLevel(logging.WARNING)
+    runner = Runner.from_cfg(cfg)
+    t0 = time.perf_counter()
+    with trusted_checkpoints():
+        runner.train()
+    train_time = time.perf_counter() - t0
+
+    model = runner.model.module if hasattr(runner.model, "module") else runner.model
+    metrics = {}
+    if evaluate:
+        for split in cfg.eval_splits:
+            metrics[split] = evaluate_split(model, cfg, split)
+
+    hook = _find_hook(runner)
+    sia = None
+    analysis_time = 0.0
+    if hook is not None:
+        analysis_time = float(sum(e["time_s"] for e in hook.history))
+        sia = dict(types=list(hook.types), analysis=hook.analysis, levels=hook.levels,
+                   distribution=hook.distribution.to_dict(),
+                   events=[dict(kind=e["kind"], iter=e["iter"], time_s=e["time_s"], clean_miou=e["clean_miou"],
+                                n_evaluations=e.get("n_evaluations")) for e in hook.history],
+                   history_file="sia_history.json")
+    buf = runner.message_hub.log_scalars.get("train/time")
+    iter_time = None
+    if buf is not None:
+        vals = sorted(float(v) for v in buf.data[0][1:]) or [float(v) for v in buf.data[0]]
+        iter_time = vals[len(vals) // 2] if vals else None
+    ckpt_name = (wd / "last_checkpoint").read_text().strip() if (wd / "last_checkpoint").is_file() else None
+    result = dict(
+        format=1, config_hash=h, model=cfg.get("model_name"), method=cfg.get("method"),
+        dataset=cfg.get("dataset_name"), profile=cfg.get("profile"), seed=int(cfg.randomness.seed),
+        iters=int(cfg.train_cfg.max_iters), batch_size=int(cfg.train_dataloader.batch_size),
+        crop=list(cfg.model.data_preprocessor.size), run_dir=_portable(wd),
+        checkpoint=Path(ckpt_name).name if ckpt_name else None, config_file="config.py",
+        metrics=metrics, eval_splits=list(cfg.eval_splits), train_time_s=train_time, iter_time_s=iter_time,
+        analysis_time_s=analysis_time, analysis_share=analysis_time / train_time if train_time > 0 else None,
+        sia=sia, versions=_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    if get_rank() == 0:
+        _atomic_json(results_path, result)
+    return result
+
+
+def _portable(p: Path) -> str:
+    """Repository-relative (or ``$REPRO_CACHE_DIR/...``) path when possible, else the absolute path."""
+    p = Path(p).resolve()
+    for base, prefix in ((paths.CACHE_DIR, "$REPRO_CACHE_DIR/"), (paths.REPO_ROOT, "")):
+        try:
+            return prefix + p.relative_to(Path(base).resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(p)
+
+
+def _resolve_run_dir(run: str | os.PathLike | Mapping) -> Path:
+    if isinstance(run, Mapping):
+        cands = []
+        rd = run.get("run_dir")
+        if rd:
+            rd = str(rd)
+            if rd.startswith("$REPRO_CACHE_DIR/"):
+                cands.append(paths.CACHE_DIR / rd[len("$REPRO_CACHE_DIR/"):])
+            cands += [Path(rd), paths.REPO_ROOT / rd]
+        if run.get("config_hash"):
+            cands.append(paths.CACHE_DIR / "runs" / run["config_hash"])
+        for c in cands:
+            if (c / "config.py").is_file():
+                return c
+        raise FileNotFoundError(f"run folder of {run.get('run_dir') or run.get('config_hash')} not found "
+                                f"(looked at {', '.join(str(c) for c in cands)})")
+    p = Path(run)
+    if not (p / "config.py").is_file():
+        raise FileNotFoundError(f"{p}: not a run folder of repro.train.run (no config.py)")
+    return p
+
+
+def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device = "cpu", checkpoint: str | None = None):
+    """The trained segmentor of a run, in eval mode on ``device``.
+
+    ``run`` is a run folder or the dict returned by :func:`run` (``results.json``).  The model is
+    built from the run's ``config.py`` and loaded from its last checkpoint (or ``checkpoint``, a
+    file name inside the run folder).  It is an MMSegmentation ``EncoderDecoder``: use it with
+    :func:`repro.inference.predict` / :mod:`repro.evaluate`; ``model.cfg`` holds the config and
+    ``model.dataset_meta`` the class names and palette.
+    """
+    from mmengine.registry import init_default_scope
+    from mmengine.runner.checkpoint import load_checkpoint
+    from mmseg.registry import MODELS
+
+    wd = _resolve_run_dir(run)
+    cfg = Config.fromfile(str(wd / "config.py"))
+    if checkpoint is None:
+        lc = wd / "last_checkpoint"
+        if not lc.is_file():
+            raise FileNotFoundError(f"{wd}: no checkpoint (the run did not finish a checkpoint yet)")
+        ckpt = wd / Path(lc.read_text().strip()).name
+    else:
+        ckpt = wd / Path(checkpoint).name
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{ckpt}: checkpoint missing")
+    init_default_scope("mmseg")
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    with trusted_checkpoints():
+        ck = load_checkpoint(model, str(ckpt), map_location="cpu", logger="silent")
+    model.cfg = cfg
+    model.dataset_meta = (ck.get("meta") or {}).get("dataset_meta")
+    return model.to(device).eval()
