@@ -15,8 +15,10 @@ Groups and formulas (8-bit OpenCV conventions, computed in float on the [0, 1] s
   (H stored as 0..180 ≙ 0..360°, S and V as 0..255), then back to RGB.  Hue scaling is linear
   in the stored value (``H' = (1-m)·H + m·180`` for ``H+``), not a rotation of the colour wheel.
   ``V-`` uses ``c_min = 10`` (≙ 10/255) so that the darkest image is not black.
-  The S and V cases are computed in closed form without building the HSV image (exactly the
-  same mathematics as the round trip; see :func:`_hsv_sv`).
+  All six are computed in closed form without building the HSV image (the same mathematics
+  as OpenCV's float round trip, which the tests compare against; see the HSV section below).
+  As in OpenCV, S+ and the hue ones are ill-conditioned on almost-grey pixels (max - min
+  ≈ 1e-7: the hue is then float noise); 8-bit-valued images never have those.
 * affine ``rotate± shear_x± shear_y± translate_x± translate_y±``: rotation by ``±45·m`` degrees
   about the image centre (``+`` = counter-clockwise on screen, as ``cv2.getRotationMatrix2D``),
   shear factor ``±0.3·m`` about the centre (``x' = x + k·y`` for shear_x), translation by
@@ -27,12 +29,19 @@ Groups and formulas (8-bit OpenCV conventions, computed in float on the [0, 1] s
   interpolation).  ``border="pad"`` (the authors' code) fills images with 0 and labels with 255.
 * ``gaussian_blur``: odd kernel size ``k = 2·floor(49·m/2) + 1`` (k = 1 is the identity) and
   OpenCV's sigma rule ``σ = 0.3·((k-1)/2 - 1) + 0.8`` (pixels), reflect-101 borders (OpenCV's
-  default), separable convolution.
+  default), separable convolution run as block-Toeplitz matrix products (equal to
+  ``cv2.GaussianBlur`` to float round-off).
 * ``gaussian_noise``: ``x' = clip(x + N(0, σ²))`` with ``σ = 50·m`` on the 0..255 scale
   (``50·m/255`` on the [0, 1] scale), independent per pixel and channel.
 
 Magnitude 0 returns the input values bit-for-bit (rows of a batch with m = 0 are copied, not
 recomputed).
+
+Speed (CPU): kernels work chunk by chunk (one image, or strips of rows for the per-pixel ones)
+into a preallocated output, so temporaries stay cache-sized.  For large batches the one big
+float32 output dominates the cost of the cheap perturbations through page faults; setting the
+environment variable ``THP_MEM_ALLOC_ENABLE=1`` before starting Python (PyTorch then puts large
+tensors on transparent huge pages) removes most of it.  See ``benchmarks/bench_perturb.py``.
 """
 
 from __future__ import annotations
