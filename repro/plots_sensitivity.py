@@ -104,6 +104,9 @@ def plot_s_curves(adaptive: pd.DataFrame, types: Sequence[str], *, uniform: pd.D
                   ncols: int = 3):
     """S(α) per type with ASA's evaluated points numbered in evaluation order (Appendix C).
 
+    Points whose S lies outside [-0.3, 2.4] (noisy, non-monotone curves) are drawn at the edge
+    as open triangles; the fit is through the monotone version of the points.
+
     Shows the monotone PCHIP fit through ASA's points, the targets 2k/L (dotted) and the chosen
     levels (vertical lines); ``uniform`` adds the uniform grid's points (grey) as a check that
     ASA's fit follows the curve.
@@ -120,11 +123,18 @@ def plot_s_curves(adaptive: pd.DataFrame, types: Sequence[str], *, uniform: pd.D
         p = pts[pts["type"] == t].sort_values("order")
         if upts is not None:
             u = upts[upts["type"] == t]
-            ax.plot(u["alpha"], u["S"], "o", color="0.7", ms=4, label="uniform grid")
+            ax.plot(u["alpha"], u["S"].clip(-0.3, 2.4), "o", color="0.7", ms=4, label="uniform grid")
         ax.plot(grid, pchip_curve(p["alpha"], p["S"], grid), "-", color="C0", lw=1.2, label="PCHIP fit (ASA)")
-        ax.plot(p["alpha"], p["S"], "o", color="C3", ms=5, label="ASA points")
-        for r in p.itertuples(index=False):
-            ax.annotate(str(int(r.order)), (r.alpha, r.S), textcoords="offset points", xytext=(4, -10), fontsize=8,
+        lo, hi = -0.3, 2.4
+        shown = p["S"].clip(lo, hi)
+        above, below = p["S"] > hi, p["S"] < lo
+        off = above | below
+        ax.plot(p["alpha"][~off], shown[~off], "o", color="C3", ms=5, label="ASA points")
+        for mask, marker in ((above, "^"), (below, "v")):  # noisy S outside the plot: open triangles at the edge
+            if mask.any():
+                ax.plot(p["alpha"][mask], shown[mask], marker, color="C3", mfc="none", ms=6, label="ASA point off scale")
+        for r, y in zip(p.itertuples(index=False), shown):
+            ax.annotate(str(int(r.order)), (r.alpha, y), textcoords="offset points", xytext=(4, -10), fontsize=8,
                         color="C3")
         lv = adaptive[adaptive["type"] == t].sort_values("level")
         for y in lv["target"].iloc[:-1]:
@@ -133,7 +143,7 @@ def plot_s_curves(adaptive: pd.DataFrame, types: Sequence[str], *, uniform: pd.D
             ax.axvline(a, ls="--", color="C2", lw=0.8)
         ax.set_title(f"{t}  ({int(lv['n_evals'].iloc[0])} evaluations)", fontsize=10)
         ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.1, 2.2)
+        ax.set_ylim(-0.35, 2.45)
         ax.set_xlabel("magnitude α")
         ax.set_ylabel("S(α)")
     for ax in list(axes.flat)[len(types):]:
@@ -200,7 +210,9 @@ def plot_distribution_heatmap(dist, *, annotate: bool = True):
     mat = np.vstack([np.r_[clean, np.full(body.shape[1] - 1, np.nan)], body.to_numpy(float)])
     labels = ["clean"] + list(body.index)
     fig, ax = plt.subplots(figsize=(1.0 * body.shape[1] + 2.5, 0.3 * len(labels) + 1.2))
-    im = ax.imshow(mat, aspect="auto", cmap="viridis")
+    body_vals = body.to_numpy(float)
+    im = ax.imshow(mat, aspect="auto", cmap="viridis", vmin=float(np.nanmin(body_vals)),
+                   vmax=float(np.nanmax(body_vals)))  # colour scale of the levels; clean is annotated
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xticks(range(body.shape[1]))
@@ -210,7 +222,7 @@ def plot_distribution_heatmap(dist, *, annotate: bool = True):
             for j in range(mat.shape[1]):
                 if np.isfinite(mat[i, j]):
                     ax.text(j, i, f"{mat[i, j]:.3f}", ha="center", va="center", fontsize=6,
-                            color="w" if mat[i, j] < np.nanmax(mat) * 0.6 else "k")
+                            color="w" if mat[i, j] < np.nanmax(body_vals) * 0.8 else "k")
     fig.colorbar(im, ax=ax, label="probability")
     ax.set_title(f"sampling distribution ({dist.weighting} weighting)", fontsize=10)
     fig.tight_layout()

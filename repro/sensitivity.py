@@ -841,10 +841,12 @@ def baseline_model(source: str = "quick", *, profile: str = "cpu", iterations: i
     """A cached baseline segmentation model trained briefly on CamVid, for the analysis notebook.
 
     ``source="quick"``: :func:`quick_model` (plain-PyTorch TinyUNet stand-in; ``iterations``
-    default 300). ``source="mmseg"``: ``repro.train.run(model=mmseg_model, method="baseline",
+    default 300; ``iterations <= 0`` means the default). ``source="mmseg"``: ``repro.train.run(model=mmseg_model, method="baseline",
     dataset="camvid", profile=profile)`` then ``repro.train.load_model`` (the paper's
     setting: PSPNet baseline, as in Figure 3; slow on CPU).
     """
+    if iterations is not None and iterations <= 0:
+        iterations = None  # "the default" (profiles use 0 because the parameter is an int)
     if source == "quick":
         return quick_model(iterations=300 if iterations is None else iterations, seed=seed, device=device,
                            progress=progress)
