@@ -105,6 +105,7 @@ class ScheduleReader:
         self.poll = float(poll)
         self._stamp = None
         self._data: dict | None = None
+        self._ppid = os.getppid()
 
     def _refresh(self) -> None:
         try:
@@ -140,6 +141,8 @@ class ScheduleReader:
             self._refresh()
             if self._data is not None and ok(self._data):
                 return self._data
+            if os.getppid() != self._ppid:  # the training process died (e.g. SIGKILL): do not linger
+                raise RuntimeError(f"{self.path}: parent process exited while waiting for the schedule")
             if time.monotonic() > deadline:
                 have = None if self._data is None else self._data.get("valid_until")
                 raise ScheduleTimeout(

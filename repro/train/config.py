@@ -59,7 +59,7 @@ OURS = {"ours": ("all", "adaptive"), "ours_no_sa": ("all", "none"),
 _PROFILE = {
     "smoke": dict(iters=6, crop=(128, 128), batch_size=2, num_workers=0, val_interval=None,
                   checkpoint_interval=3, log_interval=2, lr=0.01, eval_limit=8,
-                  sia=dict(subset=2, size_factor=0.25, extractor="resnet18-random", eval_batch_size=8,
+                  sia=dict(subset=2, size_factor=0.25, extractor="conv-random", eval_batch_size=8,
                            max_evals=2, num_analyses=4, num_refreshes=8)),
     "cpu": dict(iters=200, crop=(176, 176), batch_size=4, num_workers=1, val_interval=None,
                 checkpoint_interval=50, log_interval=20, lr=0.01, eval_limit=None,

@@ -169,14 +169,17 @@ class SensitivityHook(Hook):
     subset : number of images (drawn once with ``subset_seed``) or a list of indices.
     dataset_size : (W, H) the analysis images are resized to (``None``: as stored; they must then
         share one size).
-    extractor, extractor_weights : KID feature extractor (:func:`repro.features.extractor`).
+    extractor, extractor_weights : KID feature extractor: a name of :func:`repro.features.extractor`
+        (``inception`` reads ``extractor_weights``) or ``"conv-random"``
+        (:func:`repro.sensitivity.random_conv_extractor`).
     tol, max_evals : ASA tolerance (fraction of α_max) and evaluation budget per type.
     eval_batch_size : images per forward pass during evaluations.
     border : border mode of geometric perturbations.
     seed : seed of the analysis (KID subsets, noise draws).
     restore_rng : keep the torch RNG stream of training steps independent of in-between work.
-    measure_levels : after an analysis, measure the mIoU at the chosen levels (N·L extra
-        evaluations) instead of using the analysis' values (interpolated between evaluated points).
+    measure_levels : after an analysis, measure the mIoU at the chosen levels (N·L model
+        evaluations, like a refresh; default) instead of using the analysis' values, which are
+        interpolated between the points the analysis evaluated.
     """
 
     priority = "NORMAL"  # before CheckpointHook (VERY_LOW): a checkpoint holds the refreshed state
@@ -188,7 +191,7 @@ class SensitivityHook(Hook):
                  subset_seed: int = 0, dataset_size: Sequence[int] | None = None,
                  extractor: str = "inception", extractor_weights: str | None = None, tol: float = 0.05,
                  max_evals: int | None = None, eval_batch_size: int = 8, border: str = "zoom", seed: int = 0,
-                 restore_rng: bool = True, measure_levels: bool = False):
+                 restore_rng: bool = True, measure_levels: bool = True):
         if analysis not in ("adaptive", "uniform", "none"):
             raise ValueError(f"analysis must be 'adaptive', 'uniform' or 'none', got {analysis!r}")
         if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2:
@@ -333,8 +336,11 @@ class SensitivityHook(Hook):
         from .. import features, sensitivity
 
         if self._extractor is None:
-            kw = dict(weights=self.extractor_weights) if self.extractor_name == "inception" else {}
-            self._extractor = _memoise(features.extractor(self.extractor_name, device=device, **kw))
+            if self.extractor_name == "inception":
+                ext = features.extractor("inception", weights=self.extractor_weights, device=device)
+            else:  # also "conv-random", the cheapest offline stand-in (repro.sensitivity)
+                ext = sensitivity.make_extractor(self.extractor_name, device=device)
+            self._extractor = _memoise(ext)
         if self._clean_features is None:  # the subset is fixed: clean features once per run
             self._clean_features = torch.cat([self._extractor(images[s:s + self.eval_batch_size]).cpu()
                                               for s in range(0, images.shape[0], self.eval_batch_size)])

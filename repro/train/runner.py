@@ -176,8 +176,9 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     force : retrain from scratch even if results exist (the run folder is emptied).
     launcher : mmengine launcher, ``"none"`` or ``"pytorch"`` (torchrun / DDP).
     evaluate : evaluate the final model on the dataset's clean evaluation splits.
-    verbose : print mmengine's INFO log (environment, config, losses) to the console; it always
-        goes to ``<run_dir>/train.log``.
+    verbose : print mmengine's INFO log (environment, config, losses) to the console; otherwise
+        the console shows warnings only and the training log (losses, ``[SIA]`` events) goes to
+        ``<run_dir>/<timestamp>/<timestamp>.log``.
 
     Returns the contents of ``results.json`` (keys :data:`RESULT_KEYS`): ``metrics`` maps each
     evaluation split to ``{"aAcc", "mIoU", "mAcc"}`` (percent); ``run_dir`` is the run folder
@@ -225,18 +226,25 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     if rank0:
         cfg.dump(str(wd / "config.py"))
 
-    if not verbose:  # INFO to <run>/train.log only; the console gets warnings
+    if not verbose:  # environment/config dump off; INFO goes to the log file only (see below)
+        cfg.log_level = "WARNING"
+    if launcher == "pytorch" and not torch.cuda.is_available():
+        # mmengine's pytorch launcher calls torch.cuda.set_device unconditionally; on CPU the
+        # process group (gloo, env:// from torchrun) is initialised here and mmengine reuses it
+        import torch.distributed as tdist
+
+        if not tdist.is_initialized():
+            tdist.init_process_group(backend=cfg.env_cfg.get("dist_cfg", {}).get("backend", "gloo"))
+        # and DDP must not get device_ids on CPU
+        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None)
+    runner = Runner.from_cfg(cfg)
+    if not verbose:
         import logging
 
-        from mmengine.logging import MMLogger
-
-        cfg.experiment_name = f"repro_{h}_{run_id[:8]}_{uuid.uuid4().hex[:6]}"
-        logger = MMLogger.get_instance(cfg.experiment_name, log_file=str(wd / "train.log"), log_level="INFO",
-                                       file_mode="a")
-        for hd in logger.handlers:
-            if type(hd) is logging.StreamHandler:
-                hd.setLevel(logging.WARNING)
-    runner = Runner.from_cfg(cfg)
+        runner.logger.setLevel(logging.INFO)
+        for hd in runner.logger.handlers:
+            if isinstance(hd, logging.FileHandler):
+                hd.setLevel(logging.INFO)
     t0 = time.perf_counter()
     with trusted_checkpoints():
         runner.train()

@@ -416,9 +416,14 @@ TINY = dict(model="segformer_b0", method="ours", dataset="camvid", profile="smok
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("tiny_run")
-    t0 = time.perf_counter()
-    res = T.run(T.build_config(**{k: v for k, v in TINY.items()}), wd)
-    return res, wd, time.perf_counter() - t0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is faster and immune to a busy second core
+    try:
+        t0 = time.perf_counter()
+        res = T.run(T.build_config(**TINY), wd)
+        return res, wd, time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_tiny_run_results_and_cache(tiny_run):
@@ -475,3 +480,26 @@ def test_tiny_run_load_model_predicts(tiny_run):
     assert sum(p.numel() for p in model.parameters()) > 1e6
     with pytest.raises(FileNotFoundError, match="run folder"):
         T.load_model({"run_dir": "nowhere", "config_hash": "0" * 16})
+
+
+def test_tiny_run_report_frames_and_figures(tiny_run):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from repro.train import report
+
+    res, wd, _ = tiny_run
+    ev = report.events(res)
+    assert list(ev["iter"]) == [2, 4, 5, 6, 8, 9, 10] and ev["p_clean"].round(6).eq(round(1 / 3, 6)).all()
+    pe = report.perturbed_evaluations(res)
+    assert len(pe) == 7 * 2 * 5 and pe["miou"].between(0, 100).all()
+    lv = report.levels(res)
+    assert sorted(lv["iter"].unique()) == [2, 4, 6, 8] and (lv.groupby(["iter", "type"]).size() == 5).all()
+    pts = report.sensitivity_points(res)
+    assert set(pts["type"]) == {"R+", "rotate+"} and (pts.loc[pts["order"] == 1, "S"] == 2.0).all()
+    sc = report.scalars(res)
+    assert {"loss", "lr", "sia/clean_miou"} <= set(sc["name"])
+    for fig in (report.plot_training(res), report.plot_sensitivity_history(res), report.plot_perturbed_evaluations(res),
+                report.plot_pipeline(res, n=2)):
+        assert len(fig.axes) >= 2
+        matplotlib.pyplot.close(fig)
