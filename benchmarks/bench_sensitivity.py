@@ -128,6 +128,7 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
          "max level err": 0.0, "types no worse than grid": None},
     ]
     summ = pd.DataFrame(summ)
+    summ["types no worse than grid"] = summ["types no worse than grid"].astype("Int64")
     summ.attrs.update({"clean_miou": clean_miou, "clean_s": clean_s, "extractor": ext.tag, "n_images": len(images)})
     return per, summ
 
