@@ -129,6 +129,18 @@ def _atomic_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def quiet_warnings():
+    """Silence MMSegmentation/mmengine's known, harmless deprecation warnings (they print file paths)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        for msg in (".*build_loss.*", ".*avg_non_ignore.*", ".*draw is False.*", ".*MultiScaleDeformableAttention.*",
+                    ".*IProgress not found.*"):
+            warnings.filterwarnings("ignore", message=msg)
+        yield
+
+
 def evaluate_split(model, cfg: Config, split: str, *, progress: bool = False) -> dict:
     """Clean aAcc/mAcc/mIoU (percent, MMSegmentation's ``IoUMetric``) of ``model`` on ``split``.
 
@@ -148,7 +160,7 @@ def evaluate_split(model, cfg: Config, split: str, *, progress: bool = False) ->
     evaluator.dataset_meta = dl.dataset.metainfo
     was_training = model.training
     model.eval()
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     try:
         with torch.no_grad():
@@ -177,7 +189,7 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     launcher : mmengine launcher, ``"none"`` or ``"pytorch"`` (torchrun / DDP).
     evaluate : evaluate the final model on the dataset's clean evaluation splits.
     verbose : print mmengine's INFO log (environment, config, losses) to the console; otherwise
-        the console shows warnings only and the training log (losses, ``[SIA]`` events) goes to
+        the console shows errors only and the training log (losses, ``[SIA]`` events) goes to
         ``<run_dir>/<timestamp>/<timestamp>.log``.
 
     Returns the contents of ``results.json`` (keys :data:`RESULT_KEYS`): ``metrics`` maps each
@@ -227,7 +239,7 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
         cfg.dump(str(wd / "config.py"))
 
     if not verbose:  # environment/config dump off; INFO goes to the log file only (see below)
-        cfg.log_level = "WARNING"
+        cfg.log_level = "ERROR"
     if launcher == "pytorch" and not torch.cuda.is_available():
         # mmengine's pytorch launcher calls torch.cuda.set_device unconditionally; on CPU the
         # process group (gloo, env:// from torchrun) is initialised here and mmengine reuses it
@@ -237,7 +249,8 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
             tdist.init_process_group(backend=cfg.env_cfg.get("dist_cfg", {}).get("backend", "gloo"))
         # and DDP must not get device_ids on CPU
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None)
-    runner = Runner.from_cfg(cfg)
+    with quiet_warnings():
+        runner = Runner.from_cfg(cfg)
     if not verbose:
         import logging
 
@@ -246,15 +259,16 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
             if isinstance(hd, logging.FileHandler):
                 hd.setLevel(logging.INFO)
     t0 = time.perf_counter()
-    with trusted_checkpoints():
+    with trusted_checkpoints(), quiet_warnings():
         runner.train()
     train_time = time.perf_counter() - t0
 
     model = runner.model.module if hasattr(runner.model, "module") else runner.model
     metrics = {}
     if evaluate:
-        for split in cfg.eval_splits:
-            metrics[split] = evaluate_split(model, cfg, split)
+        with quiet_warnings():
+            for split in cfg.eval_splits:
+                metrics[split] = evaluate_split(model, cfg, split)
 
     hook = _find_hook(runner)
     sia = None
@@ -344,7 +358,8 @@ def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device =
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt}: checkpoint missing")
     init_default_scope("mmseg")
-    model = MODELS.build(copy.deepcopy(cfg.model))
+    with quiet_warnings():
+        model = MODELS.build(copy.deepcopy(cfg.model))
     with trusted_checkpoints():
         ck = load_checkpoint(model, str(ckpt), map_location="cpu", logger="silent")
     model.cfg = cfg
