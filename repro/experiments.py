@@ -24,14 +24,21 @@ TEST_SPLIT = {"camvid": "test", "isbi2012_em": "test"}
 REAL_WORLD_SPLIT = {"camvid": "test_dusk"}
 
 
-def plan(models: Sequence[str], methods: Sequence[str], seeds: Sequence[int], dataset: str = "camvid") -> list[dict]:
-    """The list of runs (dicts of dataset, model, method, seed) for a grid."""
+def plan(models: Sequence[str], methods: Sequence[str], seeds: Sequence[int], dataset: str = "camvid", *,
+         model_seeds: Mapping[str, Sequence[int]] | None = None) -> list[dict]:
+    """The list of runs (dicts of dataset, model, method, seed) for a grid.
+
+    Claim methods run with every seed of ``seeds``, the others with its first; ``model_seeds``
+    overrides ``seeds`` for a model (e.g. ``{"pspnet_r18": [0]}`` where a model is too slow for
+    several seeds).
+    """
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     out = []
     for model in models:
+        mseeds = list((model_seeds or {}).get(model) or seeds)
         for method in methods:
-            for seed in (seeds if method in CLAIM_METHODS else seeds[:1]):
+            for seed in (mseeds if method in CLAIM_METHODS else mseeds[:1]):
                 out.append({"dataset": dataset, "model": model, "method": method, "seed": int(seed)})
     return out
 
