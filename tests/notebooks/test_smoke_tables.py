@@ -47,3 +47,58 @@ def test_published_copies_equal_shared():
         assert len(ours) > 0
         if (shared / f"{name}.csv").exists():
             pd.testing.assert_frame_equal(ours, pd.read_csv(shared / f"{name}.csv"))
+
+
+def _in_range(df, cols):
+    for c in cols:
+        vals = df[c].dropna()
+        assert ((vals >= 0) & (vals <= 100)).all(), c
+
+
+def test_table1_methods_smoke():
+    df = _read("table1_methods")
+    assert {"model", "method", "n_seeds", "aAcc", "mAcc", "mIoU", "paper_mIoU"} <= set(df.columns)
+    assert {"Baseline", "SOTA", "Ours"} <= set(df["method"])
+    _in_range(df, ["aAcc", "mAcc", "mIoU"])
+    assert (df.loc[df.method == "Baseline", "mIoU_gain_vs_baseline_%"] == 0).all()
+    pub = tables.published("table1_cityscapes_methods")
+    for _, r in df.iterrows():  # published columns are the published numbers, unchanged
+        family = "segformer" if "segformer" in r["model"] else "pspnet"
+        p = pub[(pub.model == family) & (pub.method == r["method"])].iloc[0]
+        assert r["paper_mIoU"] == pytest.approx(p["mIoU"]) and r["paper_aAcc"] == pytest.approx(p["aAcc"])
+
+
+def test_table2_real_world_smoke():
+    df = _read("table2_real_world")
+    assert set(df["item"]) == {"camvid_dusk"}
+    _in_range(df, ["aAcc", "mAcc", "mIoU"])
+    pub = tables.published("table2_real_world_zero_shot").set_index(["eval_dataset", "method"])
+    for _, r in df.iterrows():
+        assert r["paper_acdc_mIoU"] == pytest.approx(pub.loc[("acdc", r["method"]), "mIoU"])
+
+
+def test_table3_conditions_smoke():
+    df = _read("table3_conditions")
+    assert any(c.startswith("dusk (real)") for c in df["condition"])
+    assert all("synthetic" in c for c in df["condition"] if not c.startswith("dusk"))
+    _in_range(df, ["aAcc", "mAcc", "mIoU"])
+    dusk = df[df.condition.str.startswith("dusk")]
+    assert (dusk["paper_condition"] == "acdc_night").all()
+
+
+def test_table4_datasets_smoke():
+    df = _read("table4_datasets")
+    assert set(df["method"]) == {"SOTA", "Ours"}
+    assert {"clean", "basis_aug", "advsteer", "imagenet_c"} <= set(df["suite"])
+    _in_range(df, ["aAcc", "mAcc", "mIoU"])
+    pub = tables.published("table4_datasets_suites").set_index(["dataset", "method", "suite"])
+    for _, r in df.dropna(subset=["paper_mIoU"]).iterrows():
+        assert r["paper_mIoU"] == pytest.approx(pub.loc[(r["paper_dataset"], r["method"], r["suite"]), "mIoU"])
+
+
+def test_table5_ablation_smoke():
+    df = _read("table5_ablation")
+    assert {"Baseline", "Ours"} <= set(df["method"])
+    assert set(df["suite"]) == {"clean", "basis_aug", "advsteer", "imagenet_c", "real_world"}
+    _in_range(df, ["aAcc", "mAcc", "mIoU"])
+    assert (df.loc[df.suite == "real_world", "paper_suite"] == "acdc").all()
