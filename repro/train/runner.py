@@ -46,7 +46,7 @@ RESULT_KEYS = ("format", "config_hash", "model", "method", "dataset", "profile",
                "iter_time_s", "analysis_time_s", "analysis_share", "sia", "versions", "created")
 
 #: config keys that do not change what is trained (left out of the hash)
-_VOLATILE = ("work_dir", "resume", "load_from", "launcher", "_run_id")
+_VOLATILE = ("work_dir", "resume", "load_from", "launcher", "experiment_name", "model_wrapper_cfg")
 _MARKER = ".repro_run"
 
 
@@ -86,8 +86,12 @@ def _resolve_cfg(config, profile, seed) -> Config:
 
 
 def _bind(cfg: Config, work_dir: Path, run_id: str) -> None:
-    """Point the SensitivityAugment transforms and the SensitivityHook at this run's schedule file."""
+    """Point the SensitivityAugment transforms and the SensitivityHook at this run's schedule file.
+
+    Without a SensitivityHook the transforms keep ``schedule_file=None`` (warm-up distribution)."""
     sched = str(work_dir / "sia_schedule.json")
+    if not any(h.get("type") == "SensitivityHook" for h in cfg.get("custom_hooks", []) or []):
+        return
 
     def walk_pipeline(ds):
         if ds is None:
@@ -136,7 +140,7 @@ def quiet_warnings():
 
     with warnings.catch_warnings():
         for msg in (".*build_loss.*", ".*avg_non_ignore.*", ".*draw is False.*", ".*MultiScaleDeformableAttention.*",
-                    ".*IProgress not found.*"):
+                    ".*IProgress not found.*", ".*For binary segmentation.*"):
             warnings.filterwarnings("ignore", message=msg)
         yield
 
@@ -232,6 +236,9 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     cfg = copy.deepcopy(cfg)
     _bind(cfg, wd, run_id)
     cfg.work_dir = str(wd)
+    # a unique experiment name per run: mmengine names the logger and the visualizer after it, and
+    # both are process-wide singletons (several runs in one process must not share them)
+    cfg.experiment_name = f"run_{h}_{run_id[:8]}"
     cfg.launcher = launcher
     cfg.resume = (wd / "last_checkpoint").is_file()
     cfg.load_from = None

@@ -503,3 +503,21 @@ def test_tiny_run_report_frames_and_figures(tiny_run):
                 report.plot_pipeline(res, n=2)):
         assert len(fig.axes) >= 2
         matplotlib.pyplot.close(fig)
+
+
+def test_second_run_in_the_same_process_logs_into_its_own_folder(tiny_run, tmp_path):
+    """mmengine's logger/visualizer are process-wide singletons: each run must get its own."""
+    from repro.train import report
+
+    res, wd, _ = tiny_run
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        other = T.run(T.build_config(**{**TINY, "method": "baseline", "iters": 3, "checkpoint_interval": 3}),
+                      tmp_path / "second")
+    finally:
+        torch.set_num_threads(threads)
+    mine = report.scalars(other)
+    assert 1 <= mine["step"].max() <= 3 and "sia/clean_miou" not in set(mine["name"])
+    assert report.scalars(res)["step"].max() == 10  # the first run's log is untouched
+    assert list((tmp_path / "second").glob("*/vis_data/scalars.json"))

@@ -7,7 +7,8 @@ env_cfg = dict(
     dist_cfg=dict(backend='gloo'),
 )
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# no fixed name: each run's visualizer is named after its experiment (several runs per process)
+visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=False, window_size=10)
 log_level = 'INFO'
 load_from = None
