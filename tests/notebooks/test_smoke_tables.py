@@ -102,3 +102,64 @@ def test_table5_ablation_smoke():
     assert set(df["suite"]) == {"clean", "basis_aug", "advsteer", "imagenet_c", "real_world"}
     _in_range(df, ["aAcc", "mAcc", "mIoU"])
     assert (df.loc[df.suite == "real_world", "paper_suite"] == "acdc").all()
+
+
+def _levels_increase(frame, cols):
+    vals = frame[cols].to_numpy(dtype=float)
+    assert ((vals >= 0) & (vals <= 1)).all()
+    assert (vals[:, 1:] >= vals[:, :-1] - 1e-9).all()
+
+
+def test_sampling_distribution_smoke():
+    df = _read("sampling_distribution")
+    assert df["p"].sum() == pytest.approx(1.0, abs=1e-3)  # rounded to 4 decimals per row
+    assert (df["p"] >= 0).all()
+    assert df["alpha"].between(0, 1).all()
+    assert (df.loc[df.type == "clean", "alpha"] == 0).all()
+    for _, g in df[df.type != "clean"].groupby("type"):  # levels ascend, the last is alpha_max = 1
+        assert g["alpha"].is_monotonic_increasing and g["alpha"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_appendix_d_levels_smoke():
+    ours = _read("appendixD_levels_ours")
+    for kind in ("uniform", "adaptive"):
+        _levels_increase(ours, [f"level{i}_{kind}" for i in range(1, 5)])
+    assert (ours["n_evals_adaptive"] <= ours["n_evals_uniform"]).all()
+    cmp = _read("appendixD_compare")
+    assert set(cmp["source"]) == {"paper", "ours"} and set(cmp["method"]) == {"baseline", "adaptive"}
+    lv = [f"level{i}" for i in range(1, 5)]
+    _levels_increase(cmp[cmp.kind == "color_channel"], lv)
+    for (_, _, _), g in cmp[cmp.kind == "color_channel"].groupby(["kind", "method", "source"]):
+        s = g.set_index("stat")[lv]
+        assert (s.loc["min"] <= s.loc["mean"] + 1e-9).all() and (s.loc["mean"] <= s.loc["max"] + 1e-9).all()
+
+
+def test_appendix_e_kid_vs_fid_smoke():
+    df = _read("appendixE_kid_vs_fid")
+    assert (df["KID ref"] > 0).all() and (df["FID ref"] > 0).all()
+    assert (df["KID rel. err. std (%)"] >= 0).all() and (df["FID rel. err. std (%)"] >= 0).all()
+    for _, g in df.groupby("perturbation"):
+        assert g["n"].is_monotonic_increasing and g["n"].nunique() >= 3
+
+
+def test_appendix_g_levels_by_l_smoke():
+    df = _read("appendixG_levels_by_L")
+    assert set(df["L"]) <= {3, 5, 7}
+    for (_, L), g in df.groupby(["type", "L"]):
+        assert list(g["level"]) == list(range(1, L + 1))
+        assert g["alpha"].between(0, 1).all() and g["alpha"].is_monotonic_increasing
+        assert g["alpha"].iloc[-1] == pytest.approx(1.0)
+        assert (g["n_evals"] >= 1).all()
+
+
+def test_appendix_f_h_training_smoke():
+    f = _read("appendixF_perturbed_eval_during_training")
+    iters = [c for c in f.columns if c.startswith("iter ")]
+    assert iters and "(clean)" in set(f["type"])
+    _in_range(f, iters)
+    h = _read("appendixH_levels_over_training")
+    iters = [c for c in h.columns if c.startswith("iter ")]
+    assert iters
+    for _, g in h.groupby("type"):
+        _levels_increase(g[iters].T, list(g[iters].T.columns))  # per analysis: levels ascend in [0, 1]
+        assert (g[iters].iloc[-1] == 1.0).all()
