@@ -185,6 +185,12 @@ def reproduce(profile: str = "cpu", only: list[str] | None = None, *, inplace: b
         produced = sorted(k for k, v in after.items() if before.get(k) != v)
         res.update({"parameters": inject, "commit": commit, "produced": produced,
                     "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        # a re-run served from the cache is fast; keep the longest ok run with the same parameters
+        # (the one that filled the cache) so the index still says what a cold run costs
+        prev = runs.get(nb.name, {})
+        res["longest_seconds"] = res["seconds"]
+        if res["status"] == "ok" and prev.get("status") == "ok" and prev.get("parameters") == inject:
+            res["longest_seconds"] = max(res["seconds"], prev.get("longest_seconds", prev["seconds"]))
         runs[nb.name] = res
         log_path.write_text(json.dumps(runs, indent=1, sort_keys=True, default=str) + "\n")
         if res["status"] == "ok":
@@ -207,12 +213,16 @@ def write_index(profile: str) -> Path:
     lines = [f"# Regenerated tables and figures (profile `{profile}`)", "",
              "Written by `python -m repro reproduce`; do not edit by hand. Published numbers sit beside ours in "
              "each table (columns marked `paper`).", "",
-             "## Notebook runs", "", "| notebook | status | wall time (s) | commit | finished | parameters |",
-             "|---|---|---|---|---|---|"]
+             "## Notebook runs", "",
+             "Wall time of the last run, and of the longest run with the same parameters (the one that filled the "
+             "cache: what a cold run costs).", "",
+             "| notebook | status | wall time (s) | longest, same parameters (s) | commit | finished | parameters |",
+             "|---|---|---|---|---|---|---|"]
     for nb, r in sorted(runs.items()):
         status = r["status"] if r["status"] == "ok" else f"FAILED (cell {r.get('cell')}: {r.get('error')})"
         ptxt = ", ".join(f"{k}={v}" for k, v in sorted(r.get("parameters", {}).items())) or "notebook defaults"
-        lines.append(f"| `{nb}` | {status} | {r['seconds']} | {r['commit']} | {r['finished']} | {ptxt} |")
+        longest = r.get("longest_seconds", r["seconds"])
+        lines.append(f"| `{nb}` | {status} | {r['seconds']} | {longest} | {r['commit']} | {r['finished']} | {ptxt} |")
     lines += ["", "## Tables and figures", "", "| file | kind | notebook | caption |", "|---|---|---|---|"]
     for name, meta in sorted(index.items()):
         files = ", ".join(f"[{name}.{ext}]({name}.{ext})" for ext in (("csv", "md") if meta["kind"] == "table" else ("png",)))

@@ -41,8 +41,12 @@ def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".2f") -> str:
 
 
 def save_table(df: pd.DataFrame, name: str, *, profile: str, caption: str | None = None,
-               floatfmt: str = ".2f") -> dict[str, Path]:
+               notes: list[str] | None = None, floatfmt: str = ".2f") -> dict[str, Path]:
     """Write ``df`` as ``<name>.csv`` and ``<name>.md`` (with ``caption`` above the table).
+
+    ``notes`` (e.g. the claim sentences that ``repro.report.claim_sentence`` generates from the
+    same numbers) are listed below the table in the Markdown file, so that a reader of
+    ``paper_tables/`` sees whether the paper's claims hold without opening the notebook.
 
     Returns the written paths. Also records the table in ``<out>/.index.json`` (name, caption,
     time) for the batch driver's index page.
@@ -50,10 +54,14 @@ def save_table(df: pd.DataFrame, name: str, *, profile: str, caption: str | None
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     _check_name(name)
+    if notes is not None and (isinstance(notes, str) or not all(isinstance(n, str) for n in notes)):
+        raise TypeError(f"notes must be a list of strings, got {notes!r:.80}")
     out = paths.output_dir(profile)
     csv, md = out / f"{name}.csv", out / f"{name}.md"
     df.to_csv(csv, index=any(n is not None for n in df.index.names), float_format="%.4f")
     text = (f"{caption}\n\n" if caption else "") + to_markdown(df, floatfmt=floatfmt) + "\n"
+    if notes:
+        text += "\nGenerated from the numbers above:\n\n" + "".join(f"- {n}\n" for n in notes)
     md.write_text(text)
     _record(out, name, "table", caption)
     print(f"saved {paths.relpath(csv)} and {paths.relpath(md)} ({len(df)} rows)")

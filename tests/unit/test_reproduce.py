@@ -78,3 +78,44 @@ def test_tables_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown published table"):
         tables.published("table9")
     assert list(tables.published("table1_cityscapes_methods").columns) == ["dataset", "model", "method", "aAcc", "mAcc", "mIoU"]
+
+
+def test_save_table_notes_below_table(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr(paths, "TABLES_DIR", tmp_path)
+    out = tables.save_table(pd.DataFrame({"a": [1.0]}), "t_notes", profile="unitprofile", caption="Cap.",
+                            notes=["Claim 'x' holds in our numbers.", "Claim 'y' does not hold."])
+    md = out["md"].read_text()
+    assert md.startswith("Cap.\n\n|")
+    assert md.index("|") < md.index("- Claim 'x' holds in our numbers.") < md.index("- Claim 'y' does not hold.")
+    assert "Claim" not in out["csv"].read_text()
+    with pytest.raises(TypeError, match="notes must be a list of strings"):
+        tables.save_table(pd.DataFrame({"a": [1]}), "t_notes", profile="unitprofile", notes="one string")
+
+
+def test_index_keeps_longest_run_with_same_parameters(tmp_path, monkeypatch):
+    """A cached re-run is fast; the index keeps the cold time of the same parameters beside it."""
+    nbdir, tabdir = tmp_path / "notebooks", tmp_path / "paper_tables"
+    nbdir.mkdir()
+    monkeypatch.setattr(paths, "NOTEBOOK_DIR", nbdir)
+    monkeypatch.setattr(paths, "TABLES_DIR", tabdir)
+    monkeypatch.setenv("REPRO_TABLES_DIR", str(tabdir))
+    params = {"profile": "smoke", "n": 1}
+    monkeypatch.setattr(reproduce, "profile_parameters", lambda profile: dict(params))
+    marker = tmp_path / "cache-filled"  # stands in for the on-disk cache: only the first run sleeps
+    _nb(nbdir / "01_t.ipynb", 'profile = "smoke"  # type: str\nn = 0  # type: int',
+        f"import pathlib, time\nm = pathlib.Path({str(marker)!r})\n"
+        "if not m.exists():\n    time.sleep(3)\n    m.write_text('x')")
+    log = tabdir / "smoke" / ".runs.json"
+    assert reproduce.reproduce("smoke", None) == 0
+    first = json.loads(log.read_text())["01_t.ipynb"]
+    assert first["longest_seconds"] == first["seconds"] >= 3
+    assert reproduce.reproduce("smoke", None) == 0  # same parameters, "cached"
+    second = json.loads(log.read_text())["01_t.ipynb"]
+    assert second["longest_seconds"] == max(first["seconds"], second["seconds"]) >= 3
+    assert "| longest, same parameters (s) |" in (tabdir / "smoke" / "README.md").read_text()
+    params["n"] = 2  # other parameters: the longest time starts again from this run
+    assert reproduce.reproduce("smoke", None) == 0
+    third = json.loads(log.read_text())["01_t.ipynb"]
+    assert third["longest_seconds"] == third["seconds"]
