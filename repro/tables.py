@@ -54,7 +54,7 @@ def save_table(df: pd.DataFrame, name: str, *, profile: str, caption: str | None
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     _check_name(name)
-    if notes is not None and (isinstance(notes, str) or not all(isinstance(n, str) for n in notes)):
+    if notes is not None and (not isinstance(notes, (list, tuple)) or not all(isinstance(n, str) for n in notes)):
         raise TypeError(f"notes must be a list of strings, got {notes!r:.80}")
     out = paths.output_dir(profile)
     csv, md = out / f"{name}.csv", out / f"{name}.md"

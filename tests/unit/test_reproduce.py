@@ -92,6 +92,8 @@ def test_save_table_notes_below_table(tmp_path, monkeypatch):
     assert "Claim" not in out["csv"].read_text()
     with pytest.raises(TypeError, match="notes must be a list of strings"):
         tables.save_table(pd.DataFrame({"a": [1]}), "t_notes", profile="unitprofile", notes="one string")
+    with pytest.raises(TypeError, match="notes must be a list of strings"):
+        tables.save_table(pd.DataFrame({"a": [1]}), "t_notes", profile="unitprofile", notes=[1])
 
 
 def test_index_keeps_longest_run_with_same_parameters(tmp_path, monkeypatch):
