@@ -10,6 +10,16 @@ and the unbiased squared maximum mean discrepancy of two samples of size ``m`` i
     MMD²_u = Σ_{i≠j} k(x_i, x_j) / (m(m-1)) + Σ_{i≠j} k(y_i, y_j) / (m(m-1))
              - 2 Σ_{i,j} k(x_i, y_j) / m².
 
+For *paired* sets (``paired=True``: row ``i`` of ``Y`` is image ``i`` of ``X`` perturbed, as in
+the sensitivity analysis) the cross term above is biased: its ``i = j`` terms compare an image
+with its own perturbed copy, which makes ``MMD²_u`` negative for small perturbations. The paired
+estimator is the U-statistic over pairs of *different* images (Gretton et al. 2012, Lemma 6),
+
+    MMD²_p = Σ_{i≠j} [k(x_i, x_j) + k(y_i, y_j) - k(x_i, y_j) - k(y_i, x_j)] / (m(m-1)),
+
+unbiased for the MMD² of the two distributions, and each subset takes the same images on both
+sides.
+
 KID is the mean and the (population, ``ddof=0``) standard deviation of ``MMD²_u`` over
 ``subsets`` random subsets of ``subset_size`` rows drawn without replacement from each side
 (the torch-fidelity / torchmetrics convention; defaults 100 subsets of 1000).  All
@@ -194,8 +204,8 @@ def _quad_sums(k: torch.Tensor, left: torch.Tensor, right: torch.Tensor, chunk: 
 
 
 def _mmd_gram(x: torch.Tensor, y: torch.Tensor, idx_x: torch.Tensor, idx_y: torch.Tensor,
-              memory_bytes: int) -> torch.Tensor:
-    """Per-subset MMD²_u from the three full Gram matrices (computed once)."""
+              memory_bytes: int, paired: bool = False) -> torch.Tensor:
+    """Per-subset MMD²_u (``paired``: MMD²_p) from the three full Gram matrices (computed once)."""
     n_x, n_y = x.shape[0], y.shape[0]
     m = idx_x.shape[1]
     dev = x.device
@@ -210,6 +220,10 @@ def _mmd_gram(x: torch.Tensor, y: torch.Tensor, idx_x: torch.Tensor, idx_y: torc
     del kyy
     kxy = polynomial_kernel(x, y)
     sxy = _quad_sums(kxy, ix, iy, chunk)
+    if paired:  # same rows on both sides: drop the k(x_i, y_i) terms
+        sxy = sxy - ix @ kxy.diagonal()
+        del kxy
+        return (sxx + syy - 2.0 * sxy) / (m * (m - 1))
     del kxy
     return (sxx + syy) / (m * (m - 1)) - 2.0 * sxy / (m * m)
 
@@ -226,8 +240,8 @@ def _block_sum(a: torch.Tensor, b: torch.Tensor, block: int, offdiag: bool) -> t
 
 
 def _mmd_direct(x: torch.Tensor, y: torch.Tensor, idx_x: torch.Tensor, idx_y: torch.Tensor,
-                memory_bytes: int) -> torch.Tensor:
-    """Per-subset MMD²_u computed from the subset's features, in row blocks (large pools)."""
+                memory_bytes: int, paired: bool = False) -> torch.Tensor:
+    """Per-subset MMD²_u (``paired``: MMD²_p) computed from the subset's features, in row blocks."""
     m = idx_x.shape[1]
     block = max(1, int(memory_bytes // (8 * 2 * m)))
     vals = torch.empty(idx_x.shape[0], dtype=torch.float64)
@@ -236,8 +250,9 @@ def _mmd_direct(x: torch.Tensor, y: torch.Tensor, idx_x: torch.Tensor, idx_y: to
         ys = y[idx_y[s].to(y.device)]
         sxx = _block_sum(xs, xs, block, offdiag=True)
         syy = _block_sum(ys, ys, block, offdiag=True)
-        sxy = _block_sum(xs, ys, block, offdiag=False)
-        vals[s] = float((sxx + syy) / (m * (m - 1)) - 2.0 * sxy / (m * m))
+        sxy = _block_sum(xs, ys, block, offdiag=paired)
+        vals[s] = (float((sxx + syy - 2.0 * sxy) / (m * (m - 1))) if paired
+                   else float((sxx + syy) / (m * (m - 1)) - 2.0 * sxy / (m * m)))
     return vals
 
 
@@ -260,6 +275,7 @@ class KIDResult:
     seed: int
     extractor: str | None = None
     values: tuple[float, ...] = field(default=(), repr=False)
+    paired: bool = False
 
     def __iter__(self):
         return iter((self.mean, self.std))
@@ -267,7 +283,7 @@ class KIDResult:
     def as_dict(self) -> dict[str, Any]:
         return {"kid_mean": self.mean, "kid_std": self.std, "subsets": self.subsets,
                 "subset_size": self.subset_size, "n_x": self.n_x, "n_y": self.n_y,
-                "seed": self.seed, "extractor": self.extractor}
+                "seed": self.seed, "extractor": self.extractor, "paired": self.paired}
 
 
 def _extractor_tag(extractor_: Any) -> str | None:
@@ -284,10 +300,14 @@ def _extractor_tag(extractor_: Any) -> str | None:
 
 def kid_result(x_features: torch.Tensor, y_features: torch.Tensor, *, subsets: int = 100,
                subset_size: int = 1000, seed: int = 0, extractor: Any = None,
-               method: str = "auto", memory_bytes: int = DEFAULT_MEMORY_BYTES) -> KIDResult:
+               method: str = "auto", memory_bytes: int = DEFAULT_MEMORY_BYTES,
+               paired: bool = False) -> KIDResult:
     """KID with provenance; see :func:`kid` for the formula and arguments.
 
     Args:
+        paired: row ``i`` of ``y_features`` is the perturbed image ``i`` of ``x_features``
+            (equal row counts): the paired estimator ``MMD²_p`` (module docstring), each subset
+            taking the same rows on both sides.
         extractor: the :class:`~repro.features.Extractor` (or its ``"name@hash"`` tag) that
             produced the features, recorded in the result.
         method: ``"gram"`` (three full Gram matrices, then indicator sums), ``"direct"``
@@ -304,12 +324,18 @@ def kid_result(x_features: torch.Tensor, y_features: torch.Tensor, *, subsets: i
     _check_int(memory_bytes, "memory_bytes", 1)
     tag = _extractor_tag(extractor)
     n_x, n_y = x.shape[0], y.shape[0]
+    if not isinstance(paired, bool):
+        raise TypeError(f"paired must be a bool, got {type(paired).__name__}")
+    if paired and n_x != n_y:
+        raise ValueError(f"paired=True needs one perturbed row per clean row, got n_x={n_x} and n_y={n_y}")
     if subset_size > min(n_x, n_y):
         warnings.warn(f"KID subset_size={subset_size} is larger than the smaller sample "
                       f"(n_x={n_x}, n_y={n_y}); using subset_size={min(n_x, n_y)}", UserWarning,
                       stacklevel=3)
         subset_size = min(n_x, n_y)
     idx_x, idx_y = kid_subset_indices(n_x, n_y, subsets, subset_size, seed)
+    if paired:
+        idx_y = idx_x
     if method == "auto":
         gram_bytes = 8 * max(n_x * n_x, n_y * n_y, n_x * n_y)
         gram_cost = n_x * n_x + n_y * n_y + n_x * n_y
@@ -317,14 +343,14 @@ def kid_result(x_features: torch.Tensor, y_features: torch.Tensor, *, subsets: i
         method = "gram" if gram_bytes <= memory_bytes and gram_cost <= direct_cost else "direct"
     with torch.no_grad():
         if method == "gram":
-            vals = _mmd_gram(x, y, idx_x, idx_y, memory_bytes)
+            vals = _mmd_gram(x, y, idx_x, idx_y, memory_bytes, paired)
         else:
-            vals = _mmd_direct(x, y, idx_x, idx_y, memory_bytes)
+            vals = _mmd_direct(x, y, idx_x, idx_y, memory_bytes, paired)
     vals = vals.cpu()
     mean = float(vals.mean())
     std = float(vals.std(correction=0)) if subsets > 1 else 0.0
     return KIDResult(mean=mean, std=std, subsets=subsets, subset_size=subset_size, n_x=n_x,
-                     n_y=n_y, seed=seed, extractor=tag, values=tuple(vals.tolist()))
+                     n_y=n_y, seed=seed, extractor=tag, values=tuple(vals.tolist()), paired=paired)
 
 
 def kid(x_features: torch.Tensor, y_features: torch.Tensor, *, subsets: int = 100,
@@ -341,7 +367,8 @@ def kid(x_features: torch.Tensor, y_features: torch.Tensor, *, subsets: int = 10
         subsets: number of random subsets (>= 1).
         subset_size: rows per subset (>= 2); clipped to ``min(n_x, n_y)`` with a warning.
         seed: seed of the subset draw.
-        **kwargs: ``method``, ``memory_bytes``, ``extractor`` as in :func:`kid_result`.
+        **kwargs: ``method``, ``memory_bytes``, ``extractor``, ``paired`` as in :func:`kid_result`
+            (``paired=True``: the paired estimator ``MMD²_p`` of the module docstring).
 
     Returns:
         ``(mean, std)`` as Python floats (dimensionless; std is the population std, ``ddof=0``,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["ConfusionMatrix", "segmentation_scores"]
+__all__ = ["ConfusionMatrix", "segmentation_scores", "per_image_matrices", "miou_of_matrices", "bootstrap_miou_se"]
 
 
 def _as_long_tensor(x: Any, name: str) -> torch.Tensor:
@@ -145,3 +145,72 @@ def segmentation_scores(pred: Any, target: Any, num_classes: int, ignore_index: 
     module docstring for the formulas and the convention for absent classes.
     """
     return ConfusionMatrix(num_classes, ignore_index).update(pred, target).scores()
+
+
+def per_image_matrices(pred: Any, target: Any, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+    """One confusion matrix per image: ``N × C × C`` int64 (``pred``/``target``: N×H×W class ids).
+
+    Summing over the first axis gives the matrix :class:`ConfusionMatrix` accumulates; keeping
+    the images apart allows resampling them (:func:`bootstrap_miou_se`).
+    """
+    pred = _as_long_tensor(pred, "pred")
+    target = _as_long_tensor(target, "target")
+    if pred.shape != target.shape or pred.dim() < 2:
+        raise ValueError(f"pred and target must both be N×H×W of the same shape, got {tuple(pred.shape)} "
+                         f"and {tuple(target.shape)}")
+    C = int(num_classes)
+    n = pred.shape[0]
+    t = target.reshape(n, -1)
+    p = pred.to(t.device).reshape(n, -1)
+    keep = t != ignore_index
+    if bool(keep.any()):
+        tk = t[keep]
+        if int(tk.min()) < 0 or int(tk.max()) >= C:
+            raise ValueError(f"target holds class ids outside 0..{C - 1} (and not ignore_index={ignore_index})")
+        pk = p[keep]
+        if int(pk.min()) < 0 or int(pk.max()) >= C:
+            raise ValueError(f"pred holds class ids outside 0..{C - 1}")
+    img = torch.arange(n, device=t.device).view(-1, 1).expand_as(t)[keep]
+    flat = img * (C * C) + t[keep] * C + p[keep]
+    return torch.bincount(flat, minlength=n * C * C).reshape(n, C, C)
+
+
+def miou_of_matrices(matrices: Any) -> np.ndarray:
+    """mIoU (percent) of each ``C × C`` matrix in a ``... × C × C`` stack (nan-mean over classes, as
+    :meth:`ConfusionMatrix.scores`)."""
+    m = np.asarray(matrices.cpu() if isinstance(matrices, torch.Tensor) else matrices, dtype=np.float64)
+    inter = np.diagonal(m, axis1=-2, axis2=-1)
+    union = m.sum(-1) + m.sum(-2) - inter
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return 100.0 * np.nanmean(inter / union, axis=-1)
+
+
+def bootstrap_miou_se(matrices_a: Any, matrices_b: Any | None = None, *, resamples: int = 200,
+                      seed: int = 0) -> float:
+    """Standard error (percent) of ``mIoU(A) - mIoU(B)`` by a paired bootstrap over images.
+
+    ``matrices_a``/``matrices_b``: ``N × C × C`` per-image confusion matrices of the same N images
+    (e.g. clean and perturbed, :func:`per_image_matrices`); ``B = None`` gives the standard error
+    of ``mIoU(A)`` alone. Each resample draws N images with replacement (``numpy`` generator
+    seeded with ``seed``), sums their matrices and takes the difference of the two mIoUs; the
+    result is the sample standard deviation of ``resamples`` such differences.
+    """
+    a = np.asarray(matrices_a.cpu() if isinstance(matrices_a, torch.Tensor) else matrices_a, dtype=np.float64)
+    if a.ndim != 3 or a.shape[1] != a.shape[2]:
+        raise ValueError(f"matrices_a must be N×C×C per-image confusion matrices, got shape {a.shape}")
+    b = None
+    if matrices_b is not None:
+        b = np.asarray(matrices_b.cpu() if isinstance(matrices_b, torch.Tensor) else matrices_b, dtype=np.float64)
+        if b.shape != a.shape:
+            raise ValueError(f"matrices_b must have the shape of matrices_a {a.shape}, got {b.shape}")
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 2:
+        raise ValueError(f"resamples must be an int >= 2, got {resamples!r}")
+    n = a.shape[0]
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)  # resamples × N
+    flat_a = counts @ a.reshape(n, -1)
+    diff = miou_of_matrices(flat_a.reshape(resamples, *a.shape[1:]))
+    if b is not None:
+        diff = diff - miou_of_matrices((counts @ b.reshape(n, -1)).reshape(resamples, *b.shape[1:]))
+    return float(np.nanstd(diff, ddof=1))

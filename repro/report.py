@@ -182,37 +182,88 @@ def table5(scores: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------ claims
 
 
+def paired_interval(diffs: Sequence[float], *, level: float = 0.95) -> tuple[float, float, int]:
+    """Mean of paired differences and the half-width of its two-sided ``level`` t-interval.
+
+    ``diffs``: one difference per seed (same seed, same data order: a paired design). With n
+    differences of sample std s the half-width is ``t_{(1+level)/2, n-1} · s / √n`` (Student's t);
+    NaN for n < 2. Returns ``(mean, half_width, n)``.
+    """
+    from scipy import stats
+
+    d = np.asarray([float(x) for x in diffs if np.isfinite(x)], dtype=np.float64)
+    n = int(d.size)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    if n < 2:
+        return float(d.mean()), float("nan"), 1
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    return float(d.mean()), half, n
+
+
+def verdict(diff: float, half: float) -> str:
+    """``holds`` (the interval lies above 0), ``does not hold`` (below 0) or ``inconclusive``."""
+    if not np.isfinite(half):
+        return "inconclusive"
+    if diff - half > 0:
+        return "holds"
+    if diff + half < 0:
+        return "does not hold"
+    return "inconclusive"
+
+
 def compare(scores: pd.DataFrame, a: str, b: str, suites: Sequence[str], *, metric: str = "mIoU",
-            by: Sequence[str] = ("suite",)) -> pd.DataFrame:
-    """Per suite: mean ``metric`` of methods ``a`` and ``b`` over seeds, the difference a − b, and
-    whether it exceeds the larger of the two seed stds (``clear``)."""
-    sub = scores[scores["method"].isin([a, b]) & scores["suite"].isin(suites)]
-    s = suite_means(sub, by=("method", *by))
+            by: Sequence[str] = ("suite",), level: float = 0.95) -> pd.DataFrame:
+    """Per suite: ``a`` against ``b`` paired over seeds.
+
+    For each seed run by both methods, the suite mean of ``metric`` (mean over the suite's items)
+    of ``a`` minus that of ``b``; then the mean difference ``diff``, the half-width ``half`` of
+    its ``level`` t-interval (:func:`paired_interval`: the smallest difference this design
+    resolves), ``n`` (paired seeds) and ``verdict`` for the claim ``a > b`` (:func:`verdict`).
+    Columns: ``*by, a, b, diff, half, lo, hi, n, verdict``.
+    """
+    sub = _check_scores(scores)
+    sub = sub[sub["method"].isin([a, b]) & sub["suite"].isin(suites)]
+    per_run = sub.groupby(list(by) + ["method", "seed"], sort=False)[metric].mean().reset_index()
     rows = []
-    for key, grp in s.groupby(list(by), sort=False):
-        ra, rb = grp[grp.method == a], grp[grp.method == b]
-        if ra.empty or rb.empty:
+    for key, grp in per_run.groupby(list(by), sort=False):
+        pa = grp[grp.method == a].set_index("seed")[metric]
+        pb = grp[grp.method == b].set_index("seed")[metric]
+        seeds = [sd for sd in pa.index if sd in pb.index]
+        if not seeds:
             continue
-        ma, mb = float(ra[metric].iloc[0]), float(rb[metric].iloc[0])
-        noise = np.nanmax([ra[f"{metric}_std"].iloc[0], rb[f"{metric}_std"].iloc[0], 0.0])
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), a: ma, b: mb, "diff": ma - mb,
-                     "noise": noise, "clear": abs(ma - mb) > noise})
-    return pd.DataFrame(rows)
+        diff, half, n = paired_interval([pa[sd] - pb[sd] for sd in seeds], level=level)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), a: float(pa[seeds].mean()),
+                     b: float(pb[seeds].mean()), "diff": diff, "half": half, "lo": diff - half, "hi": diff + half,
+                     "n": n, "verdict": verdict(diff, half)})
+    return pd.DataFrame(rows, columns=[*by, a, b, "diff", "half", "lo", "hi", "n", "verdict"])
 
 
 def claim_sentence(cmp: pd.DataFrame, a: str, b: str, claim: str, *, metric: str = "mIoU") -> str:
-    """One generated sentence: does ``a ≥ b`` hold per suite in ``cmp`` (from :func:`compare`)?"""
+    """One generated sentence: the verdict on ``a > b`` per suite in ``cmp`` (from :func:`compare`),
+    with each paired difference and the half-width of its 95% interval."""
     if cmp.empty:
-        return f"Claim '{claim}': not testable here (no scores for both {a} and {b})."
+        return f"Claim '{claim}': not testable here (no seed run by both {a} and {b})."
     A, B = METHOD_NAMES.get(a, a), METHOD_NAMES.get(b, b)
-    held = cmp[cmp["diff"] >= 0]
+    counts = cmp["verdict"].value_counts()
+    n_h, n_no, n_inc = (int(counts.get(v, 0)) for v in ("holds", "does not hold", "inconclusive"))
+    total = len(cmp)
+    if n_h == total:
+        overall = "holds"
+    elif n_no == total:
+        overall = "does not hold"
+    elif n_inc == total:
+        overall = "is inconclusive"
+    else:
+        overall = "holds partly"
     parts = []
     for _, r in cmp.iterrows():
-        tag = "" if r["clear"] else ", within seed noise"
-        parts.append(f"{r.iloc[0]}: {r['diff']:+.2f}{tag}")
-    verdict = ("holds" if len(held) == len(cmp) else "does not hold" if held.empty else "holds partly")
-    return (f"Claim '{claim}' {verdict} in our numbers: {A} ≥ {B} in {len(held)} of {len(cmp)} suites "
-            f"({metric} difference {A} − {B}: " + "; ".join(parts) + ").")
+        hw = f"± {r['half']:.2f}" if np.isfinite(r["half"]) else "(one seed: no interval)"
+        parts.append(f"{r.iloc[0]}: {r['diff']:+.2f} {hw}, {r['verdict']}")
+    n = int(cmp["n"].max())
+    return (f"Claim '{claim}' {overall} in our numbers: {A} > {B} holds in {n_h}, does not hold in {n_no}, is "
+            f"inconclusive in {n_inc} of {total} suites ({metric} difference {A} − {B}, paired over {n} seeds, "
+            "mean ± half-width of the 95% t-interval: " + "; ".join(parts) + ").")
 
 
 def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> str:

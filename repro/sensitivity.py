@@ -15,8 +15,17 @@ levels are ``α_k = S⁻¹(y_k)`` plus α_max.
 - :func:`adaptive_levels` (ASA): start from (0, 0) and (α_max, 2); repeat: fit a monotone PCHIP
   through the evaluated points, solve it for every target, uncertainty of a target = distance
   from its solution to the nearest evaluated α, evaluate at the most uncertain solution; stop
-  when every uncertainty < ``tol·α_max``, or the last added point moved no solution by more
-  than ``tol·α_max/4``, or the evaluation budget is spent.
+  when every uncertainty < ``tol·α_max`` (every level lies within the tolerance of an evaluated
+  magnitude), or the evaluation budget is spent. There is no "the solutions stopped moving"
+  rule: on a curved S whose first interior points happen to lie on a straight line (e.g.
+  ``S = 2α + 0.2·sin(2.5πα)(1-α)`` at α = 0.4 and 0.8) such a rule stops with every
+  unevaluated level off by more than the tolerance.
+
+Degenerate curves (SPEC.md §3): S is undefined when the mIoU drop or the KID at α_max is not
+clearly positive. Both level finders evaluate α_max first; when ``ΔmIoU(α_max) ≤ z·σ_ΔmIoU`` or
+``KID(α_max) ≤ z·σ_KID`` (``z = guard``, default 2; σ: the noise an evaluator reports, 0 when
+it reports none) they stop, return the uniform levels ``k·α_max/L`` for that type and say why in
+``LevelResult.flag``; :func:`analyse` warns and records the flag in its table.
 """
 from __future__ import annotations
 
@@ -34,10 +43,12 @@ __all__ = [
     "cumulative_sensitivity", "targets", "monotone_points", "solve_targets", "LevelResult",
     "adaptive_levels", "uniform_levels", "snap_blur", "analyse", "points_frame",
     "state_hash", "tensor_hash", "perturbation_evaluator", "pchip_curve", "blur_kernel", "tiny_unet",
-    "quick_model", "random_conv_extractor", "make_extractor", "baseline_model",
+    "quick_model", "random_conv_extractor", "make_extractor", "baseline_model", "degenerate_reason", "GUARD_Z",
 ]
 
 EPS = 1e-6
+#: default z of the degenerate-curve guard: an end point must exceed z times its noise
+GUARD_Z = 2.0
 
 
 # ----------------------------------------------------------------------------- S(α)
@@ -168,8 +179,9 @@ class LevelResult:
         order it was obtained; order 0 is the clean point (α = 0), ``counted`` says whether it
         cost a call of ``evaluate``
     n_evaluations : number of calls of ``evaluate``
-    stop_reason : "tolerance", "converged", "budget" or "grid"
+    stop_reason : "tolerance", "budget", "grid" or "degenerate"
     history : list of the solved levels after each fit (ASA only; for plots)
+    flag : "" or why the curve is degenerate (then the levels are the uniform ``k·α_max/L``)
     """
     method: str
     levels: np.ndarray
@@ -180,6 +192,7 @@ class LevelResult:
     stop_reason: str
     alpha_max: float = 1.0
     history: list = field(default_factory=list)
+    flag: str = ""
 
     def level_values(self, column: str) -> np.ndarray:
         """``miou``/``kid``/``S`` at each level, interpolated linearly between evaluated points."""
@@ -197,7 +210,7 @@ class LevelResult:
                 "uncertainty": [float(x) for x in self.uncertainty],
                 "points": self.points.to_dict(orient="list"), "n_evaluations": int(self.n_evaluations),
                 "stop_reason": self.stop_reason, "alpha_max": float(self.alpha_max),
-                "history": [[float(x) for x in h] for h in self.history]}
+                "history": [[float(x) for x in h] for h in self.history], "flag": self.flag}
 
 
 def _check_common(num_levels, alpha_max, round_fn):
@@ -209,7 +222,10 @@ def _check_common(num_levels, alpha_max, round_fn):
 
 
 class _Evaluator:
-    """Calls ``evaluate``, validates its output and records points in order."""
+    """Calls ``evaluate``, validates its output and records points in order.
+
+    ``evaluate(α)`` returns ``(miou, kid)`` or ``(miou, kid, miou_se, kid_se)``: the noise of the
+    mIoU drop and of KID at α (standard errors; NaN or absent = unknown)."""
 
     def __init__(self, evaluate, clean):
         if not callable(evaluate):
@@ -221,29 +237,41 @@ class _Evaluator:
             m, k = self.call(0.0)
             self.rows[-1]["alpha"] = 0.0
         else:
-            m, k = self._check(clean, "clean")
-            self.rows.append({"alpha": 0.0, "miou": m, "kid": k, "counted": False})
+            m, k, _, _ = self._check(clean, "clean")
+            self.rows.append({"alpha": 0.0, "miou": m, "kid": k, "counted": False, "miou_se": 0.0, "kid_se": 0.0})
         self.clean_miou = m
 
     @staticmethod
     def _check(out, what):
         try:
-            m, k = out
-            m, k = float(m), float(k)
+            vals = [float(v) for v in out]
+            if len(vals) not in (2, 4):
+                raise ValueError
         except (TypeError, ValueError):
-            raise TypeError(f"{what} must be a pair (miou, kid) of numbers, got {out!r}") from None
+            raise TypeError(f"{what} must be a pair (miou, kid) of numbers (or (miou, kid, miou_se, kid_se)), "
+                            f"got {out!r}") from None
+        m, k = vals[:2]
+        ms, ks = vals[2:] if len(vals) == 4 else (math.nan, math.nan)
         if not (math.isfinite(m) and math.isfinite(k)):
             raise ValueError(f"{what} returned non-finite values (miou={m}, kid={k})")
-        return m, k
+        return m, k, ms, ks
 
     def call(self, alpha):
-        m, k = self._check(self.evaluate(float(alpha)), f"evaluate({alpha:.4g})")
+        m, k, ms, ks = self._check(self.evaluate(float(alpha)), f"evaluate({alpha:.4g})")
         self.n += 1
-        self.rows.append({"alpha": float(alpha), "miou": m, "kid": k, "counted": True})
+        self.rows.append({"alpha": float(alpha), "miou": m, "kid": k, "counted": True, "miou_se": ms, "kid_se": ks})
         return m, k
 
+    def degenerate(self, guard: float | None) -> str:
+        """:func:`degenerate_reason` of the last point (α_max), or "" (``guard=None``: never)."""
+        if guard is None:
+            return ""
+        r = self.rows[-1]
+        return degenerate_reason(self.clean_miou - r["miou"], r["kid"], miou_se=r["miou_se"], kid_se=r["kid_se"],
+                                 z=guard)
+
     def frame(self, alpha_max, eps):
-        df = pd.DataFrame(self.rows, columns=["alpha", "miou", "kid", "counted"])
+        df = pd.DataFrame(self.rows, columns=["alpha", "miou", "kid", "counted", "miou_se", "kid_se"])
         df.insert(0, "order", np.arange(len(df)))
         at_max = df.index[np.isclose(df["alpha"], alpha_max)]
         if len(at_max):
@@ -257,26 +285,53 @@ class _Evaluator:
         else:
             s = np.full(len(df), np.nan)
         df["S"] = s
-        return df[["order", "alpha", "miou", "kid", "S", "counted"]]
+        return df[["order", "alpha", "miou", "kid", "S", "counted", "miou_se", "kid_se"]]
+
+
+def degenerate_reason(miou_drop: float, kid: float, *, miou_se: float = math.nan, kid_se: float = math.nan,
+                      z: float = GUARD_Z) -> str:
+    """Why S is undefined for a type: "" when both end points are clearly positive.
+
+    ``miou_drop = mIoU(0) - mIoU(α_max)`` (percent) and ``kid = KID(α_max)`` must exceed ``z`` times
+    their noise (``miou_se``, ``kid_se``; NaN counts as 0, i.e. they must then be > 0).
+    """
+    if not (isinstance(z, (int, float)) and not isinstance(z, bool) and z >= 0):
+        raise ValueError(f"guard z must be a number >= 0, got {z!r}")
+    ms = 0.0 if not math.isfinite(miou_se) else float(miou_se)
+    ks = 0.0 if not math.isfinite(kid_se) else float(kid_se)
+    why = []
+    if not miou_drop > z * ms:
+        why.append(f"mIoU drop at alpha_max {miou_drop:.3g} <= {z:g} x noise {ms:.3g}")
+    if not kid > z * ks:
+        why.append(f"KID at alpha_max {kid:.3g} <= {z:g} x noise {ks:.3g}")
+    return "; ".join(why)
+
+
+def _uniform_fallback(ev, num_levels, alpha_max, rnd, ys, eps, flag, method, history=None) -> LevelResult:
+    """Levels ``k·α_max/L`` for a degenerate curve (no further evaluations)."""
+    lv = np.array([float(np.clip(rnd(alpha_max * k / num_levels), 0.0, alpha_max)) for k in range(1, num_levels)])
+    return LevelResult(method, np.append(lv, alpha_max), ys, np.full(num_levels - 1, np.nan), ev.frame(alpha_max, eps),
+                       ev.n, "degenerate", float(alpha_max), history or [], flag)
 
 
 def adaptive_levels(evaluate: Callable[[float], tuple[float, float]], *, num_levels: int = 5, tol: float = 0.05,
                     budget: int | None = None, alpha_max: float = 1.0,
                     round_fn: Callable[[float], float] | None = None,
-                    clean: tuple[float, float] | None = None, eps: float = EPS) -> LevelResult:
+                    clean: tuple[float, float] | None = None, eps: float = EPS,
+                    guard: float | None = GUARD_Z) -> LevelResult:
     """Adaptive sensitivity analysis (ASA, Algorithm 1) for one perturbation type.
 
     Parameters
     ----------
     evaluate : callable
         ``evaluate(alpha) -> (miou, kid)``: mIoU (percent) and KID of the model on the subset
-        perturbed at magnitude ``alpha``.
+        perturbed at magnitude ``alpha``; or ``(miou, kid, miou_se, kid_se)`` with the noise
+        (standard errors) of the mIoU drop and of KID, used by the guard.
     num_levels : int
         L (≥ 2); L-1 levels are solved, α_max is the L-th.
     tol : float
         Tolerance as a fraction of α_max (default 0.05): stop when every target's solution lies
-        within ``tol·α_max`` of an evaluated magnitude, or when the last added point moved no
-        solution by more than ``tol·α_max/4``.
+        within ``tol·α_max`` of an evaluated magnitude.
     budget : int, optional
         Maximum number of calls of ``evaluate`` (including the one at α_max, and the clean one
         when ``clean`` is not given).
@@ -290,6 +345,10 @@ def adaptive_levels(evaluate: Callable[[float], tuple[float, float]], *, num_lev
         When omitted, ``evaluate(0.0)`` is called (and counted).
     eps : float
         ε of :func:`cumulative_sensitivity`.
+    guard : float or None
+        z of the degenerate-curve guard (module docstring; ``None`` disables it): when the mIoU
+        drop or KID at α_max is not above ``guard`` times its noise, stop after that evaluation
+        and return the uniform levels ``k·α_max/L`` with ``flag`` saying why.
 
     Returns a :class:`LevelResult`. Uncertainty of a level = distance from its solution to the
     nearest evaluated α. Non-monotone (noisy) S never raises: points are sorted, duplicates
@@ -307,9 +366,11 @@ def adaptive_levels(evaluate: Callable[[float], tuple[float, float]], *, num_lev
     rnd = (lambda a: a) if round_fn is None else round_fn
     ev = _Evaluator(evaluate, clean)
     ev.call(alpha_max)
+    flag = ev.degenerate(guard)
+    if flag:
+        return _uniform_fallback(ev, num_levels, alpha_max, rnd, ys, eps, flag, "adaptive")
     abs_tol = tol * alpha_max
     history: list[np.ndarray] = []
-    prev: np.ndarray | None = None
     stop = None
     while True:
         pts = ev.frame(alpha_max, eps)
@@ -320,13 +381,10 @@ def adaptive_levels(evaluate: Callable[[float], tuple[float, float]], *, num_lev
         unc = np.min(np.abs(sol[:, None] - evaluated[None, :]), axis=1)
         if np.all(unc < abs_tol):
             stop = "tolerance"
-        elif prev is not None and np.max(np.abs(sol - prev)) <= abs_tol / 4:
-            stop = "converged"
         elif budget is not None and ev.n >= budget:
             stop = "budget"
         if stop:
             break
-        prev = sol
         k = int(np.argmax(unc))
         ev.call(sol[k])
     pts = ev.frame(alpha_max, eps)
@@ -351,7 +409,8 @@ def _maximin_choice(s_grid: np.ndarray, k: int, ys: np.ndarray) -> tuple[int, ..
 
 def uniform_levels(evaluate: Callable[[float], tuple[float, float]], *, num_levels: int = 5, grid: int = 10,
                    alpha_max: float = 1.0, round_fn: Callable[[float], float] | None = None,
-                   clean: tuple[float, float] | None = None, eps: float = EPS) -> LevelResult:
+                   clean: tuple[float, float] | None = None, eps: float = EPS,
+                   guard: float | None = GUARD_Z) -> LevelResult:
     """Uniform sensitivity analysis (the baseline of Appendix D) for one perturbation type.
 
     Evaluates S at ``α_max·i/grid`` for i = 1..grid (``grid`` evaluations, plus the clean one
@@ -359,7 +418,8 @@ def uniform_levels(evaluate: Callable[[float], tuple[float, float]], *, num_leve
     values, with S = 0 and S = 2 as end points and neighbours in α order, maximise the smallest
     gap; ties go to the choice closest to the targets ``2k/L``. The levels are those grid points
     plus α_max. A level's uncertainty is its distance from the target's solution on the PCHIP fit
-    through the grid (how far the grid pick is from the interpolated inverse).
+    through the grid (how far the grid pick is from the interpolated inverse). ``guard``: as in
+    :func:`adaptive_levels` (α_max is evaluated first; a degenerate curve stops there).
     """
     _check_common(num_levels, alpha_max, round_fn)
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < num_levels:
@@ -375,6 +435,9 @@ def uniform_levels(evaluate: Callable[[float], tuple[float, float]], *, num_leve
         mags.append(a)
     # α_max first so that S of the others is defined; evaluation order is then ascending
     ev.call(alpha_max)
+    flag = ev.degenerate(guard)
+    if flag:
+        return _uniform_fallback(ev, num_levels, alpha_max, rnd, ys, eps, flag, "uniform")
     for a in mags[:-1]:
         ev.call(a)
     pts = ev.frame(alpha_max, eps)
@@ -437,9 +500,11 @@ def state_hash(model: Any) -> str | None:
     return None
 
 
-def _seed_for(seed: int, name: str, alpha: float) -> int:
-    """Deterministic per-(seed, type, α) seed, so results do not depend on evaluation order."""
-    return int(hashlib.sha1(f"{seed}|{name}|{alpha:.10f}".encode()).hexdigest()[:15], 16)
+def _seed_for(seed: int, name: str) -> int:
+    """Deterministic per-(seed, type) seed of the perturbation draws. The same draws serve every α
+    of a type (common random numbers: differences between magnitudes are not sampling noise), and
+    results do not depend on the order of evaluation."""
+    return int(hashlib.sha1(f"{seed}|{name}".encode()).hexdigest()[:15], 16)
 
 
 def points_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -451,44 +516,75 @@ def points_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- analyse
+def kid_subset_size_for(n: int, kid_subset_size: int | None) -> int:
+    """KID subset size of the analysis: ``kid_subset_size`` clipped to ``[2, n]``; ``None``: half
+    the subset (``max(2, n // 2)``), so that the spread over subsets measures the noise of KID."""
+    return max(2, min(int(kid_subset_size), n)) if kid_subset_size is not None else max(2, n // 2)
+
+
+def clean_matrices_of(model: Any, images, labels, *, num_classes: int, ignore_index: int = 255,
+                      batch_size: int = 8, device: Any = None):
+    """Per-image confusion matrices (N×C×C) of ``model`` on the clean ``images`` (for the guard's
+    paired bootstrap, :func:`repro.metrics.bootstrap_miou_se`)."""
+    import torch
+
+    from repro.inference import predict
+    from repro.metrics import per_image_matrices
+
+    out = []
+    for s in range(0, images.shape[0], batch_size):
+        pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device).cpu()
+        out.append(per_image_matrices(pred, labels[s:s + batch_size].cpu(), num_classes, ignore_index))
+    return torch.cat(out)
+
+
 def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: Any, clean_features,
                            num_classes: int, ignore_index: int = 255, seed: int = 0, batch_size: int = 8,
                            device: Any = None, border: str = "zoom", kid_subsets: int = 100,
-                           kid_subset_size: int = 1000) -> Callable[[float], tuple[float, float]]:
-    """``evaluate(α) -> (mIoU, KID)`` for perturbation ``name`` on ``images``/``labels``.
+                           kid_subset_size: int | None = None, clean_matrices: Any = None,
+                           bootstrap: int = 200) -> Callable[[float], tuple[float, float, float, float]]:
+    """``evaluate(α) -> (mIoU, KID, σ_ΔmIoU, σ_KID)`` for perturbation ``name`` on ``images``/``labels``.
 
-    Batch by batch: ``repro.perturb.apply`` (a ``torch.Generator`` seeded from
-    ``(seed, name, α)``, so a magnitude always gives the same images), the model's confusion
-    matrix (:func:`repro.inference.evaluate_images`) and the extractor's features; then mIoU
-    (percent) of the accumulated matrix and KID (mean, :func:`repro.kid.kid` with ``kid_subsets``
-    subsets of ``min(kid_subset_size, n)``) against ``clean_features``.
+    Batch by batch: ``repro.perturb.apply`` with a ``torch.Generator`` seeded from
+    ``(seed, name)`` only -- the same draws at every α (common random numbers) --, the model's
+    per-image confusion matrices and the extractor's features; then
+
+    * mIoU (percent) of the summed matrices;
+    * ``σ_ΔmIoU``: standard error of ``mIoU(clean) - mIoU(α)`` by a paired bootstrap over the
+      images (``bootstrap`` resamples; with ``clean_matrices``, the N×C×C clean per-image
+      matrices, else of ``mIoU(α)`` alone);
+    * KID: the paired estimator (row i of the perturbed features is image i perturbed,
+      :func:`repro.kid.kid_result` with ``paired=True``), mean over ``kid_subsets`` subsets of
+      :func:`kid_subset_size_for` images against ``clean_features``, and ``σ_KID`` the std over
+      those subsets.
     """
     import torch
 
     from repro import kid as kidmod
     from repro import perturb
-    from repro.inference import evaluate_images
+    from repro.inference import predict
+    from repro.metrics import bootstrap_miou_se, miou_of_matrices, per_image_matrices
 
     ext = make_extractor(extractor, device=device or "cpu")
     n = images.shape[0]
-    ksize = int(min(kid_subset_size, n))
+    ksize = kid_subset_size_for(n, kid_subset_size)
 
-    def evaluate(alpha: float) -> tuple[float, float]:
-        g = torch.Generator(device=images.device).manual_seed(_seed_for(seed, name, alpha))
-        cm = None
-        feats = []
+    def evaluate(alpha: float) -> tuple[float, float, float, float]:
+        g = torch.Generator(device=images.device).manual_seed(_seed_for(seed, name))
+        mats, feats = [], []
         for s in range(0, n, batch_size):
             xb, yb = perturb.apply(images[s:s + batch_size], labels[s:s + batch_size], name, float(alpha),
                                    generator=g, border=border)
-            _, cmb = evaluate_images(model, xb, yb, num_classes, ignore_index=ignore_index,
-                                     batch_size=batch_size, device=device, return_matrix=True)
-            if cm is None:
-                cm = cmb
-            else:
-                cm += cmb
+            pred = predict(model, xb, batch_size=batch_size, device=device).cpu()
+            mats.append(per_image_matrices(pred, yb.cpu(), num_classes, ignore_index))
             feats.append(ext(xb).cpu())
-        k = kidmod.kid(clean_features, torch.cat(feats), subsets=kid_subsets, subset_size=ksize, seed=seed)[0]
-        return cm.scores()["mIoU"], float(k)
+        mats = torch.cat(mats)
+        miou = float(miou_of_matrices(mats.sum(0)))
+        se = bootstrap_miou_se(clean_matrices, mats, resamples=bootstrap, seed=seed) if clean_matrices is not None \
+            else bootstrap_miou_se(mats, resamples=bootstrap, seed=seed)
+        k = kidmod.kid_result(clean_features, torch.cat(feats), subsets=kid_subsets, subset_size=ksize, seed=seed,
+                              paired=True)
+        return miou, float(k.mean), float(se), float(k.std)
 
     return evaluate
 
@@ -537,16 +633,18 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
             budget: int | None = None, grid: int = 10, seed: int = 0, batch_size: int = 8, device: Any = None,
             cache: bool = True, force: bool = False, clean_features: Any = None, clean_miou: float | None = None,
             num_classes: int | None = None, ignore_index: int | None = None, alpha_max: float = 1.0,
-            border: str = "zoom", kid_subsets: int = 100, kid_subset_size: int = 1000,
-            cache_key: str | None = None, progress: bool = True) -> pd.DataFrame:
+            border: str = "zoom", kid_subsets: int = 100, kid_subset_size: int | None = None,
+            guard: float | None = GUARD_Z, cache_key: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Sensitivity analysis of ``model`` for many perturbation types on a data subset.
 
     For each type the levels are chosen by :func:`adaptive_levels` (``method="adaptive"``) or
     :func:`uniform_levels` (``method="uniform"``), where ``evaluate(α)`` perturbs the subset with
-    ``repro.perturb.apply(images, labels, type, α, generator=…)`` (seeded per type and α), scores
-    the model (mIoU, percent) and computes KID (:func:`repro.kid.kid`, mean over ``kid_subsets``
-    subsets of ``min(kid_subset_size, n)``) between the clean and the perturbed features. The
-    clean mIoU and clean features are computed once. Blur levels snap to odd kernels.
+    ``repro.perturb.apply(images, labels, type, α, generator=…)`` (seeded per type, the same
+    draws at every α), scores the model (mIoU, percent) and computes the paired KID between the
+    clean and the perturbed features (:func:`perturbation_evaluator`). The clean mIoU, clean
+    per-image confusion matrices and clean features are computed once. Blur levels snap to odd
+    kernels. A type whose mIoU drop or KID at α_max is not clearly above its noise (``guard``)
+    gets the uniform levels ``k·α_max/L``, a warning and a ``flag`` in the table.
 
     Parameters
     ----------
@@ -567,14 +665,19 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     clean_miou : precomputed clean mIoU (percent) of the subset
     num_classes, ignore_index : needed when ``dataset`` is a tensor pair (ignore default 255)
     border : border mode of the geometric perturbations
+    kid_subsets, kid_subset_size : KID subsets (default: 100 subsets of half the images, see
+        :func:`kid_subset_size_for`)
+    guard : z of the degenerate-curve guard (:func:`degenerate_reason`; ``None``: off)
 
     Returns a DataFrame with one row per (type, level): ``type, level (1..L), alpha, miou, kid,
-    S, target, uncertainty, evaluated, n_evals, method``. mIoU/KID at a level that was not itself
+    S, target, uncertainty, evaluated, n_evals, method, flag`` (``flag``: "" or why the type's
+    curve is degenerate and its levels uniform). mIoU/KID at a level that was not itself
     evaluated are interpolated linearly between the nearest evaluated points (``evaluated``
     says which). ``df.attrs`` holds ``points`` (records of every evaluated point: type, order,
-    alpha, miou, kid, S, counted; see :func:`points_frame`), ``clean_miou``, ``extractor`` (the
-    tag of the features), ``n_evaluations`` (total), ``wall_s`` (seconds of the computation when
-    it was run) and ``config``.
+    alpha, miou, kid, S, counted, miou_se, kid_se; see :func:`points_frame`), ``clean_miou``,
+    ``extractor`` (the tag of the features), ``n_evaluations`` (total), ``flags`` (type → reason,
+    degenerate types only), ``wall_s`` (seconds of the computation when it was run) and
+    ``config``.
     """
     import time
 
@@ -605,13 +708,13 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     mhash = state_hash(model)
     if cache and mhash is None and cache_key is None:
         cache = False  # a plain function has no identity to key the cache on
-    config = {"version": 1, "model": mhash, "cache_key": cache_key, "data": ident, "n": n, "types": list(names),
+    config = {"version": 2, "model": mhash, "cache_key": cache_key, "data": ident, "n": n, "types": list(names),
               "extractor": ext.tag, "method": method, "num_levels": num_levels, "tol": tol, "budget": budget,
               "grid": grid, "seed": seed, "batch_size": batch_size, "alpha_max": alpha_max, "border": border,
               "num_classes": num_classes, "ignore_index": ignore_index, "kid_subsets": kid_subsets,
               "kid_subset_size": kid_subset_size,
               "clean_features": None if clean_features is None else tensor_hash(clean_features),
-              "clean_miou": clean_miou}
+              "clean_miou": clean_miou, "guard": guard}
 
     def features_of(x: torch.Tensor) -> torch.Tensor:
         return torch.cat([ext(x[s:s + batch_size]).cpu() for s in range(0, x.shape[0], batch_size)])
@@ -621,22 +724,30 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
 
         t0 = time.perf_counter()
         feats0 = clean_features if clean_features is not None else features_of(images)
-        m0 = clean_miou if clean_miou is not None else evaluate_images(
-            model, images, labels, num_classes, ignore_index=ignore_index, batch_size=batch_size, device=dev)["mIoU"]
-        rows, points, total = [], [], 0
+        cms0 = clean_matrices_of(model, images, labels, num_classes=num_classes, ignore_index=ignore_index,
+                                 batch_size=batch_size, device=dev)
+        from repro.metrics import miou_of_matrices
+
+        m0 = clean_miou if clean_miou is not None else float(miou_of_matrices(cms0.sum(0)))
+        rows, points, total, flags = [], [], 0, {}
         bar = tqdm(names, desc=f"sensitivity ({method})", unit="type", disable=not progress)
         for name in bar:
             evaluate = perturbation_evaluator(model, images, labels, name, extractor=ext, clean_features=feats0,
                                               num_classes=num_classes, ignore_index=ignore_index, seed=seed,
                                               batch_size=batch_size, device=dev, border=border,
-                                              kid_subsets=kid_subsets, kid_subset_size=kid_subset_size)
+                                              kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+                                              clean_matrices=cms0)
             rnd = snap_blur if name == "gaussian_blur" else None
             if method == "adaptive":
                 res = adaptive_levels(evaluate, num_levels=num_levels, tol=tol, budget=budget, alpha_max=alpha_max,
-                                      round_fn=rnd, clean=(m0, 0.0))
+                                      round_fn=rnd, clean=(m0, 0.0), guard=guard)
             else:
                 res = uniform_levels(evaluate, num_levels=num_levels, grid=grid, alpha_max=alpha_max,
-                                     round_fn=rnd, clean=(m0, 0.0))
+                                     round_fn=rnd, clean=(m0, 0.0), guard=guard)
+            if res.flag:
+                flags[name] = res.flag
+                warnings.warn(f"sensitivity analysis: {name}: degenerate curve ({res.flag}); using the uniform "
+                              f"levels k/{num_levels} for this type", UserWarning, stacklevel=2)
             total += res.n_evaluations
             bar.set_postfix(type=name, evals=res.n_evaluations)
             mi, ki = res.level_values("miou"), res.level_values("kid")
@@ -650,13 +761,14 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
                              "kid": float(ki[k]), "S": float(s_fit[k]), "target": float(tg[k]),
                              "uncertainty": float(un[k]),
                              "evaluated": bool(np.any(np.isclose(ev_alpha, res.levels[k], atol=1e-12))),
-                             "n_evals": int(res.n_evaluations), "method": method})
+                             "n_evals": int(res.n_evaluations), "method": method,
+                             "flag": "degenerate" if res.flag else ""})
             for r in pts.to_dict(orient="records"):
                 points.append({"type": name, **{k: (bool(v) if k == "counted" else (int(v) if k == "order" else float(v)))
                                                 for k, v in r.items()}})
         df = pd.DataFrame(rows)
         df.attrs.update({"points": points, "clean_miou": float(m0), "extractor": ext.tag, "n_evaluations": int(total),
-                         "wall_s": float(time.perf_counter() - t0), "config": config})
+                         "flags": flags, "wall_s": float(time.perf_counter() - t0), "config": config})
         return df
 
     if cache:

@@ -24,9 +24,11 @@ Groups and formulas (8-bit OpenCV conventions, computed in float on the [0, 1] s
   shear factor ``±0.3·m`` about the centre (``x' = x + k·y`` for shear_x), translation by
   ``±m·W/4`` (x, ``+`` = right) or ``±m·H/4`` (y, ``+`` = down) pixels.  Images are resampled
   bilinearly, labels by nearest neighbour.  ``border="zoom"`` (the paper) zooms in to the
-  largest centred rectangle of the original aspect ratio holding no padded pixel and resizes
-  it back to H×W; the warp and the zoom are composed into ONE resampling (no double
-  interpolation).  ``border="pad"`` (the authors' code) fills images with 0 and labels with 255.
+  largest rectangle of the original aspect ratio holding no padded pixel and resizes it back to
+  H×W; the warp and the zoom are composed into ONE resampling (no double interpolation).  For
+  rotation and shear that rectangle is centred; for a translation it sits beside the padded
+  strip (scale ``1 - m/4``, a zoom of at most 4/3 at m = 1), so a translation stays a shift
+  whose distance from the clean image grows with m.  ``border="pad"`` (the authors' code) fills images with 0 and labels with 255.
 * ``gaussian_blur``: odd kernel size ``k = 2·floor(49·m/2) + 1`` (k = 1 is the identity) and
   OpenCV's sigma rule ``σ = 0.3·((k-1)/2 - 1) + 0.8`` (pixels), reflect-101 borders (OpenCV's
   default), separable convolution run as block-Toeplitz matrix products (equal to
@@ -661,14 +663,24 @@ def _forward_matrices(name: str, m: torch.Tensor, h: int, w: int):
 def _inverse_maps(name: str, m: torch.Tensor, h: int, w: int, border: str):
     """Output pixel → source pixel maps ``src - c = M·(out - c) + d`` (float64).
 
-    For ``zoom`` the output is the centred rectangle scaled by ``s`` (``dst - c = s·(out - c)``)
-    with the largest ``s ≤ 1`` whose four corners (pixel edges, half extents W/2, H/2) map inside
-    the source: ``s = min (half - |d|)/|B·corner|`` over corners and axes, ``B = A⁻¹``,
-    ``d = -A⁻¹·t``.
+    For ``zoom`` and rotation/shear the output is the centred rectangle scaled by ``s``
+    (``dst - c = s·(out - c)``) with the largest ``s ≤ 1`` whose four corners (pixel edges, half
+    extents W/2, H/2) map inside the source: ``s = min (half - |d|)/|B·corner|`` over corners and
+    axes, ``B = A⁻¹``, ``d = -A⁻¹·t``.  For a translation by ``t`` the largest such rectangle
+    fills the unpadded part along the shift: ``s = 1 - |t|/size`` and its centre is ``t/2``, so
+    ``src - c = s·(out - c) - t/2``.
     """
     a, t = _forward_matrices(name, m, h, w)
     b = torch.linalg.inv(a)
     d = -(b @ t.unsqueeze(-1)).squeeze(-1)
+    if border == "zoom" and name.startswith("translate"):
+        # the valid region is the image minus the padded strip of width |t|: the largest rectangle
+        # of the original aspect ratio in it spans the strip's whole complement along the shift
+        # (scale s = 1 - |t|/size, ≥ 3/4) and sits beside the strip, centred across it, i.e. its
+        # centre is at t/2:  src - c = s·(out - c) + t/2 - t
+        size = torch.tensor([w, h], dtype=torch.float64)
+        s = 1.0 - (t.abs() / size).amax(dim=1)
+        return b * s.view(-1, 1, 1), d / 2.0
     if border == "zoom":
         half = torch.tensor([w / 2.0, h / 2.0], dtype=torch.float64)
         corners = torch.tensor([[w / 2.0, h / 2.0], [w / 2.0, -h / 2.0]], dtype=torch.float64)

@@ -39,7 +39,7 @@ __all__ = ["build_config", "CONFIG_DIR", "MODELS", "METHODS", "DATASETS", "PROFI
            "profile_defaults"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-MODELS = ("pspnet_r18", "pspnet_r50", "segformer_b0")
+MODELS = ("pspnet_r18", "pspnet_r50", "segformer_b0", "fastscnn", "cgnet", "unet_s16")
 POLICIES = ("augmix", "autoaugment", "randaugment", "trivialaugment")
 METHODS = ("baseline",) + POLICIES + ("sota", "ours", "ours_no_sa", "ours_no_geo", "ours_no_photo")
 SHIPPED_DATASETS = ("camvid", "isbi2012_em")
@@ -155,6 +155,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
                  val_interval: int | None | str = "profile", checkpoint_interval: int | None = None,
                  border: str = "zoom", sia: Mapping[str, Any] | None = None,
                  eval_splits: Sequence[str] | None = None, eval_limit: int | None | str = "profile",
+                 scale: Sequence[int] | None = None, warm_start: Mapping[str, Any] | None | str = "profile",
                  work_dir: str | os.PathLike | None = None) -> Config:
     """A complete mmengine config for training ``model`` with ``method`` on ``dataset``.
 
@@ -183,6 +184,16 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     eval_splits : splits :func:`repro.train.run` evaluates at the end (default: the dataset's).
     eval_limit : evaluate on the first N images of each split only (``None``: all; ``"profile"``:
         the profile's choice -- smoke uses 8).
+    scale : ``(W, H)`` the images are resized around (training ``RandomResize``) and to (test
+        ``Resize``); default the dataset's ``img_scale``.
+    warm_start : start from the final weights of another run instead of random weights: a mapping
+        of :func:`build_config` arguments of that run (the same model, dataset, crop, batch size,
+        scale and profile; method ``baseline`` and seed 0 unless given), e.g. ``dict(iters=3000,
+        lr=0.05)``; ``None``: random init; ``"profile"``: the profile's choice (``cpu``: the
+        shared warm start of every method, see ``configs/profiles.yaml``). The composed config
+        records it as ``cfg.warm_start = dict(args=..., hash=<run hash>)``; :func:`repro.train.run`
+        trains (or reads from the cache) that run first and loads its checkpoint (mmengine's
+        ``load_from``: weights only, fresh optimiser and schedule).
     work_dir : stored as ``cfg.work_dir`` (``repro.train.run`` chooses one from the config hash).
 
     The config carries extra top-level keys used by :mod:`repro.train`: ``model_name``,
@@ -208,8 +219,32 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         raise ValueError(f"border must be 'zoom' or 'pad', got {border!r}")
     if sia is not None and not isinstance(sia, Mapping):
         raise TypeError(f"sia must be a mapping of SensitivityHook arguments, got {type(sia).__name__}")
+    if isinstance(warm_start, str):
+        if warm_start != "profile":
+            raise ValueError(f"warm_start must be a mapping of build_config arguments, None or 'profile', "
+                             f"got {warm_start!r}")
+        warm_start = prof.get("warm_start")
+    if warm_start is not None and not isinstance(warm_start, Mapping):
+        raise TypeError(f"warm_start must be a mapping of build_config arguments or None, got "
+                        f"{type(warm_start).__name__}")
+    ws_record = None
+    if warm_start is not None:
+        bad = sorted(set(warm_start) - {"iters", "lr", "method", "seed", "border"})
+        if bad:
+            raise ValueError(f"warm_start may set iters, lr, method, seed and border only (it shares model, dataset, "
+                             f"crop, batch size, scale and profile with the run); got {bad}")
+        ws_args = dict(model=model, dataset=dataset, profile=profile, crop=crop, batch_size=batch_size,
+                       data_root=None if data_root is None else str(data_root), scale=None if scale is None
+                       else list(scale), num_workers=num_workers, method="baseline", seed=0, warm_start=None,
+                       val_interval=None, eval_splits=eval_splits, eval_limit=eval_limit)
+        ws_args.update(dict(warm_start))
+        from .runner import run_hash
+
+        ws_record = dict(args=ws_args, hash=run_hash(build_config(**ws_args)))
 
     ds = _load(f"datasets/{dataset}.py")
+    if scale is not None:
+        ds["img_scale"] = list(_pair(tuple(scale) if isinstance(scale, list) else scale, "scale"))
     cfg = _merge(_load("_base_/default_runtime.py"), {})
     mdl = _load(f"models/{model}.py")
     # crop sizes are (H, W) as in mmseg's RandomCrop; img_scale is (W, H) as in mmseg's Resize
@@ -240,9 +275,11 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     cfg = _merge(cfg, {k: v for k, v in mdl.items() if k not in ("norm_cfg",)})
     nc = int(ds["num_classes"])
     cfg["model"]["decode_head"]["num_classes"] = nc
-    if cfg["model"].get("auxiliary_head"):
-        cfg["model"]["auxiliary_head"]["num_classes"] = nc
-    cfg["model"]["data_preprocessor"]["size"] = crop_hw
+    aux = cfg["model"].get("auxiliary_head")
+    for head in (aux if isinstance(aux, list) else [aux] if aux else []):
+        head["num_classes"] = nc
+    if cfg["model"]["data_preprocessor"].get("size_divisor") is None:  # mmseg takes one of size, size_divisor
+        cfg["model"]["data_preprocessor"]["size"] = crop_hw
     cfg["data_preprocessor"] = copy.deepcopy(cfg["model"]["data_preprocessor"])
 
     # optimiser and schedule
@@ -337,6 +374,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
 
     if profile == "paper":
         cfg["env_cfg"]["dist_cfg"] = dict(backend="nccl")
+    cfg["warm_start"] = ws_record
     cfg["model_name"], cfg["method"], cfg["dataset_name"], cfg["profile"] = model, method, dataset, profile
     cfg["data_layout"] = ds.get("data_layout", {})
     cfg["custom_imports"] = dict(imports=["repro.train"], allow_failed_imports=False)

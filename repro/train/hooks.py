@@ -62,18 +62,30 @@ __all__ = ["SensitivityHook", "event_iterations", "evaluate_levels"]
 FOREVER = 2 ** 62
 
 
-def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int = 8) -> tuple[list[int], list[int]]:
-    """(analysis iterations, refresh iterations): ``round(k·T/(A+1))`` and ``round(k·T/F)``.
+def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int = 8, *, at_start: bool = False,
+                     final_refresh: bool = True) -> tuple[list[int], list[int]]:
+    """(analysis iterations, refresh iterations).
+
+    Analyses at ``round(k·T/(A+1))``, k = 1..A (after a uniform warm-up), or with ``at_start``
+    (a warm-started run, whose initial model is already trained) at ``round(k·T/A)``,
+    k = 0..A-1: the first one before any training step.  Refreshes at ``round(k·T/F)``,
+    k = 1..F (k < F without ``final_refresh``: the refresh after the last iteration trains
+    nothing, it only reports the final distribution).
 
     An event "at iteration i" happens after i training iterations are done (mmengine's
-    ``after_train_iter`` with ``runner.iter + 1 == i``); its distribution is used from iteration i.
+    ``after_train_iter`` with ``runner.iter + 1 == i``; i = 0: ``before_train``); its distribution
+    is used from iteration i.
     """
     if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
         raise ValueError(f"max_iters must be a positive int, got {max_iters!r}")
     if num_analyses < 0 or num_refreshes < 0:
         raise ValueError("num_analyses and num_refreshes must be >= 0")
-    ana = sorted({max(1, int(round(k * max_iters / (num_analyses + 1)))) for k in range(1, num_analyses + 1)})
-    ref = sorted({max(1, int(round(k * max_iters / num_refreshes))) for k in range(1, num_refreshes + 1)})
+    if at_start:
+        ana = sorted({int(round(k * max_iters / num_analyses)) for k in range(num_analyses)}) if num_analyses else []
+    else:
+        ana = sorted({max(1, int(round(k * max_iters / (num_analyses + 1)))) for k in range(1, num_analyses + 1)})
+    last = num_refreshes + 1 if final_refresh else num_refreshes
+    ref = sorted({max(1, int(round(k * max_iters / num_refreshes))) for k in range(1, last)})
     return ana, ref
 
 
@@ -170,16 +182,30 @@ class SensitivityHook(Hook):
     dataset_size : (W, H) the analysis images are resized to (``None``: as stored; they must then
         share one size).
     extractor, extractor_weights : KID feature extractor: a name of :func:`repro.features.extractor`
-        (``inception`` reads ``extractor_weights``) or ``"conv-random"``
-        (:func:`repro.sensitivity.random_conv_extractor`).
+        (``inception`` reads ``extractor_weights``), ``"conv-random"``
+        (:func:`repro.sensitivity.random_conv_extractor`) or ``"encoder"``: the frozen encoder of
+        the model as it was before training (a warm start; :func:`repro.features.encoder_extractor`),
+        read from the checkpoint ``extractor_weights`` when given (a resumed run), else taken
+        from the model at ``before_train`` of a fresh run.
     tol, max_evals : ASA tolerance (fraction of α_max) and evaluation budget per type.
     eval_batch_size : images per forward pass during evaluations.
     border : border mode of geometric perturbations.
-    seed : seed of the analysis (KID subsets, noise draws).
+    seed : seed of the analysis (subset draws, noise draws, KID subsets); independent of the
+        training seed, so that runs sharing a warm start share their first analysis.
     restore_rng : keep the torch RNG stream of training steps independent of in-between work.
     measure_levels : after an analysis, measure the mIoU at the chosen levels (N·L model
         evaluations, like a refresh; default) instead of using the analysis' values, which are
         interpolated between the points the analysis evaluated.
+    analyse_at_start : first analysis before the first training step (a warm-started run), see
+        :func:`event_iterations`.
+    final_refresh : refresh after the last iteration too (it only reports the final distribution).
+    refresh_subset : refreshes (and the measurement after an analysis) use the first this many
+        images of the analysis subset (``None``: all).
+    guard : z of the degenerate-curve guard of the analysis (:func:`repro.sensitivity.degenerate_reason`).
+    cache_events : store each event's result under ``<cache>/sia_events`` keyed by the model's
+        weights and every setting; an identical event (e.g. the first analysis of every run
+        that starts from the same warm start) is then read instead of recomputed. The history
+        records both the run's own time (``time_s``) and the computation's (``compute_s``).
     """
 
     priority = "NORMAL"  # before CheckpointHook (VERY_LOW): a checkpoint holds the refreshed state
@@ -191,7 +217,9 @@ class SensitivityHook(Hook):
                  subset_seed: int = 0, dataset_size: Sequence[int] | None = None,
                  extractor: str = "inception", extractor_weights: str | None = None, tol: float = 0.05,
                  max_evals: int | None = None, eval_batch_size: int = 8, border: str = "zoom", seed: int = 0,
-                 restore_rng: bool = True, measure_levels: bool = True):
+                 restore_rng: bool = True, measure_levels: bool = True, analyse_at_start: bool = False,
+                 final_refresh: bool = True, refresh_subset: int | None = None, guard: float | None = 2.0,
+                 cache_events: bool = False):
         if analysis not in ("adaptive", "uniform", "none"):
             raise ValueError(f"analysis must be 'adaptive', 'uniform' or 'none', got {analysis!r}")
         if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2:
@@ -204,6 +232,11 @@ class SensitivityHook(Hook):
             raise ValueError(f"border must be one of {perturb.BORDERS}, got {border!r}")
         if isinstance(subset, int) and not isinstance(subset, bool) and subset < 2:
             raise ValueError(f"subset must hold at least 2 images (KID needs 2 samples), got {subset!r}")
+        if refresh_subset is not None and (isinstance(refresh_subset, bool) or not isinstance(refresh_subset, int)
+                                           or refresh_subset < 1):
+            raise ValueError(f"refresh_subset must be a positive int or None, got {refresh_subset!r}")
+        if extractor == "encoder" and analysis == "none":
+            extractor = "conv-random"  # no analysis, no KID: nothing to build
         self.types = resolve_types(types)
         self.schedule_file = schedule_file
         self.run_id = run_id
@@ -226,6 +259,11 @@ class SensitivityHook(Hook):
         self.seed = int(seed)
         self.restore_rng = bool(restore_rng)
         self.measure_levels = bool(measure_levels)
+        self.analyse_at_start = bool(analyse_at_start)
+        self.final_refresh = bool(final_refresh)
+        self.refresh_subset = refresh_subset
+        self.guard = guard
+        self.cache_events = bool(cache_events)
         self._clean_features: torch.Tensor | None = None
         # state
         self.levels: dict[str, list[float]] | None = None
@@ -257,9 +295,10 @@ class SensitivityHook(Hook):
         self._rng_state = state.get("rng_state")
 
     # ------------------------------------------------------------------ helpers
-    def _publish(self, runner, current_iter: int) -> None:
+    def _publish(self, runner, current_iter: int, pending: bool = False) -> None:
+        """Write the schedule; ``pending``: an event at ``current_iter`` itself is still to come."""
         later = [i for i in sorted(set(self._events[0]) | set(self._events[1])) if i > current_iter]
-        valid_until = later[0] if later and later[0] < runner.max_iters else FOREVER
+        valid_until = current_iter if pending else (later[0] if later and later[0] < runner.max_iters else FOREVER)
         write_schedule(self._path, run_id=self.run_id, batch_size=self._batch_size, valid_until=valid_until,
                        schedule=self.schedule)
 
@@ -289,29 +328,60 @@ class SensitivityHook(Hook):
         self._ds, self._indices, self._data = ds, idx, (images, labels)
         return self._data
 
-    def _event_payload(self, runner, kind: str, at_iter: int) -> dict:
-        """Compute an event's result (rank 0 only)."""
-        from ..inference import evaluate_images
+    def _event_key(self, model, kind: str, at_iter: int) -> dict:
+        from ..sensitivity import state_hash
 
+        return dict(version=1, kind=kind, iter=at_iter, model=state_hash(model), types=list(self.types),
+                    analysis=self.analysis, num_levels=self.num_levels, weighting=self.weighting, jitter=self.jitter,
+                    dataset=self.dataset_cfg, subset=self.subset, subset_seed=self.subset_seed,
+                    dataset_size=self.dataset_size,
+                    extractor=self._extractor.tag if kind == "analysis" and self._extractor is not None else None,
+                    tol=self.tol, max_evals=self.max_evals, border=self.border, seed=self.seed,
+                    measure_levels=self.measure_levels, refresh_subset=self.refresh_subset, guard=self.guard,
+                    levels=self.levels if kind == "refresh" else None)
+
+    def _event_payload(self, runner, kind: str, at_iter: int) -> dict:
+        """Compute (or, with ``cache_events``, read) an event's result (rank 0 only)."""
+        model = _unwrap(runner.model)
+        if kind == "analysis" and self.analysis != "none":
+            self._ensure_extractor(runner, next(model.parameters()).device)
+        if not self.cache_events:
+            return self._compute_payload(runner, kind, at_iter)
+        from ..cache import cached
+
+        t0 = time.perf_counter()
+        ran = []
+
+        def compute():
+            ran.append(True)
+            return self._compute_payload(runner, kind, at_iter)
+
+        payload = dict(cached("sia_events", self._event_key(model, kind, at_iter), compute))
+        payload["cached"] = not ran
+        payload["time_s"] = time.perf_counter() - t0
+        return payload
+
+    def _compute_payload(self, runner, kind: str, at_iter: int) -> dict:
         model = _unwrap(runner.model)
         was_training = model.training
         model.eval()
         images, labels = self._load_data()
         dev = next(model.parameters()).device
         images, labels = images.to(dev), labels.to(dev)
+        n_ref = images.shape[0] if self.refresh_subset is None else min(self.refresh_subset, images.shape[0])
+        ref_images, ref_labels = images[:n_ref], labels[:n_ref]
         num_classes = int(model.decode_head.num_classes)
         t0 = time.perf_counter()
         analysis_table = None
         try:
             with torch.no_grad():
                 if kind == "analysis" and self.analysis != "none":
-                    clean = float(evaluate_images(model, images, labels, num_classes,
-                                                  batch_size=self.eval_batch_size)["mIoU"])
-                    analysis_table = self._analyse(model, dev, images, labels, num_classes, clean)
+                    analysis_table = self._analyse(model, dev, images, labels, num_classes)
+                    clean = float(analysis_table.attrs["clean_miou"])
                     levels = {t: [float(a) for a in g.sort_values("level")["alpha"]]
                               for t, g in analysis_table.groupby("type", sort=False) if t in self.types}
                     if self.measure_levels:
-                        table, clean = evaluate_levels(model, images, labels, levels, num_classes=num_classes,
+                        table, clean = evaluate_levels(model, ref_images, ref_labels, levels, num_classes=num_classes,
                                                        batch_size=self.eval_batch_size, border=self.border,
                                                        seed=self.seed + at_iter)
                     else:  # mIoU at the levels from the analysis (interpolated between evaluated points)
@@ -319,28 +389,56 @@ class SensitivityHook(Hook):
                 else:
                     levels = self.levels if kind == "refresh" else {
                         t: [k / self.num_levels for k in range(1, self.num_levels + 1)] for t in self.types}
-                    table, clean = evaluate_levels(model, images, labels, levels, num_classes=num_classes,
+                    table, clean = evaluate_levels(model, ref_images, ref_labels, levels, num_classes=num_classes,
                                                    batch_size=self.eval_batch_size, border=self.border,
                                                    seed=self.seed + at_iter)
         finally:
             if was_training:
                 model.train()
         dist = Distribution.from_analysis(table, weighting=self.weighting, types=list(levels), jitter=self.jitter)
-        return dict(kind=kind, iter=at_iter, time_s=time.perf_counter() - t0, levels=levels, clean_miou=clean,
-                    table=_records(table), distribution=dist.to_dict(),
+        elapsed = time.perf_counter() - t0
+        flags = {} if analysis_table is None else dict(analysis_table.attrs.get("flags") or {})
+        if flags:
+            runner.logger.warning(f"[SIA] degenerate sensitivity curves at iteration {at_iter}, uniform levels used: "
+                                  + "; ".join(f"{t} ({why})" for t, why in flags.items()))
+        return dict(kind=kind, iter=at_iter, time_s=elapsed, compute_s=elapsed, cached=False, levels=levels,
+                    clean_miou=clean, table=_records(table), distribution=dist.to_dict(),
                     analysis=None if analysis_table is None else _records(analysis_table),
                     analysis_points=None if analysis_table is None else analysis_table.attrs.get("points"),
-                    n_evaluations=None if analysis_table is None else analysis_table.attrs.get("n_evaluations"))
+                    n_evaluations=None if analysis_table is None else analysis_table.attrs.get("n_evaluations"),
+                    flags=flags, extractor=None if analysis_table is None else analysis_table.attrs.get("extractor"))
 
-    def _analyse(self, model, device, images, labels, num_classes, clean_miou) -> pd.DataFrame:
+    def _ensure_extractor(self, runner, device) -> None:
+        """Build the KID extractor once per run (``encoder``: from the initial weights)."""
+        if self._extractor is not None:
+            return
         from .. import features, sensitivity
 
-        if self._extractor is None:
-            if self.extractor_name == "inception":
-                ext = features.extractor("inception", weights=self.extractor_weights, device=device)
-            else:  # also "conv-random", the cheapest offline stand-in (repro.sensitivity)
-                ext = sensitivity.make_extractor(self.extractor_name, device=device)
-            self._extractor = _memoise(ext)
+        if self.extractor_name == "inception":
+            ext = features.extractor("inception", weights=self.extractor_weights, device=device)
+        elif self.extractor_name == "encoder":
+            model = _unwrap(runner.model)
+            if self.extractor_weights:
+                import copy
+
+                from .checkpoint import trusted_checkpoints
+
+                with trusted_checkpoints():
+                    ck = torch.load(self.extractor_weights, map_location="cpu", weights_only=True)
+                model = copy.deepcopy(model)
+                model.load_state_dict(ck.get("state_dict", ck))
+            elif runner.iter != 0:
+                raise ValueError("SensitivityHook(extractor='encoder') in a resumed run needs extractor_weights: the "
+                                 "checkpoint of the warm start whose encoder gives the KID features")
+            name = f"{runner.cfg.get('model_name', type(model).__name__)}-{runner.cfg.get('dataset_name', 'data')}-init"
+            ext = features.encoder_extractor(model, name=name, device=device)
+        else:  # also "conv-random", the cheapest offline stand-in (repro.sensitivity)
+            ext = sensitivity.make_extractor(self.extractor_name, device=device)
+        self._extractor = _memoise(ext)
+
+    def _analyse(self, model, device, images, labels, num_classes) -> pd.DataFrame:
+        from .. import sensitivity
+
         if self._clean_features is None:  # the subset is fixed: clean features once per run
             self._clean_features = torch.cat([self._extractor(images[s:s + self.eval_batch_size]).cpu()
                                               for s in range(0, images.shape[0], self.eval_batch_size)])
@@ -348,7 +446,7 @@ class SensitivityHook(Hook):
             model, (images, labels), list(self.types), extractor=self._extractor, method=self.analysis,
             num_levels=self.num_levels, tol=self.tol, budget=self.max_evals, seed=self.seed,
             batch_size=self.eval_batch_size, device=device, cache=False, clean_features=self._clean_features,
-            clean_miou=clean_miou, num_classes=num_classes, border=self.border, progress=False)
+            num_classes=num_classes, border=self.border, guard=self.guard, progress=False)
 
     def _apply_payload(self, runner, payload: dict) -> None:
         self.levels = {k: list(v) for k, v in payload["levels"].items()}
@@ -392,8 +490,14 @@ class SensitivityHook(Hook):
         self._path = schedule_path(base, get_rank())
         dl = runner.train_dataloader
         self._batch_size = int(getattr(dl, "batch_size", None) or 1)
-        self._events = event_iterations(int(runner.max_iters), self.num_analyses, self.num_refreshes)
-        self._publish(runner, 0)
+        self._events = event_iterations(int(runner.max_iters), self.num_analyses, self.num_refreshes,
+                                        at_start=self.analyse_at_start, final_refresh=self.final_refresh)
+        # an analysis at iteration 0 comes in before_train: until then the workers wait
+        self._publish(runner, 0, pending=0 in self._events[0])
+
+    def before_train(self, runner) -> None:
+        if 0 in self._events[0] and not any(e["iter"] == 0 for e in self.history):
+            self._event(runner, "analysis", 0)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get("sia_state")
@@ -423,6 +527,9 @@ class SensitivityHook(Hook):
         if kind is None:  # a refresh during warm-up: nothing to refresh, but the schedule moves on
             self._publish(runner, done)
             return
+        self._event(runner, kind, done)
+
+    def _event(self, runner, kind: str, done: int) -> None:
         payload = self._event_payload(runner, kind, done) if get_rank() == 0 else None
         if get_world_size() > 1:
             box = [payload]

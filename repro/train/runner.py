@@ -43,7 +43,7 @@ __all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", 
 #: keys of ``results.json`` (and of the dict :func:`run` returns)
 RESULT_KEYS = ("format", "config_hash", "model", "method", "dataset", "profile", "seed", "iters", "batch_size",
                "crop", "run_dir", "checkpoint", "config_file", "metrics", "eval_splits", "train_time_s",
-               "iter_time_s", "analysis_time_s", "analysis_share", "sia", "versions", "created")
+               "iter_time_s", "warm_start", "analysis_time_s", "analysis_share", "sia", "versions", "created")
 
 #: config keys that do not change what is trained (left out of the hash)
 _VOLATILE = ("work_dir", "resume", "load_from", "launcher", "experiment_name", "model_wrapper_cfg")
@@ -85,8 +85,9 @@ def _resolve_cfg(config, profile, seed) -> Config:
                     f"arguments, got {type(config).__name__}")
 
 
-def _bind(cfg: Config, work_dir: Path, run_id: str) -> None:
-    """Point the SensitivityAugment transforms and the SensitivityHook at this run's schedule file.
+def _bind(cfg: Config, work_dir: Path, run_id: str, warm_ckpt: Path | None = None) -> None:
+    """Point the SensitivityAugment transforms and the SensitivityHook at this run's schedule file,
+    and a hook with ``extractor="encoder"`` at the warm start's checkpoint (its KID features).
 
     Without a SensitivityHook the transforms keep ``schedule_file=None`` (warm-up distribution)."""
     sched = str(work_dir / "sia_schedule.json")
@@ -111,6 +112,8 @@ def _bind(cfg: Config, work_dir: Path, run_id: str) -> None:
         if h.get("type") == "SensitivityHook":
             h["schedule_file"] = sched
             h["run_id"] = run_id
+            if h.get("extractor") == "encoder" and warm_ckpt is not None and not h.get("extractor_weights"):
+                h["extractor_weights"] = str(warm_ckpt)
 
 
 def _versions() -> dict:
@@ -232,16 +235,24 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     wd.mkdir(parents=True, exist_ok=True)
     (wd / _MARKER).write_text(h)
 
+    warm_ckpt = None
+    if cfg.get("warm_start"):
+        # the shared starting point: trained (or read from the cache) first, then loaded as weights only
+        ws = run(build_config(**cfg.warm_start["args"]), launcher=launcher, evaluate=evaluate, verbose=verbose)
+        if ws["config_hash"] != cfg.warm_start["hash"]:
+            raise ValueError(f"warm start changed: expected run {cfg.warm_start['hash']}, got {ws['config_hash']} "
+                             "(rebuild the config with build_config)")
+        warm_ckpt = _resolve_run_dir(ws) / ws["checkpoint"]
     run_id = os.environ.get("REPRO_RUN_ID") or uuid.uuid4().hex  # DDP: all ranks must agree (env)
     cfg = copy.deepcopy(cfg)
-    _bind(cfg, wd, run_id)
+    _bind(cfg, wd, run_id, warm_ckpt)
     cfg.work_dir = str(wd)
     # a unique experiment name per run: mmengine names the logger and the visualizer after it, and
     # both are process-wide singletons (several runs in one process must not share them)
     cfg.experiment_name = f"run_{h}_{run_id[:8]}"
     cfg.launcher = launcher
     cfg.resume = (wd / "last_checkpoint").is_file()
-    cfg.load_from = None
+    cfg.load_from = None if cfg.resume or warm_ckpt is None else str(warm_ckpt)
     if rank0:
         cfg.dump(str(wd / "config.py"))
 
@@ -285,7 +296,9 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
         sia = dict(types=list(hook.types), analysis=hook.analysis, levels=hook.levels,
                    distribution=hook.distribution.to_dict(),
                    events=[dict(kind=e["kind"], iter=e["iter"], time_s=e["time_s"], clean_miou=e["clean_miou"],
-                                n_evaluations=e.get("n_evaluations")) for e in hook.history],
+                                n_evaluations=e.get("n_evaluations"), cached=bool(e.get("cached", False)),
+                                compute_s=e.get("compute_s", e["time_s"]), flags=e.get("flags") or {})
+                           for e in hook.history],
                    history_file="sia_history.json")
     buf = runner.message_hub.log_scalars.get("train/time")
     iter_time = None
@@ -297,9 +310,11 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
         format=1, config_hash=h, model=cfg.get("model_name"), method=cfg.get("method"),
         dataset=cfg.get("dataset_name"), profile=cfg.get("profile"), seed=int(cfg.randomness.seed),
         iters=int(cfg.train_cfg.max_iters), batch_size=int(cfg.train_dataloader.batch_size),
-        crop=list(cfg.model.data_preprocessor.size), run_dir=_portable(wd),
+        crop=[int(v) for v in next(t["crop_size"] for t in cfg.train_dataloader.dataset.pipeline
+                                   if t["type"] == "RandomCrop")], run_dir=_portable(wd),
         checkpoint=Path(ckpt_name).name if ckpt_name else None, config_file="config.py",
         metrics=metrics, eval_splits=list(cfg.eval_splits), train_time_s=train_time, iter_time_s=iter_time,
+        warm_start=(cfg.warm_start or {}).get("hash"),
         analysis_time_s=analysis_time, analysis_share=analysis_time / train_time if train_time > 0 else None,
         sia=sia, versions=_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
     if get_rank() == 0:

@@ -64,6 +64,38 @@ def test_mmd_formula_by_hand():
     assert K.kid(x, y, subsets=1, subset_size=5)[0] == pytest.approx(ref, rel=1e-12)
 
 
+def test_paired_formula_by_hand_and_paths():
+    """MMD²_p = Σ_{i≠j} [k(x_i,x_j) + k(y_i,y_j) - k(x_i,y_j) - k(y_i,x_j)] / (m(m-1)), subsets
+    taking the same rows on both sides; gram and direct paths agree."""
+    x = _feats(9, 4, 11)
+    y = x + 0.05 * _feats(9, 4, 12)
+    k = lambda a, b: (float(a @ b) / 4 + 1) ** 3  # noqa: E731
+    idx, _ = K.kid_subset_indices(9, 9, 3, 6, seed=5)
+    ref = []
+    for s in range(3):
+        r = idx[s].tolist()
+        tot = sum(k(x[i], x[j]) + k(y[i], y[j]) - k(x[i], y[j]) - k(y[i], x[j]) for i in r for j in r if i != j)
+        ref.append(tot / (6 * 5))
+    for method in ("gram", "direct"):
+        res = K.kid_result(x, y, subsets=3, subset_size=6, seed=5, method=method, paired=True)
+        np.testing.assert_allclose(res.values, ref, rtol=1e-10)
+        assert res.paired and res.as_dict()["paired"]
+
+
+def test_paired_kid_is_zero_for_identical_sets_and_positive_for_small_changes():
+    """The standard estimator compares each image with its own perturbed copy in the cross term
+    and goes negative for a small change; the paired one does not (and is exactly 0 for Y = X)."""
+    x = _feats(32, 64, 13)
+    assert K.kid(x, x.clone(), subsets=5, subset_size=16, paired=True) == (0.0, 0.0)
+    y = x * 1.02  # a small systematic change (e.g. a slightly brighter image)
+    assert K.kid(x, y, subsets=20, subset_size=16)[0] < 0
+    assert K.kid(x, y, subsets=20, subset_size=16, paired=True)[0] > 0
+    with pytest.raises(ValueError, match="paired=True needs one perturbed row per clean row"):
+        K.kid(x, y[:30], subsets=2, subset_size=10, paired=True)
+    with pytest.raises(TypeError, match="paired must be a bool"):
+        K.kid(x, y, subsets=2, subset_size=10, paired=1)
+
+
 @pytest.mark.parametrize("method", ["gram", "direct"])
 def test_several_subsets_equal_direct_computation(method):
     x, y = _feats(50, 16, 7), _feats(40, 16, 8, 0.1)

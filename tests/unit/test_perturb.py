@@ -271,8 +271,20 @@ def test_zoom_is_largest_valid_rectangle(name):
     slack = torch.stack([w / 2 - src[..., 0].abs(), h / 2 - src[..., 1].abs()], -1)
     assert slack.min() >= -1e-9  # every corner inside the source image
     assert torch.all(slack.flatten(1).amin(1) < 1e-9)  # and it touches: the rectangle is maximal
-    if name.startswith("translate"):
-        assert torch.allclose(torch.linalg.det(mat).sqrt(), 1 - m / 2)  # s = 1 - m/2
+    if name.startswith("translate"):  # beside the padded strip, not centred: s = 1 - m/4 (≤ 4/3 zoom)
+        assert torch.allclose(torch.linalg.det(mat).sqrt(), 1 - m / 4)
+
+
+@pytest.mark.parametrize("name", P.NAMES)
+def test_distance_grows_with_magnitude(camvid, name):
+    """The mean absolute pixel change from the clean images rises with m for every type (the
+    sensitivity analysis assumes it); noise uses the same draws at every m."""
+    x, y = camvid
+    dist = []
+    for m in (0.1, 0.2, 0.4, 0.6, 0.8, 1.0):
+        out, _ = P.apply(x, y, name, m, generator=gen(7))
+        dist.append(float((out - x).abs().mean()))
+    assert all(b > a for a, b in zip(dist, dist[1:])), [round(v, 5) for v in dist]
 
 
 def test_geometric_directions():

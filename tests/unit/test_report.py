@@ -47,12 +47,43 @@ def test_table2_and_5_join_published():
 def test_claim_sentences_follow_numbers():
     cmp = report.compare(_scores(), "ours", "sota", ["basis_aug", "real_world"])
     text = report.claim_sentence(cmp, "ours", "sota", "Ours ≥ SOTA on corrupted suites")
-    assert "holds in our numbers" in text and "2 of 2" in text
+    assert "holds in our numbers" in text and "holds in 2, does not hold in 0, is inconclusive in 0 of 2" in text
+    assert "paired over 3 seeds" in text and set(cmp["verdict"]) == {"holds"}
     cmp2 = report.compare(_scores(), "augmix", "sota", ["basis_aug"])
     assert "does not hold" in report.claim_sentence(cmp2, "augmix", "sota", "x")
     means = pd.Series({"ours": 3.0, "sota": 2.0, "baseline": 1.0})
     assert "the same order" in report.ordering_sentence(means, ["ours", "sota", "baseline"], "c")
     assert "a different order" in report.ordering_sentence(means, ["sota", "ours", "baseline"], "c")
+
+
+def test_paired_interval_is_the_t_interval():
+    from scipy import stats
+
+    d = [1.0, 2.5, 0.5, 1.5]
+    mean, half, n = report.paired_interval(d)
+    lo, hi = stats.t.interval(0.95, 3, loc=np.mean(d), scale=stats.sem(d))
+    assert n == 4 and mean == pytest.approx(1.375) and half == pytest.approx((hi - lo) / 2)
+    assert np.isnan(report.paired_interval([2.0])[1]) and report.paired_interval([])[2] == 0
+    assert report.verdict(1.0, 0.5) == "holds" and report.verdict(-1.0, 0.5) == "does not hold"
+    assert report.verdict(0.2, 0.5) == "inconclusive" and report.verdict(3.0, float("nan")) == "inconclusive"
+
+
+def test_compare_pairs_by_seed():
+    """The interval comes from the per-seed differences, not from the spread of each method: a
+    seed effect shared by both methods cancels."""
+    rows = []
+    for seed, shift in ((0, -5.0), (1, 0.0), (2, 5.0)):  # large seed effect, same for both methods
+        for method, v in (("ours", 51.0), ("sota", 50.0)):
+            rows.append({"dataset": "camvid", "model": "m", "method": method, "seed": seed, "suite": "clean",
+                         "item": "clean", "level": "", "aAcc": 0.0, "mAcc": 0.0, "mIoU": v + shift + 0.01 * seed})
+    rows.append({**rows[0], "method": "ours", "seed": 7, "mIoU": 99.0})  # a seed sota lacks: not paired
+    cmp = report.compare(pd.DataFrame(rows), "ours", "sota", ["clean"])
+    r = cmp.iloc[0]
+    assert r["n"] == 3 and r["diff"] == pytest.approx(1.0) and r["half"] < 1e-9 and r["verdict"] == "holds"
+    text = report.claim_sentence(cmp, "ours", "sota", "c")
+    assert "+1.00 ± 0.00, holds" in text
+    one = report.compare(pd.DataFrame(rows[:2]), "ours", "sota", ["clean"])
+    assert one.iloc[0]["verdict"] == "inconclusive" and "one seed" in report.claim_sentence(one, "ours", "sota", "c")
 
 
 def test_bad_scores():

@@ -85,7 +85,8 @@ def test_adaptive_levels_hit_true_inverse(name, noise, record_property):
     assert pts.iloc[0]["alpha"] == 0.0 and not pts.iloc[0]["counted"]
     assert pts.iloc[1]["alpha"] == 1.0 and pts.iloc[1]["S"] == 2.0
     assert list(pts["order"]) == list(range(len(pts)))
-    assert res.uncertainty.shape == (4,) and res.stop_reason in ("tolerance", "converged")
+    assert res.uncertainty.shape == (4,) and res.stop_reason == "tolerance"
+    assert np.all(res.uncertainty < tol)  # every level within the tolerance of an evaluated magnitude
 
 
 @pytest.mark.parametrize("name", list(CURVES))
@@ -103,14 +104,16 @@ def test_adaptive_beats_uniform_on_evaluations():
     for name, h in CURVES.items():
         a = adaptive_levels(synthetic(h), clean=(CLEAN_MIOU, 0.0))
         u = uniform_levels(synthetic(h), clean=(CLEAN_MIOU, 0.0))
-        assert a.n_evaluations <= 0.5 * u.n_evaluations, name
+        assert a.n_evaluations <= 0.6 * u.n_evaluations, name
         truth = true_levels(h, 5)
         assert np.abs(a.levels[:-1] - truth).max() <= np.abs(u.levels[:-1] - truth).max() + 1e-4, name  # ε of S
 
 
-def test_linear_curve_needs_two_evaluations():
+def test_linear_curve_evaluates_each_level():
+    """Stopping is on the tolerance alone: every interior level gets an evaluated magnitude
+    within tol of it (here the levels themselves), so L-1 interior points plus α_max."""
     res = adaptive_levels(synthetic(CURVES["linear"]), clean=(CLEAN_MIOU, 0.0))
-    assert res.n_evaluations == 2
+    assert res.n_evaluations == 5 and res.stop_reason == "tolerance"
     np.testing.assert_allclose(res.levels, [0.2, 0.4, 0.6, 0.8, 1.0], atol=1e-4)  # ε of S
 
 
@@ -119,6 +122,62 @@ def test_num_levels(num_levels):
     res = adaptive_levels(synthetic(CURVES["s_shaped"]), num_levels=num_levels, clean=(CLEAN_MIOU, 0.0))
     assert len(res.levels) == num_levels
     assert np.all(np.abs(res.levels[:-1] - true_levels(CURVES["s_shaped"], num_levels)) <= 0.05)
+
+
+def test_no_early_stop_on_a_curve_that_looks_straight():
+    """S = 2α + 0.2·sin(2.5πα)(1-α) equals 2α at α = 0.4 and 0.8: points there move no solution
+    (a "solutions stopped moving" rule returned [0.2, 0.4, 0.6, 0.8] after 2 evaluations against
+    the true [0.127, 0.4, 0.635, 0.8])."""
+    def s_true(a):
+        return 2 * a + 0.2 * np.sin(2.5 * np.pi * a) * (1 - a)
+
+    def evaluate(a):  # KID linear in α, so S = Δ/Δmax + 2α - α  ->  Δ/Δmax = S - α
+        return CLEAN_MIOU - DROP * (s_true(a) - a), KID_MAX * a
+    res = adaptive_levels(evaluate, num_levels=5, tol=0.05, clean=(CLEAN_MIOU, 0.0))
+    truth = np.array([brentq(lambda a: s_true(a) - y, 0.0, 1.0) for y in targets(5)])
+    np.testing.assert_allclose(truth, [0.127, 0.4, 0.635, 0.8], atol=2e-3)
+    interior = res.points[(res.points.alpha > 0) & (res.points.alpha < 1)]
+    assert len(interior) >= 2 and res.stop_reason == "tolerance"
+    assert np.abs(res.levels[:-1] - truth).max() <= 0.05, res.levels
+
+
+@pytest.mark.parametrize("finder", ["adaptive", "uniform"])
+@pytest.mark.parametrize("case", ["miou_flat", "kid_negative", "kid_in_noise", "fine"])
+def test_guard_falls_back_to_uniform_levels(finder, case):
+    calls = []
+
+    def evaluate(a):
+        calls.append(a)
+        if case == "miou_flat":    # the perturbation does not hurt the model: ΔmIoU(1) = 0.1 < 2 × 0.3
+            return CLEAN_MIOU - 0.1 * a, KID_MAX * a, 0.3, 0.001
+        if case == "kid_negative":  # the extractor does not see it
+            return CLEAN_MIOU - DROP * a, -1e-4 * a, 0.3, 1e-5
+        if case == "kid_in_noise":  # KID(1) = 3e-4 but its noise is 2e-4
+            return CLEAN_MIOU - DROP * a, 3e-4 * a, 0.3, 2e-4
+        return CLEAN_MIOU - DROP * a ** 2, KID_MAX * a, 0.3, 0.001
+    fn = adaptive_levels if finder == "adaptive" else uniform_levels
+    res = fn(evaluate, num_levels=5, clean=(CLEAN_MIOU, 0.0))
+    if case == "fine":
+        assert res.flag == "" and res.stop_reason != "degenerate"
+        return
+    assert res.stop_reason == "degenerate" and res.n_evaluations == 1 and calls == [1.0]
+    np.testing.assert_allclose(res.levels, [0.2, 0.4, 0.6, 0.8, 1.0])
+    assert ("mIoU drop" in res.flag) == (case == "miou_flat")
+    assert ("KID at alpha_max" in res.flag) == (case != "miou_flat")
+    assert res.to_dict()["flag"] == res.flag
+    # without the guard the old behaviour: S is computed from the degenerate end point
+    assert fn(evaluate, num_levels=5, clean=(CLEAN_MIOU, 0.0), guard=None).stop_reason != "degenerate"
+
+
+def test_guard_without_noise_estimates_needs_positive_end_points():
+    from repro.sensitivity import degenerate_reason
+    assert degenerate_reason(5.0, 0.01) == ""
+    assert "KID" in degenerate_reason(5.0, 0.0) and "mIoU" in degenerate_reason(-0.1, 0.01)
+    assert degenerate_reason(5.0, 0.01, miou_se=float("nan"), kid_se=float("nan")) == ""
+    with pytest.raises(ValueError, match="guard z must be a number >= 0"):
+        degenerate_reason(1.0, 1.0, z=-1)
+    with pytest.raises(TypeError, match="miou_se, kid_se"):
+        adaptive_levels(lambda a: (1.0, 2.0, 3.0), clean=(60.0, 0.0))
 
 
 def test_clean_evaluated_when_not_given():
@@ -360,8 +419,10 @@ def test_analyse_tiny_model(method, tmp_cache):
     for t, g in df.groupby("type"):
         a = g.sort_values("level")["alpha"].to_numpy()
         assert np.all(np.diff(a) >= 0) and a[-1] == 1.0 and a.min() >= 0
-        if method == "uniform":
-            assert g["n_evals"].iloc[0] == 10
+        if method == "uniform":  # the grid, or only α_max for a degenerate curve (guard)
+            assert g["n_evals"].iloc[0] == (1 if g["flag"].iloc[0] else 10)
+        assert (g["flag"].iloc[0] == "degenerate") == (t in df.attrs["flags"])
+    assert "R+" not in df.attrs["flags"]
     blur = df[df["type"] == "gaussian_blur"]["alpha"]
     from repro.perturb import blur_kernel_size
     assert all(blur_kernel_size(snap_blur(a)) == blur_kernel_size(a) for a in blur)

@@ -1,0 +1,248 @@
+"""Calibration study behind the `cpu` protocol: learning curves of candidate models on 2 CPU cores.
+
+Each *curve* trains one MMSegmentation config through ``repro.train.build_config`` and mmengine's
+``Runner`` (the path the package trains with) and, at chosen iterations, pauses the clock and
+scores the current model on CamVid ``val``, ``test`` (daytime, another sequence) and
+``test_dusk`` (mmseg's ``IoUMetric``, 240×180). The time axis is training wall time only
+(evaluation excluded), with the load average recorded at the start and end of each curve.
+
+Usage::
+
+    python benchmarks/bench_cpu_protocol.py steps                 # per-step time of the candidates
+    python benchmarks/bench_cpu_protocol.py curve NAME             # one curve (see CURVES), appended
+    python benchmarks/bench_cpu_protocol.py render                 # results -> markdown + figure
+
+Results: ``benchmarks/results/bench_cpu_protocol.jsonl`` (one record per curve),
+``bench_cpu_protocol.md`` and ``bench_cpu_protocol.png``. Run one heavy job at a time with
+``OMP_NUM_THREADS=2``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+JSONL = RESULTS / "bench_cpu_protocol.jsonl"
+SPLITS = ("val", "test", "test_dusk")
+
+#: name -> build_config arguments (+ ``warm``: name of a curve whose final weights initialise
+#: this one; ``eval_at``: iterations at which the curve is scored)
+CURVES = {
+    # from scratch, native 240x180 scale (RandomResize 0.5-2 around it), crop 176, batch 8
+    "fastscnn_sgd0.05": dict(model="fastscnn", iters=6000, lr=0.05, crop=176, batch_size=8,
+                             eval_at=[250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000]),
+    # half scale (120x90 images, as the stand-in TinyUNet of notebook 03 that reached 43.5% on test)
+    "unet_s16_half": dict(model="unet_s16", iters=1500, lr=1e-3, crop=(96, 128), batch_size=8, scale=(120, 90),
+                          eval_at=[250, 500, 1000, 1500]),
+    "fastscnn_sgd0.12": dict(model="fastscnn", iters=3000, lr=0.12, crop=176, batch_size=8,
+                             eval_at=[250, 500, 1000, 1500, 2000, 3000]),
+    "segformer_b0": dict(model="segformer_b0", iters=2000, lr=6e-4, crop=176, batch_size=4,
+                         eval_at=[200, 500, 1000, 1500, 2000]),
+    "cgnet": dict(model="cgnet", iters=2000, lr=1e-3, crop=176, batch_size=8,
+                  eval_at=[250, 500, 1000, 1500, 2000]),
+    "unet_s16": dict(model="unet_s16", iters=1200, lr=1e-3, crop=176, batch_size=8,
+                     eval_at=[250, 500, 1000, 1200]),
+    "pspnet_r18": dict(model="pspnet_r18", iters=600, lr=0.01, crop=176, batch_size=4,
+                       eval_at=[200, 400, 600]),
+}
+
+
+def _load_avg() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _register_hook():
+    import torch
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
+
+    from repro.train import evaluate_split
+
+    if "CurveHook" in HOOKS.module_dict:
+        return
+
+    @HOOKS.register_module()
+    class CurveHook(Hook):
+        """Scores the model at ``eval_at`` iterations; the evaluation time is excluded from the clock."""
+
+        priority = "LOWEST"
+        records: list = []
+        eval_cfg = None  # the curve's config (set before the runner is built)
+
+        def __init__(self, eval_at):
+            self.eval_at = set(int(i) for i in eval_at)
+            self.t0 = None
+            self.excluded = 0.0
+
+        def before_train(self, runner):
+            self.t0 = time.perf_counter()
+            type(self).records = []
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            done = runner.iter + 1
+            if done not in self.eval_at:
+                return
+            t_train = time.perf_counter() - self.t0 - self.excluded
+            t1 = time.perf_counter()
+            model = runner.model.module if hasattr(runner.model, "module") else runner.model
+            rng = torch.get_rng_state()
+            row = {"iter": done, "train_s": round(t_train, 1), "load": _load_avg()}
+            for sp in SPLITS:
+                row[sp] = round(evaluate_split(model, self.eval_cfg, sp)["mIoU"], 2)
+            torch.set_rng_state(rng)
+            type(self).records.append(row)
+            print(json.dumps(row), flush=True)
+            self.excluded += time.perf_counter() - t1
+
+    return CurveHook
+
+
+def run_curve(name: str, spec: dict, *, warm_from: str | None = None, work_dir: str | None = None) -> dict:
+    import repro.train as T
+    from mmengine.runner import Runner
+
+    _register_hook()
+    from mmengine.registry import HOOKS
+
+    args = {k: v for k, v in spec.items() if k not in ("eval_at", "warm", "method")}
+    cfg = T.build_config(dataset="camvid", method=spec.get("method", "baseline"), profile="cpu", val_interval=None,
+                         checkpoint_interval=args["iters"], eval_limit=None, num_workers=1, **args)
+    wd = work_dir or tempfile.mkdtemp(prefix=f"curve_{name}_")
+    cfg.work_dir = wd
+    cfg.experiment_name = f"curve_{name}_{int(time.time())}"
+    cfg.log_level = "ERROR"
+    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type="CurveHook", eval_at=spec["eval_at"])]
+    HOOKS.get("CurveHook").eval_cfg = copy.deepcopy(cfg)
+    if warm_from:
+        cfg.load_from = warm_from
+    load0 = _load_avg()
+    t0 = time.perf_counter()
+    with T.runner.quiet_warnings():
+        runner = Runner.from_cfg(copy.deepcopy(cfg))
+        runner.train()
+    wall = time.perf_counter() - t0
+    ckpt = Path(wd) / (Path((Path(wd) / "last_checkpoint").read_text().strip()).name)
+    return {"name": name, "spec": {k: v for k, v in spec.items()}, "threads": os.environ.get("OMP_NUM_THREADS"),
+            "load_start": load0, "load_end": _load_avg(), "wall_s": round(wall, 1),
+            "curve": HOOKS.get("CurveHook").records, "checkpoint": str(ckpt),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def cmd_curve(names: list[str]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        spec = CURVES[name]
+        warm = None
+        if spec.get("warm"):
+            prev = [json.loads(l) for l in JSONL.read_text().splitlines() if l.strip()] if JSONL.exists() else []
+            prev = [r for r in prev if r["name"] == spec["warm"]]
+            if not prev or not Path(prev[-1]["checkpoint"]).is_file():
+                sys.exit(f"curve {name}: run its warm start {spec['warm']!r} first (no checkpoint found)")
+            warm = prev[-1]["checkpoint"]
+        rec = run_curve(name, spec, warm_from=warm)
+        with JSONL.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(f"== {name}: {rec['curve'][-1]} (wall {rec['wall_s']} s, load {rec['load_start']}->{rec['load_end']})")
+
+
+def cmd_steps(models: list[str], sizes=((176, 176), (96, 128))) -> None:
+    """Median time of one training step (batch 8, random input) and of inference per 240x180 image."""
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmengine.structures import PixelData
+    from mmseg.models import build_segmentor  # noqa: F401  (registry import)
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    import repro.train as T
+
+    init_default_scope("mmseg")
+    for name in models:
+        cfg = T.build_config(model=name, dataset="camvid", profile="cpu")
+        with T.runner.quiet_warnings():
+            m = MODELS.build(copy.deepcopy(cfg.model))
+        opt = torch.optim.SGD(m.parameters(), lr=1e-3)
+        g = torch.Generator().manual_seed(0)
+        for h, w in sizes:
+            x = torch.rand(8, 3, h, w, generator=g) * 255
+            samples = []
+            for _ in range(8):
+                d = SegDataSample()
+                d.gt_sem_seg = PixelData(data=torch.randint(0, 11, (1, h, w), generator=g))
+                d.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+                samples.append(d)
+            m.train()
+            ts = []
+            for _ in range(6):
+                t0 = time.perf_counter()
+                loss = sum(v for k, v in m.loss(x, samples).items() if "loss" in k)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                ts.append(time.perf_counter() - t0)
+            ts = sorted(ts[1:])
+            print(f"{name:14s} batch 8 {h}x{w}: {ts[len(ts) // 2]:.3f} s/step (load {_load_avg()})", flush=True)
+
+
+def cmd_render() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [json.loads(l) for l in JSONL.read_text().splitlines() if l.strip()]
+    lines = ["# Calibration of the `cpu` protocol (benchmarks/bench_cpu_protocol.py)", "",
+             "Clean mIoU (%) on CamVid `val` / `test` / `test_dusk` (240×180, mmseg IoUMetric) against training "
+             "wall time on this project's 2-core machine (`OMP_NUM_THREADS=2`, one job at a time; evaluation "
+             "time excluded). `load` is the 1-min load average when the point was taken.", ""]
+    for r in recs:
+        s = r["spec"]
+        lines += [f"## {r['name']}", "",
+                  f"{json.dumps({k: v for k, v in s.items() if k != 'eval_at'})}; load {r['load_start']} → "
+                  f"{r['load_end']}; wall {r['wall_s']} s", "",
+                  "| iter | train s | val | test | test_dusk | load |", "|---|---|---|---|---|---|"]
+        for c in r["curve"]:
+            lines.append(f"| {c['iter']} | {c['train_s']} | {c['val']} | {c['test']} | {c['test_dusk']} | {c['load']} |")
+        lines.append("")
+    (RESULTS / "bench_cpu_protocol.md").write_text("\n".join(lines))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
+    for ax, sp in zip(axes, SPLITS):
+        for r in recs:
+            c = r["curve"]
+            ax.plot([p["train_s"] / 60 for p in c], [p[sp] for p in c], marker="o", ms=3, label=r["name"])
+        ax.set_title(f"CamVid {sp}")
+        ax.set_xlabel("training wall time (min, 2 cores)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mIoU (%)")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "bench_cpu_protocol.png", dpi=80)
+    print((RESULTS / "bench_cpu_protocol.md").read_text())
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("steps")
+    s.add_argument("models", nargs="*", default=["fastscnn", "cgnet", "unet_s16", "segformer_b0", "pspnet_r18"])
+    c = sub.add_parser("curve")
+    c.add_argument("names", nargs="+", choices=sorted(CURVES))
+    sub.add_parser("render")
+    a = p.parse_args(argv)
+    if a.cmd == "steps":
+        cmd_steps(a.models)
+    elif a.cmd == "curve":
+        cmd_curve(a.names)
+    else:
+        cmd_render()
+
+
+if __name__ == "__main__":
+    main()
