@@ -41,6 +41,9 @@ CURVES = {
     # half scale (120x90 images, as the stand-in TinyUNet of notebook 03 that reached 43.5% on test)
     "unet_s16_half": dict(model="unet_s16", iters=1500, lr=1e-3, crop=(96, 128), batch_size=8, scale=(120, 90),
                           eval_at=[250, 500, 1000, 1500]),
+    # the same with a schedule that ends (poly decay to 0 at 2500 iterations)
+    "fastscnn_2500": dict(model="fastscnn", iters=2500, lr=0.05, crop=176, batch_size=8,
+                          eval_at=[1000, 1500, 2000, 2500]),
     "fastscnn_sgd0.12": dict(model="fastscnn", iters=3000, lr=0.12, crop=176, batch_size=8,
                              eval_at=[250, 500, 1000, 1500, 2000, 3000]),
     "segformer_b0": dict(model="segformer_b0", iters=2000, lr=6e-4, crop=176, batch_size=4,
@@ -52,6 +55,16 @@ CURVES = {
     "pspnet_r18": dict(model="pspnet_r18", iters=600, lr=0.01, crop=176, batch_size=4,
                        eval_at=[200, 400, 600]),
 }
+
+
+#: fine-tunes from the profile's warm start through repro.train.run (the production path):
+#: name -> (method, build_config overrides)
+FINETUNES = {
+    f"{m}_it{it}_lr{lr:g}_s{seed}": (m, dict(iters=it, lr=lr, seed=seed))
+    for m in ("baseline", "sota", "ours", "ours_no_sa") for it in (200, 400, 800) for lr in (0.01, 0.02)
+    for seed in (0, 1, 2)
+}
+FT_JSONL = RESULTS / "bench_cpu_protocol_finetune.jsonl"
 
 
 def _load_avg() -> float:
@@ -152,16 +165,36 @@ def cmd_curve(names: list[str]) -> None:
         print(f"== {name}: {rec['curve'][-1]} (wall {rec['wall_s']} s, load {rec['load_start']}->{rec['load_end']})")
 
 
+def cmd_finetune(names: list[str], model: str = "fastscnn") -> None:
+    import repro.train as T
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        method, over = FINETUNES[name]
+        load0, t0 = _load_avg(), time.perf_counter()
+        res = T.run(dict(model=model, method=method, dataset="camvid", **over), profile="cpu")
+        rec = {"name": name, "model": model, "method": method, **over, "warm_start": res.get("warm_start"),
+               "val": round(res["metrics"]["val"]["mIoU"], 2), "test": round(res["metrics"]["test"]["mIoU"], 2),
+               "test_dusk": round(res["metrics"]["test_dusk"]["mIoU"], 2), "train_s": round(res["train_time_s"], 1),
+               "iter_s": res["iter_time_s"], "analysis_s": round(res["analysis_time_s"], 1),
+               "analysis_share": res["analysis_share"], "wall_s": round(time.perf_counter() - t0, 1),
+               "load_start": load0, "load_end": _load_avg(), "threads": os.environ.get("OMP_NUM_THREADS"),
+               "events": (res.get("sia") or {}).get("events"), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        with FT_JSONL.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(f"== {name}: val {rec['val']} test {rec['test']} dusk {rec['test_dusk']}; train {rec['train_s']} s, "
+              f"analysis {rec['analysis_s']} s (load {load0} -> {rec['load_end']})", flush=True)
+
+
 def cmd_steps(models: list[str], sizes=((176, 176), (96, 128))) -> None:
     """Median time of one training step (batch 8, random input) and of inference per 240x180 image."""
     import torch
+
+    import repro.train as T  # first: installs the mmcv.ops stand-in
     from mmengine.registry import init_default_scope
     from mmengine.structures import PixelData
-    from mmseg.models import build_segmentor  # noqa: F401  (registry import)
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
-
-    import repro.train as T
 
     init_default_scope("mmseg")
     for name in models:
@@ -234,10 +267,15 @@ def main(argv=None) -> None:
     s.add_argument("models", nargs="*", default=["fastscnn", "cgnet", "unet_s16", "segformer_b0", "pspnet_r18"])
     c = sub.add_parser("curve")
     c.add_argument("names", nargs="+", choices=sorted(CURVES))
+    f = sub.add_parser("finetune")
+    f.add_argument("names", nargs="+", choices=sorted(FINETUNES))
+    f.add_argument("--model", default="fastscnn")
     sub.add_parser("render")
     a = p.parse_args(argv)
     if a.cmd == "steps":
         cmd_steps(a.models)
+    elif a.cmd == "finetune":
+        cmd_finetune(a.names, a.model)
     elif a.cmd == "curve":
         cmd_curve(a.names)
     else:

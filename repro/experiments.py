@@ -10,6 +10,7 @@ Seeds: the methods that carry the paper's claims (:data:`CLAIM_METHODS`) run wit
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Mapping, Sequence
 
@@ -43,25 +44,169 @@ def plan(models: Sequence[str], methods: Sequence[str], seeds: Sequence[int], da
     return out
 
 
+def baseline_run(model: str, dataset: str = "camvid", *, profile: str) -> dict:
+    """Results of the protocol's Baseline model of ``model`` on ``dataset``: the profile's shared
+    warm start when it has one (``cpu``: trained once with the baseline pipeline and cached; every
+    method fine-tunes from it, see ``repro.train.build_config(warm_start=...)``), else the
+    Baseline run itself (seed 0)."""
+    import repro.train as T
+
+    cfg = T.build_config(model=model, method="baseline", dataset=dataset, profile=profile)
+    return T.run(T.build_config(**cfg.warm_start["args"]) if cfg.get("warm_start") else cfg)
+
+
+def baseline_model(model: str, dataset: str = "camvid", *, profile: str):
+    """``(segmentor, results)``: the model of :func:`baseline_run`, loaded in eval mode."""
+    import repro.train as T
+
+    res = baseline_run(model, dataset, profile=profile)
+    return T.load_model(res), res
+
+
+def kid_extractor(segmentor, model: str, dataset: str = "camvid"):
+    """The offline KID extractor of the ``cpu`` protocol: the frozen encoder of ``segmentor`` (the
+    warm start), pooled over a 3×4 grid, named as the training hook names it (the warm start is
+    the fine-tunes' initial model)."""
+    from .features import encoder_extractor
+    from .train.hooks import init_encoder_name
+
+    return encoder_extractor(segmentor, name=init_encoder_name(model, dataset))
+
+
+def offline_extractor(name: str, *, model: str, dataset: str = "camvid", profile: str):
+    """A KID extractor by profile name: ``"warm-start"`` (:func:`kid_extractor` of the protocol's
+    Baseline model, :func:`baseline_model`), ``"conv-random"`` (:func:`repro.sensitivity.random_conv_extractor`)
+    or any name of :func:`repro.features.extractor` (``inception``, ``resnet18-random``, ...)."""
+    if name == "warm-start":
+        segmentor, _ = baseline_model(model, dataset, profile=profile)
+        return kid_extractor(segmentor, model, dataset)
+    from .sensitivity import make_extractor
+
+    return make_extractor(name)
+
+
+def extractor_check(names, *, model: str, profile: str, n_images: int = 32, seed: int = 0,
+                    types=None, magnitudes=(0.2, 0.4, 0.6, 0.8, 1.0)):
+    """Which offline KID extractors see every basis perturbation (:mod:`repro.extractor_check`)?
+
+    ``names``: extractor names of :func:`offline_extractor`; measured on ``n_images`` CamVid val
+    images drawn with ``numpy.random.default_rng(seed)``. Returns ``(response, acceptance)``.
+    """
+    import numpy as np
+
+    from . import extractor_check as ec
+    from .data import load_dataset
+
+    val = load_dataset("camvid", "val")
+    idx = np.sort(np.random.default_rng(seed).choice(len(val), min(n_images, len(val)), replace=False)).tolist()
+    images, labels = val.batch(idx)
+    frames = [ec.perturbation_response(offline_extractor(n, model=model, profile=profile), images, types,
+                                       labels=labels, magnitudes=magnitudes, seed=seed) for n in names]
+    response = pd.concat(frames, ignore_index=True)
+    response.attrs.update(frames[0].attrs)
+    return response, ec.acceptance(response)
+
+
+def _run_args(r: Mapping, profile: str, iters: int | None) -> dict:
+    kw = dict(model=r["model"], method=r["method"], dataset=r["dataset"], profile=profile, seed=int(r["seed"]))
+    if iters:
+        kw["iters"] = int(iters)
+    return kw
+
+
+def default_jobs() -> int:
+    """Runs trained side by side by :func:`train_runs`: ``$REPRO_TRAIN_JOBS``, else 2 on a CPU-only
+    machine with at least 2 cores (one thread each: measured 0.74 of the wall time of one run at a
+    time with two threads, benchmarks/results/bench_parallel_runs.md), else 1."""
+    env = os.environ.get("REPRO_TRAIN_JOBS")
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"REPRO_TRAIN_JOBS must be a positive integer, got {env!r}")
+        return int(env)
+    import torch
+
+    return 2 if (os.cpu_count() or 1) >= 2 and not torch.cuda.is_available() else 1
+
+
+def _run_side_by_side(kws: Sequence[dict], jobs: int, progress: bool) -> dict[int, float]:
+    """Train the runs ``kws`` (``repro.train.run`` arguments) in ``jobs`` worker processes at a time,
+    each with ``cores // jobs`` threads; returns each run's wall time (s) by position."""
+    import json
+    import subprocess
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from . import paths
+
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+           "REPRO_CACHE_DIR": str(paths.CACHE_DIR)}
+    code = "import json, sys; import repro.train as T; T.run(json.loads(sys.argv[1]))"
+    logs = paths.CACHE_DIR / "runs" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    pending, active, walls = list(enumerate(kws)), {}, {}
+    bar = tqdm(total=len(kws), desc=f"training side by side ({jobs} at a time)", disable=not progress)
+    while pending or active:
+        while pending and len(active) < jobs:
+            i, kw = pending.pop(0)
+            log = logs / f"{kw['model']}_{kw['method']}_{kw['dataset']}_s{kw['seed']}.log"
+            fh = log.open("w")
+            active[i] = (subprocess.Popen([sys.executable, "-c", code, json.dumps(kw)], env=env, stdout=fh,
+                                          stderr=subprocess.STDOUT, cwd=str(paths.REPO_ROOT)),
+                         time.perf_counter(), fh, log, kw)
+        time.sleep(0.5)
+        for i, (proc, t0, fh, log, kw) in list(active.items()):
+            if proc.poll() is None:
+                continue
+            fh.close()
+            del active[i]
+            if proc.returncode != 0:
+                for p, *_ in active.values():
+                    p.kill()
+                tail = log.read_text()[-1500:]
+                raise RuntimeError(f"training {kw['model']}/{kw['method']}/{kw['dataset']}/seed {kw['seed']} failed "
+                                   f"(exit {proc.returncode}); log {paths.relpath(log)}:\n{tail}")
+            walls[i] = time.perf_counter() - t0
+            bar.update(1)
+    bar.close()
+    return walls
+
+
 def train_runs(runs: Sequence[Mapping], *, profile: str, iters: int | None = None, force: bool = False,
-               progress: bool = True) -> pd.DataFrame:
-    """Train (or load) every run; one row per run with its results (see ``repro.train.RESULT_KEYS``)."""
+               jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Train (or load) every run; one row per run with its results (see ``repro.train.RESULT_KEYS``).
+
+    Runs not yet in the cache train ``jobs`` at a time (default :func:`default_jobs`) in worker
+    processes, after what they share (warm start, first analysis) has been computed once here
+    (``repro.train.prepare``); ``jobs=1`` trains them one after the other in this process.
+    ``wall_s``: the wall time of the run's own process (0 when it came from the cache).
+    """
     from tqdm.auto import tqdm
 
     import repro.train as T
 
+    jobs = default_jobs() if jobs is None else int(jobs)
+    if jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    kws = [_run_args(r, profile, iters) for r in runs]
+    walls: dict[int, float] = {}
+    todo = [i for i, kw in enumerate(kws) if force or not T.is_done(kw)]
+    if jobs > 1 and len(todo) > 1 and not force:
+        for i in todo:
+            T.prepare(kws[i])
+        todo = [i for i in todo if not T.is_done(kws[i])]  # prepare() may have trained one (a warm start)
+        if len(todo) > 1:
+            walls.update({todo[k]: w for k, w in _run_side_by_side([kws[i] for i in todo], jobs, progress).items()})
     rows = []
-    bar = tqdm(runs, desc=f"training ({profile})", disable=not progress)
-    for r in bar:
+    bar = tqdm(list(zip(runs, kws)), desc=f"training ({profile})", disable=not progress)
+    for i, (r, kw) in enumerate(bar):
         bar.set_postfix_str(f"{r['model']}/{r['method']}/seed{r['seed']}")
-        kw = dict(model=r["model"], method=r["method"], dataset=r["dataset"], profile=profile, seed=int(r["seed"]))
-        if iters:
-            kw["iters"] = int(iters)
         t0 = time.perf_counter()
         res = T.run(kw, force=force)
         rows.append({**r, "config_hash": res["config_hash"], "run_dir": res["run_dir"],
                      "train_time_s": res.get("train_time_s"), "analysis_share": res.get("analysis_share"),
-                     "wall_s": time.perf_counter() - t0, "result": res})
+                     "wall_s": walls.get(i, time.perf_counter() - t0), "result": res})
     return pd.DataFrame(rows)
 
 

@@ -634,7 +634,8 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
             cache: bool = True, force: bool = False, clean_features: Any = None, clean_miou: float | None = None,
             num_classes: int | None = None, ignore_index: int | None = None, alpha_max: float = 1.0,
             border: str = "zoom", kid_subsets: int = 100, kid_subset_size: int | None = None,
-            guard: float | None = GUARD_Z, cache_key: str | None = None, progress: bool = True) -> pd.DataFrame:
+            guard: float | None = GUARD_Z, cache_key: str | None = None, progress: bool = True,
+            warn: bool = True) -> pd.DataFrame:
     """Sensitivity analysis of ``model`` for many perturbation types on a data subset.
 
     For each type the levels are chosen by :func:`adaptive_levels` (``method="adaptive"``) or
@@ -658,9 +659,10 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     seed : seed of the subset draw, the noise perturbation and the KID subsets
     batch_size : images per forward pass (model and extractor); the noise draw depends on it
     device : where to run (default: the model's device)
-    cache, force, cache_key : cache the whole table with :func:`repro.cache.cached` (namespace
-        ``sensitivity``) keyed by the model's state hash, data, extractor and every setting; a
-        plain function has no state hash, so it is cached only under an explicit ``cache_key``
+    cache, force, cache_key : cache each type's result with :func:`repro.cache.cached` (namespace
+        ``sensitivity``) keyed by the type, the model's state hash, the images' content, the
+        extractor and every setting, so that an analysis of some of the types reuses them; a plain
+        function has no state hash, so it is cached only under an explicit ``cache_key``
     clean_features : precomputed clean features ``n × d`` of the subset (e.g. in a training hook)
     clean_miou : precomputed clean mIoU (percent) of the subset
     num_classes, ignore_index : needed when ``dataset`` is a tensor pair (ignore default 255)
@@ -668,6 +670,8 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     kid_subsets, kid_subset_size : KID subsets (default: 100 subsets of half the images, see
         :func:`kid_subset_size_for`)
     guard : z of the degenerate-curve guard (:func:`degenerate_reason`; ``None``: off)
+    warn : warn (``UserWarning``) for each degenerate type; callers that report ``attrs["flags"]``
+        themselves (notebooks, the training hook's log) pass ``False``
 
     Returns a DataFrame with one row per (type, level): ``type, level (1..L), alpha, miou, kid,
     S, target, uncertainty, evaluated, n_evals, method, flag`` (``flag``: "" or why the type's
@@ -676,14 +680,14 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     says which). ``df.attrs`` holds ``points`` (records of every evaluated point: type, order,
     alpha, miou, kid, S, counted, miou_se, kid_se; see :func:`points_frame`), ``clean_miou``,
     ``extractor`` (the tag of the features), ``n_evaluations`` (total), ``flags`` (type → reason,
-    degenerate types only), ``wall_s`` (seconds of the computation when it was run) and
-    ``config``.
+    degenerate types only), ``wall_s`` (seconds of the computation of the types, when they were
+    computed) and ``config``.
     """
     import time
 
     import torch
 
-    from repro.inference import evaluate_images, model_device
+    from repro.inference import model_device
     from repro.sampling import resolve_types
 
     if method not in ("adaptive", "uniform"):
@@ -692,7 +696,7 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     if not callable(model):
         raise TypeError(f"model must be callable (nn.Module, images -> logits function, or mmseg segmentor), got {type(model).__name__}")
     targets(num_levels)
-    images, labels, ds_classes, ds_ignore, ident = _resolve_data(dataset, subset, seed)
+    images, labels, ds_classes, ds_ignore, _ = _resolve_data(dataset, subset, seed)
     num_classes = num_classes if num_classes is not None else ds_classes
     if num_classes is None:
         raise ValueError("num_classes is required when dataset is a tensor pair")
@@ -708,74 +712,92 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     mhash = state_hash(model)
     if cache and mhash is None and cache_key is None:
         cache = False  # a plain function has no identity to key the cache on
-    config = {"version": 2, "model": mhash, "cache_key": cache_key, "data": ident, "n": n, "types": list(names),
-              "extractor": ext.tag, "method": method, "num_levels": num_levels, "tol": tol, "budget": budget,
+    # the cache unit is one type: analyses of a subset of the types (an ablation, another L of the
+    # same settings...) reuse the types already analysed. The key holds everything a type's result
+    # depends on; the images enter by content, so a dataset subset and the same tensors share entries.
+    # clean_features / clean_miou, when given, must be the extractor's / model's values on these images.
+    config = {"version": 3, "model": mhash, "cache_key": cache_key, "data": {"tensor_sha": tensor_hash(images, labels)},
+              "n": n, "extractor": ext.tag, "method": method, "num_levels": num_levels, "tol": tol, "budget": budget,
               "grid": grid, "seed": seed, "batch_size": batch_size, "alpha_max": alpha_max, "border": border,
               "num_classes": num_classes, "ignore_index": ignore_index, "kid_subsets": kid_subsets,
-              "kid_subset_size": kid_subset_size,
-              "clean_features": None if clean_features is None else tensor_hash(clean_features),
-              "clean_miou": clean_miou, "guard": guard}
+              "kid_subset_size": kid_subset_size, "guard": guard}
 
     def features_of(x: torch.Tensor) -> torch.Tensor:
         return torch.cat([ext(x[s:s + batch_size]).cpu() for s in range(0, x.shape[0], batch_size)])
 
-    def compute() -> pd.DataFrame:
-        from tqdm.auto import tqdm
+    clean = {}
 
+    def clean_state():
+        if not clean:
+            from repro.metrics import miou_of_matrices
+
+            clean["features"] = clean_features if clean_features is not None else features_of(images)
+            clean["matrices"] = clean_matrices_of(model, images, labels, num_classes=num_classes,
+                                                  ignore_index=ignore_index, batch_size=batch_size, device=dev)
+            clean["miou"] = clean_miou if clean_miou is not None else float(miou_of_matrices(clean["matrices"].sum(0)))
+        return clean
+
+    def analyse_type(name: str) -> dict:
         t0 = time.perf_counter()
-        feats0 = clean_features if clean_features is not None else features_of(images)
-        cms0 = clean_matrices_of(model, images, labels, num_classes=num_classes, ignore_index=ignore_index,
-                                 batch_size=batch_size, device=dev)
-        from repro.metrics import miou_of_matrices
+        c = clean_state()
+        evaluate = perturbation_evaluator(model, images, labels, name, extractor=ext, clean_features=c["features"],
+                                          num_classes=num_classes, ignore_index=ignore_index, seed=seed,
+                                          batch_size=batch_size, device=dev, border=border, kid_subsets=kid_subsets,
+                                          kid_subset_size=kid_subset_size, clean_matrices=c["matrices"])
+        rnd = snap_blur if name == "gaussian_blur" else None
+        if method == "adaptive":
+            res = adaptive_levels(evaluate, num_levels=num_levels, tol=tol, budget=budget, alpha_max=alpha_max,
+                                  round_fn=rnd, clean=(c["miou"], 0.0), guard=guard)
+        else:
+            res = uniform_levels(evaluate, num_levels=num_levels, grid=grid, alpha_max=alpha_max, round_fn=rnd,
+                                 clean=(c["miou"], 0.0), guard=guard)
+        return {"result": res.to_dict(), "clean_miou": c["miou"], "wall_s": time.perf_counter() - t0}
 
-        m0 = clean_miou if clean_miou is not None else float(miou_of_matrices(cms0.sum(0)))
-        rows, points, total, flags = [], [], 0, {}
-        bar = tqdm(names, desc=f"sensitivity ({method})", unit="type", disable=not progress)
-        for name in bar:
-            evaluate = perturbation_evaluator(model, images, labels, name, extractor=ext, clean_features=feats0,
-                                              num_classes=num_classes, ignore_index=ignore_index, seed=seed,
-                                              batch_size=batch_size, device=dev, border=border,
-                                              kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-                                              clean_matrices=cms0)
-            rnd = snap_blur if name == "gaussian_blur" else None
-            if method == "adaptive":
-                res = adaptive_levels(evaluate, num_levels=num_levels, tol=tol, budget=budget, alpha_max=alpha_max,
-                                      round_fn=rnd, clean=(m0, 0.0), guard=guard)
-            else:
-                res = uniform_levels(evaluate, num_levels=num_levels, grid=grid, alpha_max=alpha_max,
-                                     round_fn=rnd, clean=(m0, 0.0), guard=guard)
-            if res.flag:
-                flags[name] = res.flag
-                warnings.warn(f"sensitivity analysis: {name}: degenerate curve ({res.flag}); using the uniform "
-                              f"levels k/{num_levels} for this type", UserWarning, stacklevel=2)
-            total += res.n_evaluations
-            bar.set_postfix(type=name, evals=res.n_evaluations)
-            mi, ki = res.level_values("miou"), res.level_values("kid")
-            pts = res.points
-            s_fit = pchip_curve(pts["alpha"].to_numpy(), pts["S"].to_numpy(), res.levels)
-            ev_alpha = pts["alpha"].to_numpy()
-            tg = np.append(res.targets, 2.0)
-            un = np.append(res.uncertainty, 0.0)
-            for k in range(num_levels):
-                rows.append({"type": name, "level": k + 1, "alpha": float(res.levels[k]), "miou": float(mi[k]),
-                             "kid": float(ki[k]), "S": float(s_fit[k]), "target": float(tg[k]),
-                             "uncertainty": float(un[k]),
-                             "evaluated": bool(np.any(np.isclose(ev_alpha, res.levels[k], atol=1e-12))),
-                             "n_evals": int(res.n_evaluations), "method": method,
-                             "flag": "degenerate" if res.flag else ""})
-            for r in pts.to_dict(orient="records"):
-                points.append({"type": name, **{k: (bool(v) if k == "counted" else (int(v) if k == "order" else float(v)))
-                                                for k, v in r.items()}})
-        df = pd.DataFrame(rows)
-        df.attrs.update({"points": points, "clean_miou": float(m0), "extractor": ext.tag, "n_evaluations": int(total),
-                         "flags": flags, "wall_s": float(time.perf_counter() - t0), "config": config})
-        return df
+    from tqdm.auto import tqdm
 
-    if cache:
-        from repro.cache import cached
+    from repro.cache import cached
 
-        return cached("sensitivity", config, compute, force=force)
-    return compute()
+    rows, points, total, flags, wall, m0 = [], [], 0, {}, 0.0, None
+    bar = tqdm(names, desc=f"sensitivity ({method})", unit="type", disable=not progress)
+    for name in bar:
+        out = (cached("sensitivity", {**config, "type": name}, lambda: analyse_type(name), force=force) if cache
+               else analyse_type(name))
+        res, m0, wall = _level_result(out["result"]), out["clean_miou"], wall + out["wall_s"]
+        if res.flag:
+            flags[name] = res.flag
+        if res.flag and warn:
+            warnings.warn(f"sensitivity analysis: {name}: degenerate curve ({res.flag}); using the uniform "
+                          f"levels k/{num_levels} for this type", UserWarning, stacklevel=2)
+        total += res.n_evaluations
+        bar.set_postfix(type=name, evals=res.n_evaluations)
+        mi, ki = res.level_values("miou"), res.level_values("kid")
+        pts = res.points
+        s_fit = pchip_curve(pts["alpha"].to_numpy(), pts["S"].to_numpy(), res.levels)
+        ev_alpha = pts["alpha"].to_numpy()
+        tg = np.append(res.targets, 2.0)
+        un = np.append(res.uncertainty, 0.0)
+        for k in range(num_levels):
+            rows.append({"type": name, "level": k + 1, "alpha": float(res.levels[k]), "miou": float(mi[k]),
+                         "kid": float(ki[k]), "S": float(s_fit[k]), "target": float(tg[k]),
+                         "uncertainty": float(un[k]),
+                         "evaluated": bool(np.any(np.isclose(ev_alpha, res.levels[k], atol=1e-12))),
+                         "n_evals": int(res.n_evaluations), "method": method,
+                         "flag": "degenerate" if res.flag else ""})
+        for r in pts.to_dict(orient="records"):
+            points.append({"type": name, **{k: (bool(v) if k == "counted" else (int(v) if k == "order" else float(v)))
+                                            for k, v in r.items()}})
+    df = pd.DataFrame(rows)
+    df.attrs.update({"points": points, "clean_miou": float(m0), "extractor": ext.tag, "n_evaluations": int(total),
+                     "flags": flags, "wall_s": float(wall), "config": {**config, "types": list(names)}})
+    return df
+
+
+def _level_result(d: Mapping) -> LevelResult:
+    """:class:`LevelResult` from :meth:`LevelResult.to_dict` (the per-type cache entries)."""
+    return LevelResult(d["method"], np.asarray(d["levels"], dtype=np.float64), np.asarray(d["targets"], dtype=np.float64),
+                       np.asarray(d["uncertainty"], dtype=np.float64), pd.DataFrame(d["points"]),
+                       int(d["n_evaluations"]), d["stop_reason"], float(d["alpha_max"]),
+                       [np.asarray(h) for h in d["history"]], d.get("flag", ""))
 
 
 # ----------------------------------------------------------------------------- a small stand-in model

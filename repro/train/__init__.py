@@ -8,7 +8,7 @@ Importing this package (and only this package) imports mmseg/mmengine.  It first
 * transforms ``SensitivityAugment``, ``PolicyAugment``, ``BasisPerturbation``;
 * the hooks ``SensitivityHook`` and ``PlainCheckpointHook``.
 
-Public API: :func:`build_config`, :func:`run`, :func:`load_model`, :func:`evaluate_split`,
+Public API: :func:`build_config`, :func:`run`, :func:`prepare`, :func:`is_done`, :func:`load_model`, :func:`evaluate_split`,
 :func:`cli_main`.
 """
 from . import _mmcv_compat  # noqa: F401  (must precede every mmseg import)
@@ -30,10 +30,10 @@ from .datasets import (ACDCDataset, CamVidDataset, DataLayoutError, FolderSegDat
                        ISBIEMDataset, MMSegSegDataset, check_data_layout)
 from .hooks import SensitivityHook, evaluate_levels, event_iterations  # noqa: E402
 from .transforms import BasisPerturbation, PolicyAugment, SensitivityAugment, apply_perturbation_numpy  # noqa: E402
-from .runner import RESULT_KEYS, evaluate_split, load_model, run, run_dir_for, run_hash  # noqa: E402
+from .runner import RESULT_KEYS, evaluate_split, is_done, load_model, prepare, run, run_dir_for, run_hash  # noqa: E402
 from .cli import cli_main  # noqa: E402
 
-__all__ = ["build_config", "run", "load_model", "evaluate_split", "cli_main", "run_hash", "run_dir_for",
+__all__ = ["build_config", "run", "load_model", "evaluate_split", "cli_main", "run_hash", "run_dir_for", "prepare", "is_done",
            "RESULT_KEYS", "MODELS", "METHODS", "DATASETS", "PROFILES", "profile_defaults",
            "SensitivityHook", "SensitivityAugment", "PolicyAugment", "BasisPerturbation",
            "CamVidDataset", "ISBIEMDataset", "FolderSegDataset", "ACDCDataset", "IDDDataset", "MMSegSegDataset",

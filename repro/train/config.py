@@ -54,19 +54,30 @@ _META_KEYS = ("img_path", "seg_map_path", "ori_shape", "img_shape", "pad_shape",
 OURS = {"ours": ("all", "adaptive"), "ours_no_sa": ("all", "none"),
         "ours_no_geo": ("no_geo", "adaptive"), "ours_no_photo": ("no_photo", "adaptive")}
 
-# Profile defaults. `crop` None: the dataset's crop size. Times (2 CPU cores, PSPNet-R18,
-# CamVid): smoke ≈ 10-20 s per run, cpu ≈ 1-2 min per run (see benchmarks/results/bench_train.md).
+# Profile defaults. `crop` None: the dataset's crop size. `warm_start`: build_config arguments of the
+# shared Baseline run every method fine-tunes from (None: random init). The `cpu` protocol and its
+# measurements: benchmarks/results/bench_cpu_protocol.md.
 _PROFILE = {
     "smoke": dict(iters=6, crop=(128, 128), batch_size=2, num_workers=0, val_interval=None,
                   checkpoint_interval=3, log_interval=2, lr=0.01, lr_adamw=6e-4, eval_limit=8,
-                  sia=dict(subset=2, size_factor=0.25, extractor="conv-random", eval_batch_size=8,
-                           max_evals=2, num_analyses=4, num_refreshes=8)),
-    "cpu": dict(iters=200, crop=(176, 176), batch_size=4, num_workers=1, val_interval=None,
-                checkpoint_interval=50, log_interval=20, lr=0.01, lr_adamw=6e-4, eval_limit=None,
-                sia=dict(subset=2, size_factor=0.5, extractor="resnet18-random", eval_batch_size=20,
-                         max_evals=2, num_analyses=4, num_refreshes=8)),
+                  warm_start=dict(iters=4, lr=0.05),
+                  sia=dict(subset=4, refresh_subset=2, size_factor=0.25, extractor="encoder", eval_batch_size=8,
+                           max_evals=3, num_analyses=1, num_refreshes=2, analyse_at_start=True,
+                           final_refresh=False, cache_events=True)),
+    "cpu": dict(iters=400, crop=(176, 176), batch_size=8, num_workers=1, val_interval=None,
+                checkpoint_interval=100, log_interval=50, lr=0.01, lr_adamw=6e-4, eval_limit=None,
+                warm_start=dict(iters=2500, lr=0.05),
+                # one analysis of the warm start before the first step (shared by every seed and ablation,
+                # computed once), no refreshes: a 400-iteration fine-tune changes the model little, and the
+                # analyses/refreshes must stay under 10% of the training time (benchmarks/results/bench_cpu_protocol.md)
+                sia=dict(subset=32, refresh_subset=None, size_factor=None, extractor="encoder", eval_batch_size=16,
+                         max_evals=6, num_analyses=1, num_refreshes=0, analyse_at_start=True,
+                         final_refresh=False, cache_events=True, measure_levels=False),
+                # ISBI-EM: 24 training slices, 2 classes: a shorter warm start and smaller batches
+                datasets=dict(isbi2012_em=dict(batch_size=4, iters=300, warm_start=dict(iters=800, lr=0.05)))),
     "paper": dict(iters=80000, crop=None, batch_size=8, num_workers=4, val_interval="eighth",
                   checkpoint_interval="eighth", log_interval=50, lr=None, lr_adamw=None, eval_limit=None,
+                  warm_start=None,
                   sia=dict(subset=100, size_factor=0.5, extractor="inception", eval_batch_size=8,
                            max_evals=None, num_analyses=4, num_refreshes=8)),
 }
@@ -204,6 +215,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     _check_choice(method, METHODS, "method")
     _check_choice(dataset, DATASETS, "dataset")
     prof = profile_defaults(profile)
+    prof.update(prof.pop("datasets", {}).get(dataset, {}))  # the profile's per-dataset settings
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     iters = prof["iters"] if iters is None else iters
@@ -363,7 +375,9 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         if "dataset_size" not in s and factor:
             w, h = ds["img_scale"]
             s["dataset_size"] = (max(8, int(round(w * factor))), max(8, int(round(h * factor))))
-        hook = dict(type="SensitivityHook", types=types, analysis=analysis, dataset=hook_ds, seed=seed,
+        # the analysis seed (subset, noise draws, KID subsets) is a measurement setting, not the training
+        # seed: runs of every seed that share a warm start then share their first analysis
+        hook = dict(type="SensitivityHook", types=types, analysis=analysis, dataset=hook_ds, seed=0,
                     border=border, schedule_file=None, run_id=None)
         hook.update(s)
         if "types" in s:  # the warm-up of the transform uses the same perturbation set

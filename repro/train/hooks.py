@@ -56,7 +56,7 @@ from ..metrics import ConfusionMatrix
 from ..sampling import Distribution, resolve_types
 from .channel import schedule_path, write_schedule
 
-__all__ = ["SensitivityHook", "event_iterations", "evaluate_levels"]
+__all__ = ["SensitivityHook", "event_iterations", "evaluate_levels", "init_encoder_name"]
 
 #: ``valid_until`` of the last schedule segment (no further refresh)
 FOREVER = 2 ** 62
@@ -87,6 +87,11 @@ def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int =
     last = num_refreshes + 1 if final_refresh else num_refreshes
     ref = sorted({max(1, int(round(k * max_iters / num_refreshes))) for k in range(1, last)})
     return ana, ref
+
+
+def init_encoder_name(model_name: str, dataset: str) -> str:
+    """Name of the KID extractor made from a run's initial weights (the warm start's encoder)."""
+    return f"{model_name}-{dataset}-init"
 
 
 def _unwrap(model):
@@ -430,7 +435,8 @@ class SensitivityHook(Hook):
             elif runner.iter != 0:
                 raise ValueError("SensitivityHook(extractor='encoder') in a resumed run needs extractor_weights: the "
                                  "checkpoint of the warm start whose encoder gives the KID features")
-            name = f"{runner.cfg.get('model_name', type(model).__name__)}-{runner.cfg.get('dataset_name', 'data')}-init"
+            name = init_encoder_name(runner.cfg.get("model_name", type(model).__name__),
+                                     runner.cfg.get("dataset_name", "data"))
             ext = features.encoder_extractor(model, name=name, device=device)
         else:  # also "conv-random", the cheapest offline stand-in (repro.sensitivity)
             ext = sensitivity.make_extractor(self.extractor_name, device=device)
@@ -442,11 +448,13 @@ class SensitivityHook(Hook):
         if self._clean_features is None:  # the subset is fixed: clean features once per run
             self._clean_features = torch.cat([self._extractor(images[s:s + self.eval_batch_size]).cpu()
                                               for s in range(0, images.shape[0], self.eval_batch_size)])
+        # cached per type (with cache_events): runs from one warm start share their first analysis with each
+        # other, with their ablations (a subset of the types) and with notebook 03 (the same settings)
         return sensitivity.analyse(
             model, (images, labels), list(self.types), extractor=self._extractor, method=self.analysis,
             num_levels=self.num_levels, tol=self.tol, budget=self.max_evals, seed=self.seed,
-            batch_size=self.eval_batch_size, device=device, cache=False, clean_features=self._clean_features,
-            num_classes=num_classes, border=self.border, guard=self.guard, progress=False)
+            batch_size=self.eval_batch_size, device=device, cache=self.cache_events, clean_features=self._clean_features,
+            num_classes=num_classes, border=self.border, guard=self.guard, progress=False, warn=False)
 
     def _apply_payload(self, runner, payload: dict) -> None:
         self.levels = {k: list(v) for k, v in payload["levels"].items()}

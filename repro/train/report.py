@@ -11,8 +11,9 @@ files the run left in its folder:
 Frames (long form, one row per value):
 
 * :func:`scalars` -- step, name, value;
-* :func:`events` -- kind, iter, time_s, clean_miou, perturbed_miou (mean over types and levels),
-  p_clean;
+* :func:`events` -- kind, iter, time_s (this run's), compute_s (of the computation; larger when
+  the event was read from the cache), cached, clean_miou, perturbed_miou (mean over types and
+  levels), p_clean;
 * :func:`perturbed_evaluations` -- iter, kind, type, level, alpha, miou (Appendix F: the model on
   perturbed data at each evaluation);
 * :func:`levels` -- iter, type, level, alpha (how the chosen levels move between analyses);
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["run_folder", "scalars", "history", "events", "perturbed_evaluations", "levels", "sensitivity_points",
+           "final_analysis",
            "plot_training", "plot_sensitivity_history", "plot_perturbed_evaluations", "plot_pipeline"]
 
 
@@ -65,12 +67,13 @@ def history(run) -> dict:
 
 
 def events(run) -> pd.DataFrame:
-    """One row per analysis/refresh: kind, iter, time_s, clean_miou, perturbed_miou, p_clean."""
+    """One row per analysis/refresh: kind, iter, time_s, compute_s, cached, clean_miou, perturbed_miou, p_clean."""
     rows = []
     for e in history(run)["history"]:
         tab = pd.DataFrame(e["table"])
         dist = pd.DataFrame(e["distribution"]["rows"])
-        rows.append(dict(kind=e["kind"], iter=e["iter"], time_s=e["time_s"], clean_miou=e["clean_miou"],
+        rows.append(dict(kind=e["kind"], iter=e["iter"], time_s=e["time_s"], compute_s=e.get("compute_s", e["time_s"]),
+                         cached=bool(e.get("cached", False)), clean_miou=e["clean_miou"],
                          perturbed_miou=float(tab["miou"].mean()),
                          p_clean=float(dist.loc[dist["type"] == "clean", "p"].sum())))
     return pd.DataFrame(rows)
@@ -85,11 +88,40 @@ def perturbed_evaluations(run) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["iter", "kind", "type", "level", "alpha", "miou"])
 
 
-def levels(run) -> pd.DataFrame:
-    """The levels in force after each analysis (iter, type, level 1..L, alpha)."""
+def final_analysis(run) -> dict:
+    """The run's sensitivity analysis repeated on its final model, with the hook's own settings
+    (subset, extractor, budget, seed), as an event record like those of ``sia_history.json``
+    (``kind = "analysis (final model)"``, ``iter`` = the run's last iteration). Cached with the
+    hook's event cache. Shows how sensitivity moved during a run that analysed only at its start."""
+    from types import SimpleNamespace
+
+    import torch
+    from mmengine.config import Config
+
+    from .hooks import SensitivityHook
+    from .runner import load_model, quiet_logger
+
+    folder = run_folder(run)
+    cfg = Config.fromfile(str(folder / "config.py"))
+    spec = next((dict(h) for h in cfg.get("custom_hooks", []) if h.get("type") == "SensitivityHook"), None)
+    if spec is None or spec.get("analysis") == "none":
+        raise ValueError(f"{folder.name}: the run has no sensitivity analysis to repeat (method {cfg.get('method')})")
+    spec.pop("type")
+    spec.update(cache_events=True, schedule_file=None)
+    hook = SensitivityHook(**spec)
+    model = load_model(folder)
+    runner = SimpleNamespace(model=model, cfg=cfg, iter=int(cfg.train_cfg.max_iters), logger=quiet_logger())
+    with torch.no_grad():
+        payload = hook._event_payload(runner, "analysis", int(cfg.train_cfg.max_iters))
+    return dict(payload, kind="analysis (final model)")
+
+
+def levels(run, extra: Sequence[dict] = ()) -> pd.DataFrame:
+    """The levels in force after each analysis (iter, type, level 1..L, alpha); ``extra``: more
+    analysis records (e.g. :func:`final_analysis`)."""
     rows = []
-    for e in history(run)["history"]:
-        if e["kind"] != "analysis":
+    for e in list(history(run)["history"]) + list(extra):
+        if not e["kind"].startswith("analysis"):
             continue
         for t, al in e["levels"].items():
             for k, a in enumerate(al, 1):
@@ -97,10 +129,11 @@ def levels(run) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["iter", "type", "level", "alpha"])
 
 
-def sensitivity_points(run) -> pd.DataFrame:
-    """The evaluated points (α, mIoU, KID, S) of every type's S curve at every analysis."""
+def sensitivity_points(run, extra: Sequence[dict] = ()) -> pd.DataFrame:
+    """The evaluated points (α, mIoU, KID, S) of every type's S curve at every analysis (and of the
+    ``extra`` analysis records)."""
     rows = []
-    for e in history(run)["history"]:
+    for e in list(history(run)["history"]) + list(extra):
         for p in e.get("analysis_points") or []:
             rows.append(dict(iter=e["iter"], **{k: p.get(k) for k in ("type", "order", "alpha", "miou", "kid", "S")}))
     return pd.DataFrame(rows, columns=["iter", "type", "order", "alpha", "miou", "kid", "S"])
@@ -137,11 +170,13 @@ def plot_training(run, *, loss_names: Sequence[str] = ("loss",)):
     return fig
 
 
-def plot_sensitivity_history(run, types: Sequence[str] | None = None, *, max_types: int = 6):
-    """Appendix H: each type's measured S(α) points and chosen levels at every analysis."""
+def plot_sensitivity_history(run, types: Sequence[str] | None = None, *, max_types: int = 6,
+                             extra: Sequence[dict] = ()):
+    """Appendix H: each type's measured S(α) points and chosen levels at every analysis (and at the
+    ``extra`` analysis records, e.g. :func:`final_analysis`)."""
     import matplotlib.pyplot as plt
 
-    pts, lv = sensitivity_points(run), levels(run)
+    pts, lv = sensitivity_points(run, extra), levels(run, extra)
     if pts.empty:
         raise ValueError("the run made no sensitivity analysis with evaluated points (analysis='none'?)")
     types = list(types) if types is not None else list(dict.fromkeys(pts["type"]))[:max_types]

@@ -38,7 +38,7 @@ from .checkpoint import trusted_checkpoints
 from .config import build_config
 from .datasets import check_data_layout
 
-__all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", "run_hash"]
+__all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", "run_hash", "prepare", "is_done"]
 
 #: keys of ``results.json`` (and of the dict :func:`run` returns)
 RESULT_KEYS = ("format", "config_hash", "model", "method", "dataset", "profile", "seed", "iters", "batch_size",
@@ -146,6 +146,18 @@ def quiet_warnings():
                     ".*IProgress not found.*", ".*For binary segmentation.*"):
             warnings.filterwarnings("ignore", message=msg)
         yield
+
+
+def quiet_logger():
+    """A logger that records nothing: for hook code run outside a training run (the event's flags are
+    kept in its record)."""
+    import logging
+
+    log = logging.getLogger("repro.train.offline")
+    log.propagate = False
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    return log
 
 
 def evaluate_split(model, cfg: Config, split: str, *, progress: bool = False) -> dict:
@@ -387,3 +399,37 @@ def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device =
     model.cfg = cfg
     model.dataset_meta = (ck.get("meta") or {}).get("dataset_meta")
     return model.to(device).eval()
+
+
+def is_done(config: Config | Mapping[str, Any]) -> bool:
+    """Whether :func:`run` would return ``config``'s results from the cache."""
+    cfg = _resolve_cfg(config, None, None)
+    p = run_dir_for(cfg) / "results.json"
+    return p.is_file() and json.loads(p.read_text()).get("config_hash") == run_hash(cfg)
+
+
+def prepare(config: Config | Mapping[str, Any]) -> None:
+    """Compute, in this process, what runs of ``config`` share, so that several of them can then train
+    side by side without computing it twice: the warm start (a run of its own, cached) and, for a
+    warm-started ``ours*`` run whose ``SensitivityHook`` analyses before the first step with
+    ``cache_events``, that first event (cached under the warm start's weights and the hook's settings,
+    where the run's hook finds it)."""
+    from types import SimpleNamespace
+
+    from .hooks import SensitivityHook
+
+    cfg = _resolve_cfg(config, None, None)
+    if not cfg.get("warm_start"):
+        return
+    ws = run(build_config(**cfg.warm_start["args"]))
+    spec = next((dict(h) for h in cfg.get("custom_hooks", []) or [] if h.get("type") == "SensitivityHook"), None)
+    if spec is None or not spec.get("analyse_at_start") or not spec.get("cache_events"):
+        return
+    spec.pop("type")
+    spec["schedule_file"] = None
+    if spec.get("extractor") == "encoder" and not spec.get("extractor_weights"):
+        spec["extractor_weights"] = str(_resolve_run_dir(ws) / ws["checkpoint"])
+    hook = SensitivityHook(**spec)
+    runner = SimpleNamespace(model=load_model(ws), cfg=cfg, iter=0, logger=quiet_logger())
+    with torch.no_grad():
+        hook._event_payload(runner, "analysis", 0)

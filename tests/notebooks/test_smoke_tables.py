@@ -142,6 +142,16 @@ def test_appendix_e_kid_vs_fid_smoke():
         assert g["n"].is_monotonic_increasing and g["n"].nunique() >= 3
 
 
+def test_appendix_e_extractor_check_smoke():
+    resp = _read("appendixE_extractor_response")
+    assert {"type", "alpha", "kid", "kid_std", "extractor"} <= set(resp.columns)
+    assert (resp["kid_std"] >= 0).all() and resp["alpha"].between(0, 1).all()
+    assert any(e.startswith("encoder:") for e in resp["extractor"])  # the warm start's encoder is checked
+    acc = _read("appendixE_extractor_check")
+    assert len(acc) == resp.groupby(["extractor", "type"]).ngroups
+    assert (acc["ok"] == (acc["positive"] & acc["strong"] & acc["monotone"])).all()
+
+
 def test_appendix_g_levels_by_l_smoke():
     df = _read("appendixG_levels_by_L")
     assert set(df["L"]) <= {3, 5, 7}
@@ -175,5 +185,5 @@ def test_paper_tables_list_generated_claims(name):
     claims = [ln for ln in md.splitlines() if ln.startswith("- ") and "Claim '" in ln]
     assert claims
     verdicts = ("holds in our numbers", "does not hold in our numbers", "holds partly in our numbers",
-                "the same order.", "a different order.", "not testable here")
+                "is inconclusive in our numbers", "the same order.", "a different order.", "not testable here")
     assert all(any(v in ln for v in verdicts) for ln in claims), claims

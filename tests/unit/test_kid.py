@@ -321,6 +321,48 @@ def test_random_extractors_deterministic_across_processes():
     assert out.stdout.strip().splitlines()[-1] == ext.tag
 
 
+class _FakeSegmentor(nn.Module):
+    """Duck-typed MMSegmentation segmentor: a data_preprocessor with mean/std and a backbone."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.backbone = nn.Conv2d(3, 4, 3, stride=2)
+        with torch.no_grad():
+            self.backbone.weight.copy_(torch.randn(self.backbone.weight.shape, generator=g))
+        self.data_preprocessor = nn.Module()
+        self.data_preprocessor.register_buffer("mean", torch.tensor([120.0, 110.0, 100.0]).view(3, 1, 1))
+        self.data_preprocessor.register_buffer("std", torch.tensor([60.0, 55.0, 50.0]).view(3, 1, 1))
+
+    def extract_feat(self, x):
+        return (self.backbone(x),)
+
+
+def test_encoder_extractor_pools_a_grid_of_the_normalised_encoder():
+    seg = _FakeSegmentor()
+    ext = F.encoder_extractor(seg, name="fake-init", grid=(2, 3))
+    imgs = _images(3, 5)
+    want = nn.functional.adaptive_avg_pool2d(
+        seg.backbone((imgs * 255 - seg.data_preprocessor.mean) / seg.data_preprocessor.std), (2, 3)).flatten(1)
+    torch.testing.assert_close(ext(imgs), want)
+    assert ext.tag.startswith("encoder:fake-init@") and ext(imgs).shape == (3, 4 * 6)
+    with torch.no_grad():  # a frozen copy: training the model afterwards changes nothing
+        seg.backbone.weight.add_(1.0)
+    torch.testing.assert_close(ext(imgs), want)
+    # the grid sees where things are: a horizontal flip changes the features, a global pool would not
+    flipped = ext(imgs.flip(-1))
+    assert not torch.allclose(flipped, want)
+    # a plain encoder module (RGB [0, 1] in, feature maps out) works as is
+    plain = F.encoder_extractor(nn.Conv2d(3, 2, 1), name="plain", grid=(1, 1))
+    assert plain(imgs).shape == (3, 2)
+    with pytest.raises(ValueError, match="grid must be a pair"):
+        F.encoder_extractor(seg, name="x", grid=(0, 2))
+    with pytest.raises(ValueError, match="name must be a non-empty string"):
+        F.encoder_extractor(seg, name="")
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        F.encoder_extractor(lambda x: x, name="x")
+
+
 def test_wrap_module_and_bad_names():
     mod = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())
     ext = F.extractor(mod)

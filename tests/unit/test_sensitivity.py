@@ -437,7 +437,13 @@ def test_analyse_tiny_model(method, tmp_cache):
                   kid_subsets=10, progress=False)
     pd.testing.assert_frame_equal(df, df2)
     assert df2.attrs["points"] == df.attrs["points"] and df2.attrs["wall_s"] == df.attrs["wall_s"]
-    assert len(list(tmp_cache.glob("sensitivity/*.pt"))) == 1
+    assert len(list(tmp_cache.glob("sensitivity/*.pt"))) == len(types)  # one entry per type
+    # an analysis of some of the types (an ablation) reads them; the same tensors as a dataset subset share too
+    part = analyse(model, (images, labels), ["rotate+", "R+"], extractor=tiny_extractor(), method=method,
+                   num_classes=2, kid_subsets=10, progress=False)
+    pd.testing.assert_frame_equal(part.reset_index(drop=True),
+                                  pd.concat([df[df.type == "rotate+"], df[df.type == "R+"]]).reset_index(drop=True))
+    assert len(list(tmp_cache.glob("sensitivity/*.pt"))) == len(types)
 
 
 def test_analyse_adaptive_cheaper_than_uniform_and_hook_usage(tmp_cache):

@@ -311,6 +311,9 @@ def test_sensitivity_augment_bad_arguments():
 def test_event_iterations():
     assert T.event_iterations(200) == ([40, 80, 120, 160], [25, 50, 75, 100, 125, 150, 175, 200])
     assert T.event_iterations(10) == ([2, 4, 6, 8], [1, 2, 4, 5, 6, 8, 9, 10])
+    # a warm-started run analyses before its first step; without the final refresh (reporting only)
+    assert T.event_iterations(400, 1, 2, at_start=True, final_refresh=False) == ([0], [200])
+    assert T.event_iterations(400, 2, 4, at_start=True) == ([0, 200], [100, 200, 300, 400])
     with pytest.raises(ValueError, match="max_iters"):
         T.event_iterations(0)
 
@@ -408,9 +411,12 @@ def test_cli_dumps_a_loadable_config(tmp_path):
 
 
 # ----------------------------------------------------------------------------- a tiny real run
+# the paper's schedule (random init, uniform warm-up, 4 analyses, 8 refreshes), on a tiny scale
 TINY = dict(model="segformer_b0", method="ours", dataset="camvid", profile="smoke", iters=10, crop=48,
-            batch_size=2, num_workers=0, checkpoint_interval=5, eval_splits=["val"], eval_limit=2,
-            sia=dict(types=["R+", "rotate+"], subset=2, dataset_size=(64, 48), max_evals=2))
+            batch_size=2, num_workers=0, checkpoint_interval=5, eval_splits=["val"], eval_limit=2, warm_start=None,
+            sia=dict(types=["R+", "rotate+"], subset=2, dataset_size=(64, 48), max_evals=2, extractor="conv-random",
+                     num_analyses=4, num_refreshes=8, analyse_at_start=False, final_refresh=True,
+                     refresh_subset=None, cache_events=False))
 
 
 @pytest.fixture(scope="module")
@@ -521,3 +527,56 @@ def test_second_run_in_the_same_process_logs_into_its_own_folder(tiny_run, tmp_p
     assert 1 <= mine["step"].max() <= 3 and "sia/clean_miou" not in set(mine["name"])
     assert report.scalars(res)["step"].max() == 10  # the first run's log is untouched
     assert list((tmp_path / "second").glob("*/vis_data/scalars.json"))
+
+
+# ----------------------------------------------------------------------------- the warm-start protocol (cpu)
+WARM = dict(model="fastscnn", method="ours", dataset="camvid", profile="smoke", iters=4, crop=64, batch_size=2,
+            num_workers=0, checkpoint_interval=4, eval_splits=["val"], eval_limit=2, warm_start=dict(iters=3),
+            sia=dict(types=["R+", "rotate+"], subset=4, refresh_subset=2, dataset_size=(64, 48), max_evals=3))
+
+
+@pytest.fixture(scope="module")
+def warm_runs():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        first = T.run(T.build_config(**WARM))
+        second = T.run(T.build_config(**{**WARM, "seed": 1}))
+        return first, second
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_warm_start_is_trained_once_and_loaded(warm_runs):
+    first, second = warm_runs
+    cfg = T.build_config(**WARM)
+    ws = cfg.warm_start
+    assert ws["args"]["method"] == "baseline" and ws["args"]["iters"] == 3 and ws["args"]["warm_start"] is None
+    assert first["warm_start"] == second["warm_start"] == ws["hash"]
+    base = T.run(T.build_config(**ws["args"]))  # cached: the same run both fine-tunes started from
+    assert base["config_hash"] == ws["hash"] and base["iters"] == 3
+    # the fine-tune's hash depends on its warm start
+    other = T.build_config(**{**WARM, "warm_start": dict(iters=5)})
+    assert T.run_hash(other) != T.run_hash(cfg) and T.build_config(**{**WARM, "warm_start": None}).warm_start is None
+    with pytest.raises(ValueError, match="warm_start may set iters, lr, method, seed and border only"):
+        T.build_config(**{**WARM, "warm_start": dict(iters=3, crop=32)})
+    with pytest.raises(ValueError, match="warm_start must be a mapping"):
+        T.build_config(**{**WARM, "warm_start": "yes"})
+
+
+def test_warm_started_runs_share_their_first_analysis(warm_runs):
+    first, second = warm_runs
+    ev1, ev2 = first["sia"]["events"], second["sia"]["events"]
+    # analysis before the first step (iteration 0), one refresh at T/2, no final refresh
+    assert [(e["kind"], e["iter"]) for e in ev1] == [("analysis", 0), ("refresh", 2)]
+    assert not ev1[0]["cached"] and ev2[0]["cached"]  # the second seed reads the first analysis
+    assert ev2[0]["compute_s"] == ev1[0]["compute_s"] and ev2[0]["time_s"] < ev1[0]["compute_s"]
+    hist = json.loads((T.run_dir_for(T.build_config(**WARM)) / "sia_history.json").read_text())["history"]
+    first_event = hist[0]
+    assert first_event["extractor"].startswith("encoder:fastscnn-camvid-init@")
+    assert set(first_event["levels"]) == {"R+", "rotate+"}
+    flags = first_event["flags"]  # 4 images: a curve may be degenerate; then its levels are uniform
+    for t, lv in first_event["levels"].items():
+        if t in flags:
+            assert lv == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert len(first_event["table"]) == 2 * 5  # measured on the refresh subset
