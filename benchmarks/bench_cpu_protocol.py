@@ -244,6 +244,18 @@ def cmd_render() -> None:
         for c in r["curve"]:
             lines.append(f"| {c['iter']} | {c['train_s']} | {c['val']} | {c['test']} | {c['test_dusk']} | {c['load']} |")
         lines.append("")
+    if FT_JSONL.exists():
+        ft = [json.loads(l) for l in FT_JSONL.read_text().splitlines() if l.strip()]
+        lines += ["## Fine-tunes from the shared warm start (`repro.train.run`, `cpu` profile)", "",
+                  "Each row: one run of `python benchmarks/bench_cpu_protocol.py finetune NAME`: the method's pipeline "
+                  "for `iters` iterations (SGD, poly decay from `lr`) starting from the warm start's weights; clean "
+                  "mIoU (%) after training; `analysis s`: the run's own time in sensitivity-analysis events (the "
+                  "first `ours*` run computes the shared analysis of the warm start, later runs read it).", "",
+                  "| run | val | test | test_dusk | train s | analysis s | load | note |", "|---|---|---|---|---|---|---|---|"]
+        for r in ft:
+            lines.append(f"| {r['name']} | {r['val']} | {r['test']} | {r['test_dusk']} | {r['train_s']} | "
+                         f"{r['analysis_s']} | {r['load_start']}→{r['load_end']} | {r.get('note', '')} |")
+        lines.append("")
     (RESULTS / "bench_cpu_protocol.md").write_text("\n".join(lines))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
     for ax, sp in zip(axes, SPLITS):

@@ -273,7 +273,7 @@ def load_dataset(name: str, split: str, *, root: Path | None = None, verify: boo
 
 
 def _write_split(out: Path, split: str, pairs, *, size, image_format: str, jpeg_quality: int, label_map):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     (out / split / "images").mkdir(parents=True, exist_ok=True)
     (out / split / "labels").mkdir(parents=True, exist_ok=True)

@@ -132,7 +132,8 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
         corruptions, severities: ``imagenet_c`` items (default: the authors' 7 × severities 1–5).
         border: border handling of geometric perturbations ("zoom" or "pad").
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+    from .progress import disabled
 
     _check_suite(suite)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -146,7 +147,7 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
         if not sets:
             raise ValueError("real_world needs at least one dataset")
         n = 0
-        for name, ds in tqdm(sets.items(), desc="real_world", disable=not progress, leave=False):
+        for name, ds in tqdm(sets.items(), desc="real_world", disable=disabled(progress), leave=False):
             x, y = _load(ds, indices)
             n += len(x)
             rows.append({"item": name, "level": "", **_score(model, x, y, ds.num_classes, ds.ignore_index,
@@ -166,7 +167,7 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
         for name in names:
             perturb.check_name(name)
         items = [(t, float(m)) for t in names for m in magnitudes]
-        for t, m in tqdm(items, desc="basis_aug", disable=not progress, leave=False):
+        for t, m in tqdm(items, desc="basis_aug", disable=disabled(progress), leave=False):
             def tf(x, y, b, t=t, m=m):
                 g = torch.Generator().manual_seed(_item_seed(seed, t, m, b))
                 return perturb.apply(x, y, t, m, generator=g, border=border)
@@ -176,7 +177,7 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
     elif suite == "advsteer":
         from . import corrupt
 
-        for c in tqdm(list(combinations), desc="advsteer", disable=not progress, leave=False):
+        for c in tqdm(list(combinations), desc="advsteer", disable=disabled(progress), leave=False):
             def tf(x, y, b, c=c):
                 g = torch.Generator().manual_seed(_item_seed(seed, "advsteer", c, b))
                 return corrupt.advsteer(x, y, c, variant=advsteer_variant, generator=g)
@@ -188,7 +189,7 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
 
         names = list(corruptions) if corruptions is not None else list(corrupt.AUTHORS_IMAGENET_C)
         items = [(c, int(s)) for c in names for s in severities]
-        for c, s in tqdm(items, desc="imagenet_c", disable=not progress, leave=False):
+        for c, s in tqdm(items, desc="imagenet_c", disable=disabled(progress), leave=False):
             x2, y2 = _imagenet_c_images(dataset, indices, images, labels, c, s, seed, batch_size, force)
             rows.append({"item": c, "level": s, **_score(model, x2, y2, nc, ig, batch_size=batch_size, device=device)})
     return _result(suite, rows, len(images))

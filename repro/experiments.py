@@ -135,7 +135,9 @@ def _run_side_by_side(kws: Sequence[dict], jobs: int, progress: bool) -> dict[in
     import subprocess
     import sys
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+
+    from .progress import disabled
 
     from . import paths
 
@@ -146,7 +148,7 @@ def _run_side_by_side(kws: Sequence[dict], jobs: int, progress: bool) -> dict[in
     logs = paths.CACHE_DIR / "runs" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     pending, active, walls = list(enumerate(kws)), {}, {}
-    bar = tqdm(total=len(kws), desc=f"training side by side ({jobs} at a time)", disable=not progress)
+    bar = tqdm(total=len(kws), desc=f"training side by side ({jobs} at a time)", disable=disabled(progress))
     while pending or active:
         while pending and len(active) < jobs:
             i, kw = pending.pop(0)
@@ -182,7 +184,8 @@ def train_runs(runs: Sequence[Mapping], *, profile: str, iters: int | None = Non
     (``repro.train.prepare``); ``jobs=1`` trains them one after the other in this process.
     ``wall_s``: the wall time of the run's own process (0 when it came from the cache).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+    from .progress import disabled
 
     import repro.train as T
 
@@ -199,7 +202,7 @@ def train_runs(runs: Sequence[Mapping], *, profile: str, iters: int | None = Non
         if len(todo) > 1:
             walls.update({todo[k]: w for k, w in _run_side_by_side([kws[i] for i in todo], jobs, progress).items()})
     rows = []
-    bar = tqdm(list(zip(runs, kws)), desc=f"training ({profile})", disable=not progress)
+    bar = tqdm(list(zip(runs, kws)), desc=f"training ({profile})", disable=disabled(progress))
     for i, (r, kw) in enumerate(bar):
         bar.set_postfix_str(f"{r['model']}/{r['method']}/seed{r['seed']}")
         t0 = time.perf_counter()
@@ -237,7 +240,8 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     ``{"imagenet_c": {"corruptions": ["fog"]}}``). ``real_world`` uses the dataset's real-world
     split. Cached per (run, suite, settings).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+    from .progress import disabled
 
     import numpy as np
 
@@ -249,7 +253,7 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     subsets = dict(subsets or {})
     suite_options = {k: dict(v) for k, v in (suite_options or {}).items()}
     frames = []
-    bar = tqdm(list(runs.iterrows()), desc="scoring", disable=not progress)
+    bar = tqdm(list(runs.iterrows()), desc="scoring", disable=disabled(progress))
     for _, r in bar:
         model = None
         for suite in suites:

@@ -54,7 +54,8 @@ def perturbation_response(extractor: Any, images, types: Sequence[str] | None = 
     tag ``name@weights_hash``); ``df.attrs`` holds ``n_images``, ``subset_size`` and ``seed``.
     """
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+    from .progress import disabled
 
     from . import features, perturb
     from .kid import kid_result
@@ -78,7 +79,7 @@ def perturbation_response(extractor: Any, images, types: Sequence[str] | None = 
 
     clean = feats(images)
     rows = []
-    for t in tqdm(names, desc=f"KID response ({ext.name})", disable=not progress):
+    for t in tqdm(names, desc=f"KID response ({ext.name})", disable=disabled(progress)):
         for m in mags:
             g = torch.Generator(device=images.device).manual_seed(_type_seed(seed, t))
             out = []

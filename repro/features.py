@@ -486,11 +486,12 @@ def features(data: Any, extractor_: Extractor | str | nn.Module, *,
         raise ValueError("caching features of an image tensor needs a key naming the images")
 
     def compute() -> torch.Tensor:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
+        from .progress import disabled
 
         out = []
         starts = range(0, len(idx), batch_size)
-        for start in tqdm(starts, desc=f"features {ext.name}", unit="batch", disable=not progress,
+        for start in tqdm(starts, desc=f"features {ext.name}", unit="batch", disable=disabled(progress),
                           leave=False):
             bidx = idx[start:start + batch_size]
             if is_tensor:

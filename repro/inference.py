@@ -130,11 +130,12 @@ def predict(model: Any, images: torch.Tensor, *, batch_size: int = 8,
         model.eval()
     out = []
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
+        from .progress import disabled
 
         with torch.no_grad():
             for s in tqdm(range(0, images.shape[0], batch_size), desc="predict", unit="batch",
-                          disable=not progress, leave=False):
+                          disable=disabled(progress), leave=False):
                 x = images[s:s + batch_size].to(dev, torch.float32)
                 pred = _predict_mmseg(model, x) if mm else _predict_plain(model, x)
                 out.append(pred.to(images.device))
@@ -163,10 +164,11 @@ def evaluate_images(model: Any, images: torch.Tensor, labels: torch.Tensor, num_
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     cm = ConfusionMatrix(num_classes, ignore_index)
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+    from .progress import disabled
 
     for s in tqdm(range(0, images.shape[0], batch_size), desc="evaluate", unit="batch",
-                  disable=not progress, leave=False):
+                  disable=disabled(progress), leave=False):
         pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device)
         cm.update(pred, labels[s:s + batch_size].to(pred.device))
     scores = cm.scores()

@@ -172,6 +172,8 @@ def reproduce(profile: str = "cpu", only: list[str] | None = None, *, inplace: b
         print("no notebooks to run")
         return 1
     failures = 0
+    # the kernels inherit the environment: no progress bars in stored outputs (the driver reports progress)
+    os.environ.setdefault("TQDM_DISABLE", "1")
     for nb in nbs:
         declared = declared_parameters(nb)
         inject = {k: v for k, v in params.items() if k in declared}

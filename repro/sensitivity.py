@@ -753,12 +753,14 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
                                  clean=(c["miou"], 0.0), guard=guard)
         return {"result": res.to_dict(), "clean_miou": c["miou"], "wall_s": time.perf_counter() - t0}
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+
+    from .progress import disabled
 
     from repro.cache import cached
 
     rows, points, total, flags, wall, m0 = [], [], 0, {}, 0.0, None
-    bar = tqdm(names, desc=f"sensitivity ({method})", unit="type", disable=not progress)
+    bar = tqdm(names, desc=f"sensitivity ({method})", unit="type", disable=disabled(progress))
     for name in bar:
         out = (cached("sensitivity", {**config, "type": name}, lambda: analyse_type(name), force=force) if cache
                else analyse_type(name))
@@ -902,7 +904,8 @@ def quick_model(dataset: str = "camvid", split: str = "train", *, iterations: in
     dev = torch.device(device) if device is not None else torch.device("cpu")
 
     def compute():
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
+        from .progress import disabled
 
         t0 = time.perf_counter()
         images, labels = ds.batch()
@@ -911,7 +914,7 @@ def quick_model(dataset: str = "camvid", split: str = "train", *, iterations: in
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / iterations)))
         g = torch.Generator().manual_seed(seed)
         losses = []
-        for _ in tqdm(range(iterations), desc="quick_model", unit="it", disable=not progress):
+        for _ in tqdm(range(iterations), desc="quick_model", unit="it", disable=disabled(progress)):
             idx = torch.randint(0, images.shape[0], (batch_size,), generator=g)
             flip = torch.rand(batch_size, generator=g) < 0.5
             x, y = images[idx].clone(), labels[idx].clone()

@@ -180,10 +180,11 @@ def evaluate_split(model, cfg: Config, split: str, *, progress: bool = False) ->
     was_training = model.training
     model.eval()
     from tqdm import tqdm
+    from ..progress import disabled
 
     try:
         with torch.no_grad():
-            for batch in tqdm(dl, desc=f"evaluate {split}", disable=not progress, leave=False):
+            for batch in tqdm(dl, desc=f"evaluate {split}", disable=disabled(progress), leave=False):
                 outputs = model.test_step(batch)
                 evaluator.process(data_samples=outputs, data_batch=batch)
     finally:
