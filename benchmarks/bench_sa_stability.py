@@ -7,7 +7,7 @@ protocol's Baseline model (the shared warm start, at the training resolution) wi
 as KID extractor and the profile's budget. The spread of a level is the standard deviation of its
 α over the seeds; the table reports, per n, the median and 90th percentile of the spread over all
 (type, level) pairs, the share of degenerate (flagged) curves and the analysis time. The `cpu`
-profile takes the smallest n whose median spread is ≤ 0.05.
+profile takes the smallest n whose 90th-percentile spread is ≤ 0.05.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_sa_stability.py --sizes 8,16,32,64 --seeds 0,1,2,3
 
