@@ -1,6 +1,6 @@
 # Fast-SCNN (Poudel et al. 2019), MMSegmentation's architecture trained from scratch; BN (not SyncBN),
 # softmax cross-entropy (mmseg's Cityscapes config uses a sigmoid loss, a known quirk), SGD + poly.
-# The `cpu` profile's model: ~0.19 s per training step at batch 8 on 176x176 crops on 2 CPU cores.
+# The `cpu` profile's model: ~0.3 s per training step at batch 8 on 176x176 crops on 2 CPU cores (0.34 s in the cpu batch).
 norm_cfg = dict(type='BN', requires_grad=True, momentum=0.01)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
