@@ -40,24 +40,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data":
         from . import data
 
-        if args.action == "import-camvid":
-            mf = data.import_camvid(args.source, args.out)
-        elif args.action == "import-isbi":
-            mf = data.import_isbi2012_em(args.source, args.out)
-        else:
-            for name in data.SHIPPED:
-                mf = data.verify_dataset(name)
-                print(f"{name}: " + ", ".join(f"{s} {i['count']}" for s, i in mf["splits"].items()) + " — checksums ok")
-            return 0
-        print(f"{mf['name']}: " + ", ".join(f"{s} {i['count']}" for s, i in mf["splits"].items()))
-        return 0
+        try:
+            return _data_command(data, args)
+        except data.DataError as err:  # a user's file or folder: one line, no traceback
+            print(f"{parser.prog} data: error: {err}", file=sys.stderr)
+            return 1
     if args.command == "reproduce":
-        from .reproduce import reproduce
+        from .reproduce import check_arguments, reproduce
 
-        only = args.only.split(",") if args.only else None
+        only = args.only.split(",") if args.only is not None else None
+        try:  # argument errors: one line on stderr, exit status 2, nothing created
+            check_arguments(args.profile, only, inplace=args.inplace, timeout=args.timeout)
+        except ValueError as err:
+            r.exit(2, f"{r.prog}: error: {err}\n")
         return reproduce(args.profile, only, inplace=args.inplace, timeout=args.timeout)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _data_command(data, args) -> int:
+    """Run ``data import-camvid|import-isbi|verify``; returns the exit status."""
+    if args.action == "import-camvid":
+        mf = data.import_camvid(args.source, args.out)
+    elif args.action == "import-isbi":
+        mf = data.import_isbi2012_em(args.source, args.out)
+    else:
+        for name in data.SHIPPED:
+            mf = data.verify_dataset(name)
+            print(f"{name}: " + ", ".join(f"{s} {i['count']}" for s, i in mf["splits"].items()) + " — checksums ok")
+        return 0
+    print(f"{mf['name']}: " + ", ".join(f"{s} {i['count']}" for s, i in mf["splits"].items()))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

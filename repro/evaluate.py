@@ -69,7 +69,8 @@ def _score(model, images, labels, num_classes, ignore_index, *, batch_size, devi
 
     cm = ConfusionMatrix(num_classes, ignore_index)
     for start in range(0, len(images), batch_size):
-        pred = predict(model, images[start:start + batch_size], batch_size=batch_size, device=device)
+        pred = predict(model, images[start:start + batch_size], batch_size=batch_size, device=device,
+                       num_classes=num_classes)
         cm.update(pred.cpu(), labels[start:start + batch_size])
     return cm.scores()
 
@@ -86,7 +87,7 @@ def _score_transformed(model, images, labels, transform: Callable, num_classes, 
     cm = ConfusionMatrix(num_classes, ignore_index)
     for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
         x2, y2 = transform(x, y, b)
-        cm.update(predict(model, x2, batch_size=batch_size, device=device).cpu(), y2)
+        cm.update(predict(model, x2, batch_size=batch_size, device=device, num_classes=num_classes).cpu(), y2)
     return cm.scores()
 
 
@@ -222,7 +223,9 @@ def evaluate_suites(model, dataset: SegDataset, suites: Sequence[str] = ("clean"
 
 # ------------------------------------------------------------------------------------------ real world
 
-#: environment variables pointing at users' real adverse-weather data (paper profile)
+#: environment variables pointing at users' real adverse-weather data (paper profile); the folders
+#: are resolved by :func:`repro.train.datasets.configured_data_root` (``$REPRO_<NAME>_ROOT``, else
+#: ``$REPRO_DATA_ROOT/<name>``)
 REAL_WORLD_ENV = {"acdc": "REPRO_ACDC_ROOT", "idd": "REPRO_IDD_ROOT"}
 ACDC_CONDITIONS = ("fog", "rain", "night", "snow")
 
@@ -230,14 +233,22 @@ ACDC_CONDITIONS = ("fog", "rain", "night", "snow")
 def real_world_sets(*, acdc_root: str | os.PathLike | None = None, include_shipped: bool = True,
                     classes=None, palette=None) -> dict[str, SegDataset]:
     """The real-world items available here: the shipped CamVid dusk split, plus ACDC per
-    condition when ``acdc_root`` (or ``$REPRO_ACDC_ROOT``) holds ``rgb_anon/<cond>/val`` and
-    ``gt/<cond>/val`` with ``*_gt_labelTrainIds.png`` (ACDC's own layout)."""
+    condition when ``acdc_root`` (else ``$REPRO_ACDC_ROOT``, else ``$REPRO_DATA_ROOT/acdc`` if that
+    folder exists) holds ``rgb_anon/<cond>/val`` and ``gt/<cond>/val`` with
+    ``*_gt_labelTrainIds.png`` (ACDC's own layout)."""
     from .data import load_dataset
 
     sets: dict[str, SegDataset] = {}
     if include_shipped:
         sets["camvid_dusk"] = load_dataset("camvid", "test_dusk")
-    root = acdc_root or os.environ.get(REAL_WORLD_ENV["acdc"])
+    root = acdc_root
+    if root is None:
+        from .train.datasets import configured_data_root
+
+        root = configured_data_root("acdc")
+        # $REPRO_DATA_ROOT/acdc is optional (the user may hold other datasets only); $REPRO_ACDC_ROOT is not
+        if root is not None and not os.environ.get(REAL_WORLD_ENV["acdc"]) and not root.exists():
+            root = None
     if root:
         root = Path(root)
         classes = tuple(classes) if classes else CITYSCAPES_CLASSES
@@ -246,7 +257,7 @@ def real_world_sets(*, acdc_root: str | os.PathLike | None = None, include_shipp
             if not img_dir.is_dir() or not lab_dir.is_dir():
                 raise DataError(f"{img_dir}: ACDC condition folder missing; expected <acdc_root>/rgb_anon/<condition>/val/"
                                 "<sequence>/*_rgb_anon.png and <acdc_root>/gt/<condition>/val/<sequence>/"
-                                "*_gt_labelTrainIds.png (ACDC's published layout)")
+                                "*_gt_labelTrainIds.png (ACDC's published layout; set $REPRO_ACDC_ROOT or pass acdc_root=...)")
             images = sorted(img_dir.rglob("*_rgb_anon.png"))
             labels = [lab_dir / p.parent.name / p.name.replace("_rgb_anon.png", "_gt_labelTrainIds.png") for p in images]
             sets[f"acdc_{cond}"] = SegDataset(images, labels, classes, tuple(palette or [(0, 0, 0)] * len(classes)),

@@ -20,6 +20,12 @@ Extractors (:func:`extractor`):
 * ``"resnet18-random"`` – torchvision ResNet-18 (512-d pool features, 224 × 224 input, ImageNet
   normalisation), seeded random weights (residual branches scaled by 1/√8 so activations stay
   O(1) through the 8 blocks); ~5× cheaper than Inception on CPU.
+* ``"auto"`` – ``"inception"`` when its weight file is found (same search as ``"inception"``),
+  else the offline default ``"resnet18-random"`` (it passes 19 of the 24 perturbation checks of
+  :mod:`repro.extractor_check`, more than ``"inception-random"``); one line per process and
+  choice (a :class:`UserWarning`) says which was chosen and why, naming the missing file and
+  ``REPRO_INCEPTION_WEIGHTS``.  Numbers computed with the fallback are not the paper's
+  Inception KID; their tag says ``resnet18-random@…``.
 * ``encoder_extractor(model)`` – the frozen encoder of a segmentation model trained on the
   dataset itself (the offline default of the ``cpu`` profile: the shared warm-start model),
   its feature maps average-pooled over a small spatial grid (default 3 × 4 cells) rather than
@@ -55,8 +61,12 @@ INCEPTION_WEIGHT_FILES = ("weights-inception-2015-12-05-6726825d.pth",
 #: environment variable naming the FID Inception weight file
 INCEPTION_ENV = "REPRO_INCEPTION_WEIGHTS"
 #: names accepted by :func:`extractor` (``"auto"``: ``"inception"`` if its weight file is found,
-#: else ``"inception-random"``)
+#: else :data:`OFFLINE_DEFAULT`)
 EXTRACTORS = ("inception", "inception-random", "resnet18-random", "auto")
+#: what ``extractor("auto")`` uses when the Inception weight file is missing
+OFFLINE_DEFAULT = "resnet18-random"
+#: choices of ``extractor("auto")`` already announced in this process (one line per choice)
+_AUTO_ANNOUNCED: set[str] = set()
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -200,15 +210,20 @@ def inception_weights_path(weights: str | os.PathLike | None = None) -> Path:
             p = hub / fname
             if p.is_file():
                 return p
-        tried.append(f"torch hub cache <torch.hub.get_dir()>/checkpoints/{{{', '.join(INCEPTION_WEIGHT_FILES)}}}")
+        tried.append(f"torch hub cache {hub.resolve().as_posix()}/{{{', '.join(INCEPTION_WEIGHT_FILES)}}}")
     raise FileNotFoundError(
         f"FID Inception-V3 weights file {INCEPTION_WEIGHT_FILES[0]} not found (looked at: "
         f"{'; '.join(tried)}). This package never downloads weights. Get the file on a machine "
         "with internet access (torch-fidelity release v0.2.0 asset "
         f"{INCEPTION_WEIGHT_FILES[0]}, or pytorch-fid's {INCEPTION_WEIGHT_FILES[1]}), then pass "
         f"extractor('inception', weights='path/to/file'), set {INCEPTION_ENV}=path/to/file, or "
-        "copy it into torch's hub cache folder <TORCH_HOME>/hub/checkpoints/ (default "
-        "~/.cache/torch/hub/checkpoints/). Offline alternative: extractor('inception-random').")
+        f"copy it into torch's hub cache folder {_hub_checkpoints()}/. Offline alternatives: "
+        f"extractor('auto') (falls back to {OFFLINE_DEFAULT!r}), extractor('{OFFLINE_DEFAULT}').")
+
+
+def _hub_checkpoints() -> str:
+    """Full path of torch's hub checkpoint folder (``torch.hub.get_dir()/checkpoints``)."""
+    return (Path(torch.hub.get_dir()) / "checkpoints").resolve().as_posix()
 
 
 def _quantise_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -239,11 +254,21 @@ def _first(out: Any) -> torch.Tensor:
 
 
 def _load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    """The state dict stored in ``path``; one :class:`ValueError` naming the full path when the
+    file is not a torch checkpoint (corrupt, truncated, or not made by ``torch.save``)."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... on bad files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise ValueError(f"{Path(path).resolve().as_posix()}: cannot read it as a torch state dict "
+                         f"(expected the Inception-V3 FID weights {INCEPTION_WEIGHT_FILES[0]} written by "
+                         f"torch.save; the file is corrupt or of another kind: {type(err).__name__}: "
+                         f"{first})") from None
     if isinstance(sd, Mapping) and "state_dict" in sd and isinstance(sd["state_dict"], Mapping):
         sd = sd["state_dict"]
     if not isinstance(sd, Mapping):
-        raise ValueError(f"{paths.relpath(path)}: expected a state dict (mapping of tensors), got {type(sd).__name__}")
+        raise ValueError(f"{paths.relpath(path)}: expected a state dict (mapping of parameter names to tensors), "
+                         f"got {type(sd).__name__}")
     return dict(sd)
 
 
@@ -258,7 +283,7 @@ def _inception(weights: str | os.PathLike | None, device) -> Extractor:
                              f"torch-fidelity's layout: {str(err)[:400]}") from err
     file_sha = hashlib.sha256(path.read_bytes()).hexdigest()
     if path.name in INCEPTION_WEIGHT_FILES and not file_sha.startswith("6726825d"):
-        warnings.warn(f"{path.name}: SHA-256 starts with {file_sha[:8]}, not 6726825d; these are not "
+        warnings.warn(f"{paths.relpath(path)}: SHA-256 starts with {file_sha[:8]}, not 6726825d; these are not "
                       "the standard FID weights", UserWarning, stacklevel=3)
     return Extractor(model, name="inception", preprocess=_quantise_uint8, input_size=299,
                      output=_first, device=device, weights_file=path.name)
@@ -386,15 +411,48 @@ def encoder_extractor(model: nn.Module, *, name: str, grid: Sequence[int] = (3, 
                      weights_hash=state_dict_hash(encoder), device=device)
 
 
+def _announce(choice: str, message: str) -> None:
+    """Warn ``message`` (one line) the first time ``choice`` is made in this process."""
+    if choice in _AUTO_ANNOUNCED:
+        return
+    _AUTO_ANNOUNCED.add(choice)
+    warnings.warn(message, UserWarning, stacklevel=4)
+
+
+def _auto(weights, seed: int, device) -> Extractor:
+    """``extractor("auto")``: Inception when its weight file is found, else :data:`OFFLINE_DEFAULT`."""
+    if weights is not None:  # a file named by the caller must exist: no silent fallback
+        path = inception_weights_path(weights)
+    else:
+        try:
+            path = inception_weights_path(None)
+        except FileNotFoundError:
+            env = os.environ.get(INCEPTION_ENV)
+            looked = (f"${INCEPTION_ENV}={Path(env).expanduser().resolve().as_posix()} (no such file)" if env
+                      else f"${INCEPTION_ENV} unset")
+            _announce(f"fallback:{env}:{_hub_checkpoints()}",
+                      f"extractor('auto'): using {OFFLINE_DEFAULT!r} (offline default, not the paper's "
+                      f"Inception KID) because the FID Inception weights {INCEPTION_WEIGHT_FILES[0]} were "
+                      f"not found ({looked}; not in {_hub_checkpoints()}/); set {INCEPTION_ENV}=path/to/"
+                      f"{INCEPTION_WEIGHT_FILES[0]} to use Inception")
+            return _resnet18_random(seed, device)
+    ext = _inception(path, device)
+    _announce(f"inception:{path.resolve()}",
+              f"extractor('auto'): using 'inception' with the FID weights {path.resolve().as_posix()}")
+    return ext
+
+
 def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | None = None,
               device: str | torch.device = "cpu", seed: int = 0) -> Extractor:
     """A feature extractor by name (see the module docstring) or wrapping an ``nn.Module``.
 
     Args:
         name_or_module: ``"inception"``, ``"inception-random"``, ``"resnet18-random"``,
-            ``"auto"`` (``"inception"`` when its weight file is found, else ``"inception-random"``), an
-            :class:`Extractor` (returned as is) or any ``nn.Module`` mapping images to vectors.
-        weights: path of the FID weight file (``"inception"`` only).
+            ``"auto"`` (``"inception"`` when its weight file is found, else ``"resnet18-random"``,
+            announced once per process in one warning line), an :class:`Extractor` (returned as
+            is) or any ``nn.Module`` mapping images to vectors.
+        weights: path of the FID weight file (``"inception"`` and ``"auto"``; with ``"auto"`` a
+            named file that is missing is an error, not a fallback).
         device: torch device for the network.
         seed: seed of the random weights (``*-random`` only; seed 0 is the default extractor).
     """
@@ -410,10 +468,7 @@ def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | N
     if weights is not None and name_or_module not in ("inception", "auto"):
         raise ValueError(f"weights is only used by the 'inception' extractor, not {name_or_module!r}")
     if name_or_module == "auto":
-        try:
-            return _inception(weights, device)
-        except FileNotFoundError:
-            return _inception_random(seed, device)
+        return _auto(weights, seed, device)
     if name_or_module == "inception":
         return _inception(weights, device)
     if name_or_module == "inception-random":

@@ -66,8 +66,17 @@ def _logits_of(out: Any) -> torch.Tensor:
     return out
 
 
-def _predict_plain(model: Callable, x: torch.Tensor) -> torch.Tensor:
+def _check_channels(logits: torch.Tensor, num_classes: int | None) -> None:
+    """One clear error when the model's class channels do not match the data's class count."""
+    if num_classes is not None and logits.shape[1] != num_classes:
+        raise ValueError(f"the model outputs {logits.shape[1]} channels (logits N×C×h×w with C={logits.shape[1]}) "
+                         f"but the data has {num_classes} classes; build or train the model with "
+                         f"{num_classes} output classes (e.g. num_classes={num_classes})")
+
+
+def _predict_plain(model: Callable, x: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
     logits = _logits_of(model(x))
+    _check_channels(logits, num_classes)
     if logits.shape[0] != x.shape[0]:
         raise ValueError(f"model returned {logits.shape[0]} outputs for {x.shape[0]} images")
     if logits.shape[-2:] != x.shape[-2:]:
@@ -75,7 +84,7 @@ def _predict_plain(model: Callable, x: torch.Tensor) -> torch.Tensor:
     return logits.argmax(1)
 
 
-def _predict_mmseg(model: Any, x: torch.Tensor) -> torch.Tensor:
+def _predict_mmseg(model: Any, x: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
     from mmseg.structures import SegDataSample  # imported here only: repro.inference must not need mmseg
 
     pre = model.data_preprocessor
@@ -93,12 +102,17 @@ def _predict_mmseg(model: Any, x: torch.Tensor) -> torch.Tensor:
     data = pre({"inputs": inputs, "data_samples": samples}, False)
     if not hasattr(model, "inference"):  # not an EncoderDecoder-like segmentor: its own predict()
         results = model.predict(data["inputs"], data["data_samples"])
+        for r in results:
+            seg_logits = getattr(r, "seg_logits", None)
+            if seg_logits is not None and getattr(seg_logits, "data", None) is not None:
+                _check_channels(seg_logits.data[None], num_classes)
         return torch.stack([r.pred_sem_seg.data.reshape(h, w) for r in results]).long()
     # EncoderDecoder.predict without its per-image post-processing: the logits at the (padded) input
     # size, cropped to the image, then the class of the maximum over the class axis -- equal to mmseg's
     # argmax, but torch's argmax over dim 1 of an N×C×H×W tensor is ~10× slower than max() here
     metas = [s.metainfo for s in data["data_samples"]]
     logits = model.inference(data["inputs"], metas)
+    _check_channels(logits, num_classes)
     pad = metas[0].get("padding_size") or [0, 0, 0, 0]  # left, right, top, bottom (mmseg's stack_batch)
     logits = logits[..., pad[2]:logits.shape[-2] - pad[3], pad[0]:logits.shape[-1] - pad[1]]
     if logits.shape[-2:] != (h, w):
@@ -107,7 +121,8 @@ def _predict_mmseg(model: Any, x: torch.Tensor) -> torch.Tensor:
 
 
 def predict(model: Any, images: torch.Tensor, *, batch_size: int = 8,
-            device: torch.device | str | None = None, progress: bool = False) -> torch.Tensor:
+            device: torch.device | str | None = None, progress: bool = False,
+            num_classes: int | None = None) -> torch.Tensor:
     """Per-pixel class predictions ``N×H×W`` (int64, on the device of ``images``).
 
     Parameters
@@ -117,8 +132,13 @@ def predict(model: Any, images: torch.Tensor, *, batch_size: int = 8,
     batch_size : images per forward pass
     device : where to run; default the model's device (a parameterless callable: the images')
     progress : show a tqdm bar over batches
+    num_classes : the data's class count; when given, a model whose logits have another number
+        of channels is refused with one ``ValueError`` (default: not checked)
     """
     _check_images(images)
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                    or num_classes < 1):
+        raise ValueError(f"num_classes must be an int >= 1 or None, got {num_classes!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if not callable(model) and not is_mmseg_model(model):
@@ -137,7 +157,7 @@ def predict(model: Any, images: torch.Tensor, *, batch_size: int = 8,
             for s in tqdm(range(0, images.shape[0], batch_size), desc="predict", unit="batch",
                           disable=disabled(progress), leave=False):
                 x = images[s:s + batch_size].to(dev, torch.float32)
-                pred = _predict_mmseg(model, x) if mm else _predict_plain(model, x)
+                pred = _predict_mmseg(model, x, num_classes) if mm else _predict_plain(model, x, num_classes)
                 out.append(pred.to(images.device))
     finally:
         if was_training:
@@ -169,7 +189,7 @@ def evaluate_images(model: Any, images: torch.Tensor, labels: torch.Tensor, num_
 
     for s in tqdm(range(0, images.shape[0], batch_size), desc="evaluate", unit="batch",
                   disable=disabled(progress), leave=False):
-        pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device)
+        pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device, num_classes=num_classes)
         cm.update(pred, labels[s:s + batch_size].to(pred.device))
     scores = cm.scores()
     return (scores, cm) if return_matrix else scores

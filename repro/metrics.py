@@ -89,7 +89,9 @@ class ConfusionMatrix:
                                  f"range {tmin}..{tmax}")
             pmin, pmax = int(pred.min()), int(pred.max())
             if pmin < 0 or pmax >= C:
-                raise ValueError(f"pred holds class ids outside 0..{C - 1}: range {pmin}..{pmax}")
+                raise ValueError(f"pred holds class ids outside 0..{C - 1}: range {pmin}..{pmax}; expected predictions "
+                                 f"of a model with {C} output classes (does the model output more channels than "
+                                 f"the data's {C} classes?)")
             self.matrix += torch.bincount(target * C + pred, minlength=C * C).reshape(C, C)
         return self
 

@@ -1,7 +1,8 @@
 """Where things live: repository root, shipped data, cache, published numbers, outputs.
 
-Every path the package prints is made relative to the repository root with :func:`relpath`,
-so executed notebooks and tables never carry machine paths.
+Every path the package prints goes through :func:`relpath`: paths inside the repository are
+printed relative to its root (so executed notebooks and tables never carry machine paths), paths
+outside it in full, so that a message about a user's file says exactly which file.
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ COMMITTED_PROFILE = "cpu"
 
 
 def _cache_dir() -> Path:
-    env = os.environ.get("REPRO_CACHE_DIR")
-    return Path(env).expanduser().resolve() if env else REPO_ROOT / ".cache"
+    # $REPRO_CACHE_DIR, else <repo>/.cache when run from inside this checkout, else ~/.cache/sia-repro
+    from .cache import default_cache_dir
+
+    return default_cache_dir()
 
 
 CACHE_DIR: Path = _cache_dir()
@@ -43,12 +46,13 @@ def output_dir(profile: str) -> Path:
 
 
 def relpath(path: os.PathLike | str) -> str:
-    """``path`` relative to the repository root when it lies inside it, else its file name only."""
-    p = Path(path).resolve()
+    """``path`` for messages: relative to the repository root when it lies inside it,
+    ``$REPRO_CACHE_DIR/...`` inside the cache folder, else the full absolute path (POSIX form)."""
+    p = Path(path).expanduser().resolve()
     try:
         return p.relative_to(REPO_ROOT).as_posix()
     except ValueError:
         try:
             return "$REPRO_CACHE_DIR/" + p.relative_to(CACHE_DIR).as_posix()
         except ValueError:
-            return p.name
+            return p.as_posix()

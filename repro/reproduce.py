@@ -140,6 +140,8 @@ def run_notebook(nb_path: Path, out_path: Path, parameters: dict, *, timeout: in
     rel_in, rel_out = os.path.relpath(nb_path, paths.REPO_ROOT), os.path.relpath(out_path, paths.REPO_ROOT)
     cwd = os.getcwd()
     os.chdir(paths.REPO_ROOT)
+    # the kernel (started in notebooks/) uses this process's cache, wherever that is
+    os.environ.setdefault("REPRO_CACHE_DIR", str(paths.CACHE_DIR))
     try:
         pm.execute_notebook(rel_in, rel_out, parameters=parameters, kernel_name=_kernel_name(),
                             cwd=str(paths.NOTEBOOK_DIR), progress_bar=False, execution_timeout=timeout)
@@ -154,23 +156,38 @@ def run_notebook(nb_path: Path, out_path: Path, parameters: dict, *, timeout: in
     return {"status": status, "seconds": round(time.time() - t0, 1), "error": error, "cell": cell}
 
 
+def check_arguments(profile: str, only: list[str] | None = None, *, inplace: bool = False,
+                    timeout: int | None = None) -> tuple[dict, list[Path]]:
+    """The profile's parameters and the notebooks to run; one ``ValueError`` (nothing written)
+    when an argument is wrong: an unknown profile, an ``only`` naming no existing notebook,
+    ``inplace`` outside the smoke profile, or a ``timeout`` (seconds per cell) below 1."""
+    if only is not None and not [o for o in only if str(o).strip()]:
+        raise ValueError("--only must name at least one notebook number, e.g. --only 05,06")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1):
+        raise ValueError(f"--timeout must be a whole number of seconds >= 1, got {timeout!r}")
+    params = profile_parameters(profile)
+    if inplace and profile != "smoke":
+        raise ValueError(f"--inplace stores outputs in notebooks/ and is only for the smoke profile, not {profile!r}")
+    nbs = notebooks(only)
+    if not nbs:
+        raise ValueError(f"no numbered notebooks (NN_*.ipynb) found in {paths.relpath(paths.NOTEBOOK_DIR)}")
+    return params, nbs
+
+
 def reproduce(profile: str = "cpu", only: list[str] | None = None, *, inplace: bool = False,
               timeout: int | None = None) -> int:
-    """Run the batch; returns the process exit code (0 when every notebook succeeded)."""
-    params = profile_parameters(profile)
+    """Run the batch; returns the process exit code (0 when every notebook succeeded).
+
+    Arguments are checked first (:func:`check_arguments`): a bad one raises ``ValueError``
+    before any folder or file is created."""
+    params, nbs = check_arguments(profile, only, inplace=inplace, timeout=timeout)
     out = paths.output_dir(profile)
     executed = out / "executed"
     executed.mkdir(parents=True, exist_ok=True)
-    if inplace and profile != "smoke":
-        raise ValueError("--inplace stores outputs in notebooks/ and is only for the smoke profile")
     index_path = out / ".index.json"
     log_path = out / ".runs.json"
     runs = json.loads(log_path.read_text()) if log_path.exists() else {}
     commit = git_commit()
-    nbs = notebooks(only)
-    if not nbs:
-        print("no notebooks to run")
-        return 1
     failures = 0
     # the kernels inherit the environment: no progress bars in stored outputs (the driver reports progress)
     os.environ.setdefault("TQDM_DISABLE", "1")

@@ -533,7 +533,8 @@ def clean_matrices_of(model: Any, images, labels, *, num_classes: int, ignore_in
 
     out = []
     for s in range(0, images.shape[0], batch_size):
-        pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device).cpu()
+        pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device,
+                       num_classes=num_classes).cpu()
         out.append(per_image_matrices(pred, labels[s:s + batch_size].cpu(), num_classes, ignore_index))
     return torch.cat(out)
 
@@ -575,7 +576,7 @@ def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: 
         for s in range(0, n, batch_size):
             xb, yb = perturb.apply(images[s:s + batch_size], labels[s:s + batch_size], name, float(alpha),
                                    generator=g, border=border)
-            pred = predict(model, xb, batch_size=batch_size, device=device).cpu()
+            pred = predict(model, xb, batch_size=batch_size, device=device, num_classes=num_classes).cpu()
             mats.append(per_image_matrices(pred, yb.cpu(), num_classes, ignore_index))
             feats.append(ext(xb).cpu())
         mats = torch.cat(mats)
@@ -629,7 +630,7 @@ def _resolve_data(dataset, subset, seed):
 
 
 def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, subset: int | Sequence[int] | None = None,
-            extractor: Any = "inception", method: str = "adaptive", num_levels: int = 5, tol: float = 0.05,
+            extractor: Any = "auto", method: str = "adaptive", num_levels: int = 5, tol: float = 0.05,
             budget: int | None = None, grid: int = 10, seed: int = 0, batch_size: int = 8, device: Any = None,
             cache: bool = True, force: bool = False, clean_features: Any = None, clean_miou: float | None = None,
             num_classes: int | None = None, ignore_index: int | None = None, alpha_max: float = 1.0,

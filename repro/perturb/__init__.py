@@ -20,4 +20,13 @@ from .functional import (  # noqa: F401
     noise_magnitude,
     noise_sigma,
 )
-from .transforms import Perturb, RandomPerturb, apply_numpy, apply_params  # noqa: F401
+from .transforms import Perturb, RandomPerturb, apply_numpy, apply_params, refresh_distribution  # noqa: F401
+
+
+def __getattr__(name):
+    # SensitivityTransform (a torchvision-v2 Transform) imports torchvision: only on first use
+    if name == "SensitivityTransform":
+        from . import transforms
+
+        return transforms.SensitivityTransform
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

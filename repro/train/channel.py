@@ -27,6 +27,24 @@ persistent workers -- which is what makes killed-and-resumed runs and DDP runs r
 
 ``run_id`` ties the file to one process group's run: a stale file left by an interrupted earlier
 process is ignored until the new run's hook has rewritten it.
+
+Finding each other in a plain mmengine run (``schedule_file="auto"``, the transform's default).
+Under mmengine's own ``Runner`` nothing tells the transform where the hook writes: the hook only
+learns the work directory in ``before_run``, after the dataloader workers have been started.
+They meet through the runner's experiment name (``<name>_<timestamp>``, identical on every rank,
+the name of the runner's ``MessageHub``), known to both sides when they are built:
+
+1. ``SensitivityHook.__init__`` (built in ``Runner.__init__``) calls :func:`announce` with the
+   current experiment name: this runner has a hook.
+2. ``SensitivityAugment.__init__`` (built when the runner builds its train dataloader, in the
+   main process) sees the announcement for the current experiment and keeps the name (it travels
+   to the workers with the transform).
+3. ``before_run`` of the hook writes the pointer file :func:`pointer_path` (in the temporary
+   directory) naming the schedule file it uses (``<work_dir>/sia_schedule.json`` by default) and
+   its run id; the transform waits for the pointer, then reads the schedule as above.
+
+Without an announcement (no ``SensitivityHook`` in the runner) ``"auto"`` means the warm-up
+distribution for the whole run, with one warning.
 """
 from __future__ import annotations
 
@@ -37,7 +55,9 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["FORMAT", "schedule_path", "write_schedule", "ScheduleReader", "ScheduleTimeout", "current_rank"]
+__all__ = ["FORMAT", "schedule_path", "write_schedule", "ScheduleReader", "ScheduleTimeout", "current_rank",
+           "current_experiment", "announce", "announced", "pointer_path", "write_pointer", "read_pointer",
+           "remove_pointer"]
 
 FORMAT = 1
 
@@ -52,6 +72,74 @@ def current_rank() -> int:
         return int(os.environ.get("RANK", "0"))
     except ValueError:
         return 0
+
+
+#: experiment names whose runner has a SensitivityHook (this process only; see the module docstring)
+_ANNOUNCED: set[str] = set()
+#: the MessageHub name outside any runner (mmengine's default instance)
+_NO_RUNNER = "mmengine"
+
+
+def current_experiment() -> str | None:
+    """Name of the current mmengine runner (its ``MessageHub``'s), or ``None`` outside a runner."""
+    from mmengine.logging import MessageHub
+
+    name = MessageHub.get_current_instance().instance_name
+    return None if name == _NO_RUNNER else name
+
+
+def announce(experiment: str | None) -> None:
+    """Record that the runner ``experiment`` has a SensitivityHook (no-op for ``None``)."""
+    if experiment is not None:
+        _ANNOUNCED.add(experiment)
+
+
+def announced(experiment: str | None) -> bool:
+    """Has the runner ``experiment`` a SensitivityHook (announced in this process)?"""
+    return experiment is not None and experiment in _ANNOUNCED
+
+
+def pointer_path(experiment: str) -> Path:
+    """``<tmp>/repro-sia-<uid>/<experiment>.json``: where the hook says which schedule file it uses."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"repro-sia-{uid}" / f"{safe}.json"
+
+
+def write_pointer(experiment: str, schedule_file: str | os.PathLike, run_id: str | None) -> Path:
+    """Atomically write the pointer of ``experiment`` (identical content on every rank)."""
+    path = pointer_path(experiment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(dict(format=FORMAT, experiment=experiment, schedule_file=str(schedule_file), run_id=run_id), f)
+    os.replace(tmp, path)
+    return path
+
+
+def read_pointer(experiment: str, *, timeout: float = 600.0, poll: float = 0.02) -> tuple[str, str | None]:
+    """(schedule file base, run id) published by the hook of ``experiment``; waits up to ``timeout`` s."""
+    path = pointer_path(experiment)
+    deadline = time.monotonic() + float(timeout)
+    while True:
+        try:
+            d = json.loads(path.read_text())
+            if d.get("format") == FORMAT and d.get("experiment") == experiment:
+                return d["schedule_file"], d.get("run_id")
+        except (OSError, json.JSONDecodeError, KeyError):
+            pass
+        if time.monotonic() > deadline:
+            raise ScheduleTimeout(f"{path}: the SensitivityHook of run {experiment!r} did not say within "
+                                  f"{timeout:.0f} s which schedule file it writes (its before_run never ran?)")
+        time.sleep(poll)
+
+
+def remove_pointer(experiment: str) -> None:
+    """Delete the pointer of ``experiment`` (after the run)."""
+    try:
+        pointer_path(experiment).unlink()
+    except FileNotFoundError:
+        pass
 
 
 def schedule_path(base: str | os.PathLike, rank: int | None = None) -> Path:

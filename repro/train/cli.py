@@ -1,4 +1,5 @@
-"""Command line: ``python -m repro train --model pspnet_r18 --method ours --dataset camvid --profile cpu``.
+"""Command line: ``python -m repro train --model pspnet_r18 --method ours --dataset camvid --profile cpu``,
+or ``python -m repro train CONFIG.py`` (an MMSegmentation config file, e.g. one of ``configs/sia/``).
 
 :func:`cli_main` parses ``argv`` (without the program/subcommand name), runs
 :func:`repro.train.run` and prints the results as JSON; ``--dump-config FILE`` writes the
@@ -19,6 +20,9 @@ def build_parser(prog: str = "python -m repro train") -> argparse.ArgumentParser
 
     p = argparse.ArgumentParser(prog=prog, description="Train and evaluate one MMSegmentation configuration "
                                 "(cached by the config hash).")
+    p.add_argument("config", nargs="?", default=None,
+                   help="an MMSegmentation config file (e.g. configs/sia/*.py); then --model/--method/--dataset/"
+                        "--profile and the other composition options are not used")
     p.add_argument("--model", default="pspnet_r18", choices=MODELS)
     p.add_argument("--method", default="baseline", choices=METHODS)
     p.add_argument("--dataset", default="camvid", choices=DATASETS)
@@ -29,7 +33,7 @@ def build_parser(prog: str = "python -m repro train") -> argparse.ArgumentParser
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-workers", type=int, default=None)
-    p.add_argument("--data-root", default=None, help="dataset folder (paper datasets; default $REPRO_DATA_ROOT/<name>)")
+    p.add_argument("--data-root", default=None, help="dataset folder (paper datasets; default $REPRO_<NAME>_ROOT, else $REPRO_DATA_ROOT/<name>)")
     p.add_argument("--work-dir", default=None, help="run folder (default: <cache>/runs/<config hash>)")
     p.add_argument("--launcher", default="none", choices=("none", "pytorch", "slurm", "mpi"))
     p.add_argument("--force", action="store_true", help="retrain even if cached results exist")
@@ -43,15 +47,28 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     from .config import build_config
     from .runner import run
 
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.config is not None:
+        from pathlib import Path
+
+        from mmengine.config import Config
+
+        path = Path(args.config).expanduser()
+        if path.suffix != ".py" or not path.is_file():
+            parser.error(f"config must be an existing MMSegmentation .py config file, got {str(path.resolve())!r}")
+        cfg = Config.fromfile(str(path))
+    else:
+        cfg = None
     crop = None
     if args.crop is not None:
         if len(args.crop) not in (1, 2):
             raise SystemExit("--crop takes one size S or two sizes H W")
         crop = args.crop[0] if len(args.crop) == 1 else tuple(args.crop)
-    cfg = build_config(args.model, args.method, args.dataset, profile=args.profile, iters=args.iters, crop=crop,
-                       batch_size=args.batch_size, seed=args.seed, lr=args.lr, data_root=args.data_root,
-                       num_workers=args.num_workers)
+    if cfg is None:
+        cfg = build_config(args.model, args.method, args.dataset, profile=args.profile, iters=args.iters, crop=crop,
+                           batch_size=args.batch_size, seed=args.seed, lr=args.lr, data_root=args.data_root,
+                           num_workers=args.num_workers)
     if args.dump_config:
         cfg.dump(args.dump_config)
         print(args.dump_config)

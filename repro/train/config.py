@@ -79,7 +79,7 @@ _PROFILE = {
     "paper": dict(iters=80000, crop=None, batch_size=8, num_workers=4, val_interval="eighth",
                   checkpoint_interval="eighth", log_interval=50, lr=None, lr_adamw=None, eval_limit=None,
                   warm_start=None,
-                  sia=dict(subset=100, size_factor=0.5, extractor="inception", eval_batch_size=8,
+                  sia=dict(subset=100, size_factor=0.5, extractor="auto", eval_batch_size=8,
                            max_evals=None, num_analyses=4, num_refreshes=8)),
 }
 
@@ -155,8 +155,10 @@ def _method_transforms(method: str, *, seed: int, batch_size: int, border: str) 
         return [dict(type="RandomFlip", prob=0.5), dict(type="PhotoMetricDistortion")]
     if method in OURS:
         types, _ = OURS[method]
+        # schedule_file="auto": the transform finds the SensitivityHook of its runner by itself (also when the
+        # dumped config runs under mmengine's own Runner or MMSegmentation's tools/train.py)
         return [dict(type="SensitivityAugment", types=types, seed=seed, border=border, batch_size=batch_size,
-                     schedule_file=None, run_id=None)]
+                     schedule_file="auto", run_id=None)]
     return []
 
 

@@ -18,9 +18,16 @@ Registered in ``mmseg.registry.DATASETS`` (importing :mod:`repro.train` register
   ``gt``, ``*_gt_labelTrainIds.png``) and IDD (labels converted to Cityscapes train ids with the
   IDD toolkit, ``*_gtFine_labelcsTrainIds.png``); MMSegmentation has no classes for them.
 
+Where each dataset lives (:func:`default_data_root`, the one resolver every reader uses): the
+shipped ones in ``data/<name>``; each of the paper's datasets in ``$REPRO_<NAME>_ROOT``
+(``REPRO_CITYSCAPES_ROOT``, ``REPRO_ACDC_ROOT``, ... see :data:`DATASET_ROOT_ENV`), else in
+``$REPRO_DATA_ROOT/<name>``, else in ``data/<name>`` (where a run then stops with the error below).
+A ``data_root=...`` argument of ``build_config``/``run`` wins over all of them.
+
 Before a run, :func:`check_data_layout` verifies that every folder a config's dataloaders need
 exists and holds files; a missing dataset stops at once with :class:`DataLayoutError` naming the
-expected path and the folder layout (the ``data_layout`` entry of the dataset's config file).
+expected path, the variables to set and the folder layout (the ``data_layout`` entry of the
+dataset's config file), in one line.
 """
 from __future__ import annotations
 
@@ -35,27 +42,72 @@ from mmseg.registry import DATASETS
 
 from .. import data as rdata
 from .. import paths
+from .config import PAPER_DATASETS
 
 __all__ = ["CamVidDataset", "ISBIEMDataset", "FolderSegDataset", "ACDCDataset", "IDDDataset", "MMSegSegDataset",
-           "DataLayoutError", "check_data_layout", "default_data_root", "DATA_ROOT_ENV"]
+           "DataLayoutError", "check_data_layout", "default_data_root", "configured_data_root", "dataset_root_env",
+           "DATA_ROOT_ENV", "DATASET_ROOT_ENV"]
 
 #: environment variable holding a folder under which the paper datasets live
-#: (``$REPRO_DATA_ROOT/<name>``), used when a config gives no ``data_root``.
+#: (``$REPRO_DATA_ROOT/<name>``), used when a dataset's own variable is unset.
 DATA_ROOT_ENV = "REPRO_DATA_ROOT"
+
+#: the paper's datasets (not shipped) and the environment variable naming each one's folder;
+#: it wins over ``$REPRO_DATA_ROOT/<name>``
+DATASET_ROOT_ENV: dict[str, str] = {name: f"REPRO_{name.upper()}_ROOT" for name in PAPER_DATASETS}
+
+#: MMSegmentation dataset class -> dataset name, for error messages about a dataset config
+_TYPE_NAMES = {"CityscapesDataset": "cityscapes", "ACDCDataset": "acdc", "IDDDataset": "idd",
+               "ADE20KDataset": "ade20k", "PascalVOCDataset": "voc2012", "PotsdamDataset": "potsdam",
+               "LoveDADataset": "loveda", "SynapseDataset": "synapse"}
 
 
 class DataLayoutError(FileNotFoundError):
     """A dataset folder required by a config is missing; the message names path and layout."""
 
 
-def default_data_root(name: str) -> Path:
-    """Default root of dataset ``name``: ``data/<name>`` for shipped data, else
-    ``$REPRO_DATA_ROOT/<name>`` (or ``data/<name>`` when the variable is unset)."""
-    if name in rdata.SHIPPED:
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or name not in rdata.SHIPPED + tuple(DATASET_ROOT_ENV):
+        raise ValueError(f"unknown dataset {name!r}; expected one of "
+                         f"{', '.join(rdata.SHIPPED + tuple(DATASET_ROOT_ENV))}")
+    return name
+
+
+def dataset_root_env(name: str) -> str:
+    """The environment variable naming the folder of paper dataset ``name`` (``REPRO_<NAME>_ROOT``)."""
+    if _check_name(name) in rdata.SHIPPED:
+        raise ValueError(f"dataset {name!r} is shipped in {paths.relpath(paths.DATA_DIR / name)} and has no "
+                         f"root variable; variables exist for {', '.join(DATASET_ROOT_ENV)}")
+    return DATASET_ROOT_ENV[name]
+
+
+def configured_data_root(name: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The folder the environment gives paper dataset ``name``: ``$REPRO_<NAME>_ROOT``, else
+    ``$REPRO_DATA_ROOT/<name>``; ``None`` when neither variable is set (empty counts as unset)."""
+    env = os.environ if environ is None else environ
+    own = env.get(dataset_root_env(name), "")
+    if own:
+        return Path(own).expanduser()
+    base = env.get(DATA_ROOT_ENV, "")
+    return Path(base).expanduser() / name if base else None
+
+
+def default_data_root(name: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Root of dataset ``name`` when no ``data_root`` is passed: ``data/<name>`` for shipped data;
+    for the paper's datasets ``$REPRO_<NAME>_ROOT``, else ``$REPRO_DATA_ROOT/<name>``, else
+    ``data/<name>`` (absent: :func:`check_data_layout` then names the variables to set)."""
+    if _check_name(name) in rdata.SHIPPED:
         return paths.DATA_DIR / name
-    env = os.environ.get(DATA_ROOT_ENV)
-    base = Path(env).expanduser() if env else paths.DATA_DIR
-    return base / name
+    return configured_data_root(name, environ) or paths.DATA_DIR / name
+
+
+def _where_to_put(name: str) -> str:
+    """How to point the package at dataset ``name``: its variable, ``$REPRO_DATA_ROOT`` or ``data_root=...``."""
+    if name in DATASET_ROOT_ENV:
+        var = DATASET_ROOT_ENV[name]
+        return (f"set ${var} to the dataset folder (or ${DATA_ROOT_ENV} to its parent, read as "
+                f"${DATA_ROOT_ENV}/{name}) or pass data_root=... to build_config/run")
+    return "pass data_root=... to build_config/run"
 
 
 class _ShippedDataset(BaseSegDataset):
@@ -188,33 +240,48 @@ def _dataset_cfgs(cfg: Any) -> list[Mapping]:
     return out
 
 
+def _one_line_layout(text: str) -> str:
+    """A ``data_layout`` description on one line: entries (lines indented by two spaces) joined by
+    '; ', other lines (notes and their continuations) by a space."""
+    out = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        sep = "; " if line.startswith("  ") else " "
+        out = f"{out}{sep if out else ''}{' '.join(line.split())}"
+    return out
+
+
 def check_data_layout(cfg: Any) -> None:
     """Raise :class:`DataLayoutError` if a folder the config's datasets read is missing or empty.
 
-    The message names the dataset, the expected absolute path and the layout described by the
-    config's ``data_layout`` entry, and how to point the package at the data
-    (``data_root=...`` or ``$REPRO_DATA_ROOT``).
+    The message is one line: the dataset, the missing absolute path, the variables to set
+    (``$REPRO_<NAME>_ROOT`` or ``$REPRO_DATA_ROOT``, or ``data_root=...``) and the layout described
+    by the config's ``data_layout`` entry.
     """
     layout = cfg.get("data_layout", {}) if hasattr(cfg, "get") else {}
-    name = cfg.get("dataset_name", "dataset") if hasattr(cfg, "get") else "dataset"
+    cfg_name = cfg.get("dataset_name", "dataset") if hasattr(cfg, "get") else "dataset"
+    text = layout.get("description", "") if isinstance(layout, Mapping) else ""
+    text = _one_line_layout(str(text))
     for d in _dataset_cfgs(cfg):
         root = d.get("data_root")
         if root is None and d.get("type") in ("CamVidDataset", "ISBIEMDataset"):
             continue  # checked (manifest) by the class itself
-        root = Path(root or ".")
+        name = _TYPE_NAMES.get(d.get("type"), cfg_name)
+        root = Path(root or ".").expanduser().absolute()
         prefix = d.get("data_prefix") or {}
         required = [root] + [root / v for k, v in prefix.items() if k in ("img_path", "seg_map_path") and v]
         if d.get("ann_file"):
             required.append(root / d["ann_file"])
         for p in required:
-            ok = p.is_file() if p.suffix == ".txt" else (p.is_dir() and any(p.iterdir()))
+            is_file = p.suffix == ".txt"
+            ok = p.is_file() if is_file else (p.is_dir() and any(p.iterdir()))
             if not ok:
-                text = layout.get("description", "") if isinstance(layout, Mapping) else ""
-                raise DataLayoutError(
-                    f"{name}: expected {'file' if p.suffix == '.txt' else 'a non-empty folder'} {p} is missing. "
-                    f"Expected layout under data_root={root}:\n{text}\n"
-                    f"Download the dataset yourself (licence) and pass data_root=... to build_config/run, "
-                    f"or set ${DATA_ROOT_ENV} so that the data lies in ${DATA_ROOT_ENV}/{name}.")
+                problem = "is missing; expected this file" if is_file else \
+                    "is missing or empty; expected a non-empty folder"
+                layout_text = f"; expected layout under {root}: {text}" if name == cfg_name and text else ""
+                raise DataLayoutError(f"{name}: {p} {problem}; download the dataset yourself (licence) and "
+                                      f"{_where_to_put(name)}{layout_text}")
 
 
 class MMSegSegDataset:

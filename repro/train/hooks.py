@@ -54,7 +54,7 @@ from mmengine.registry import HOOKS
 from .. import perturb
 from ..metrics import ConfusionMatrix
 from ..sampling import Distribution, resolve_types
-from .channel import schedule_path, write_schedule
+from .channel import announce, current_experiment, remove_pointer, schedule_path, write_pointer, write_schedule
 
 __all__ = ["SensitivityHook", "event_iterations", "evaluate_levels", "init_encoder_name"]
 
@@ -111,7 +111,7 @@ def evaluate_levels(model, images: torch.Tensor, labels: torch.Tensor, levels: M
 
     def miou(x, y):
         cm = ConfusionMatrix(num_classes, ignore_index)
-        cm.update(predict(model, x, batch_size=batch_size).cpu(), y.cpu())
+        cm.update(predict(model, x, batch_size=batch_size, num_classes=num_classes).cpu(), y.cpu())
         return float(cm.scores()["mIoU"])
 
     n = images.shape[0]
@@ -123,7 +123,7 @@ def evaluate_levels(model, images: torch.Tensor, labels: torch.Tensor, levels: M
         m = torch.tensor(alphas, dtype=torch.float32).repeat_interleave(n)
         gen = torch.Generator(device=images.device).manual_seed(int(seed) * 1000 + perturb.NAMES.index(t))
         x2, y2 = perturb.apply(x, y, t, m, generator=gen, border=border)
-        pred = predict(model, x2, batch_size=batch_size).cpu()
+        pred = predict(model, x2, batch_size=batch_size, num_classes=num_classes).cpu()
         for li, a in enumerate(alphas):
             cm = ConfusionMatrix(num_classes, ignore_index)
             cm.update(pred[li * n:(li + 1) * n], y2[li * n:(li + 1) * n].cpu())
@@ -155,6 +155,13 @@ def _memoise(ext):
     return ext
 
 
+def _plain(cfg: Mapping) -> dict:
+    """A (possibly mmengine ``ConfigDict``) mapping as plain dicts/lists (JSON-able for the event cache)."""
+    import copy
+
+    return copy.deepcopy(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+
+
 def _nan_to_none(x):
     if isinstance(x, float) and math.isnan(x):
         return None
@@ -174,20 +181,26 @@ class SensitivityHook(Hook):
     ----------
     types : perturbation set (``"all"``, ``"no_geo"``, ``"no_photo"`` or names).
     schedule_file : base path of the schedule file shared with ``SensitivityAugment``
-        (``None``: ``<work_dir>/sia_schedule.json``; must then equal the transform's).
-    run_id : written into the schedule file (see :mod:`repro.train.channel`).
+        (``None``: ``<work_dir>/sia_schedule.json``).  A transform with ``schedule_file="auto"``
+        (its default) finds it by itself: the hook announces itself when the runner builds it and
+        says in ``before_run`` which file it writes (:mod:`repro.train.channel`).
+    run_id : written into the schedule file (see :mod:`repro.train.channel`); ``None``: the
+        runner's experiment name.
     analysis : ``"adaptive"``, ``"uniform"`` or ``"none"`` (``Ours~SA``).
     num_levels : L levels per type (L-1 solved + α_max).
     num_analyses, num_refreshes : events per run (4 and 8 in the paper).
     weighting, jitter : passed to :meth:`Distribution.from_analysis`.
-    dataset : ``dict(name=..., split=..., root=None)`` of a shipped dataset
-        (:func:`repro.data.load_dataset`) or an MMSeg dataset config (``dict(type=...)``, read with
-        :class:`repro.train.datasets.MMSegSegDataset` at ``dataset_size``).
+    dataset : ``None`` (default): the config's own validation dataset (``val_dataloader.dataset``,
+        its pipeline replaced by MMSegmentation's loading transforms); ``dict(name=..., split=...,
+        root=None)`` of a shipped dataset (:func:`repro.data.load_dataset`); or an MMSeg dataset
+        config (``dict(type=...)``, read with :class:`repro.train.datasets.MMSegSegDataset` at
+        ``dataset_size``).  Its class count must equal the model's (``decode_head.num_classes``).
     subset : number of images (drawn once with ``subset_seed``) or a list of indices.
     dataset_size : (W, H) the analysis images are resized to (``None``: as stored; they must then
         share one size).
     extractor, extractor_weights : KID feature extractor: a name of :func:`repro.features.extractor`
-        (``inception`` reads ``extractor_weights``), ``"conv-random"``
+        (``"auto"``, the default: the Inception file when it is found, else the offline default,
+        saying which in one line; ``inception`` reads ``extractor_weights``), ``"conv-random"``
         (:func:`repro.sensitivity.random_conv_extractor`) or ``"encoder"``: the frozen encoder of
         the model as it was before training (a warm start; :func:`repro.features.encoder_extractor`),
         read from the checkpoint ``extractor_weights`` when given (a resumed run), else taken
@@ -220,7 +233,7 @@ class SensitivityHook(Hook):
                  num_analyses: int = 4, num_refreshes: int = 8, weighting: str = "accuracy",
                  jitter: float = 0.1, dataset: Mapping[str, Any] | None = None, subset: int | Sequence[int] = 8,
                  subset_seed: int = 0, dataset_size: Sequence[int] | None = None,
-                 extractor: str = "inception", extractor_weights: str | None = None, tol: float = 0.05,
+                 extractor: str = "auto", extractor_weights: str | None = None, tol: float = 0.05,
                  max_evals: int | None = None, eval_batch_size: int = 8, border: str = "zoom", seed: int = 0,
                  restore_rng: bool = True, measure_levels: bool = True, analyse_at_start: bool = False,
                  final_refresh: bool = True, refresh_subset: int | None = None, guard: float | None = 2.0,
@@ -251,7 +264,10 @@ class SensitivityHook(Hook):
         self.num_refreshes = num_refreshes
         self.weighting = weighting
         self.jitter = float(jitter)
-        self.dataset_cfg = dict(dataset or dict(name="camvid", split="val"))
+        if dataset is not None and not isinstance(dataset, Mapping):
+            raise TypeError(f"SensitivityHook: dataset must be None, dict(name=..., split=...) or an MMSeg dataset "
+                            f"config dict(type=...), got {type(dataset).__name__}")
+        self.dataset_cfg = None if dataset is None else _plain(dataset)
         self.subset = subset
         self.subset_seed = int(subset_seed)
         self.dataset_size = tuple(dataset_size) if dataset_size is not None else None
@@ -282,6 +298,9 @@ class SensitivityHook(Hook):
         self._events: tuple[list[int], list[int]] = ([], [])
         self._batch_size = 1
         self._path: Path | None = None
+        self._run_id: str | None = run_id
+        # tell SensitivityAugment(schedule_file="auto") of the runner being built that it has a hook
+        announce(current_experiment())
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -304,21 +323,30 @@ class SensitivityHook(Hook):
         """Write the schedule; ``pending``: an event at ``current_iter`` itself is still to come."""
         later = [i for i in sorted(set(self._events[0]) | set(self._events[1])) if i > current_iter]
         valid_until = current_iter if pending else (later[0] if later and later[0] < runner.max_iters else FOREVER)
-        write_schedule(self._path, run_id=self.run_id, batch_size=self._batch_size, valid_until=valid_until,
+        write_schedule(self._path, run_id=self._run_id, batch_size=self._batch_size, valid_until=valid_until,
                        schedule=self.schedule)
 
-    def _load_data(self):
+    def _load_data(self, num_classes: int | None = None):
         if self._data is not None:
             return self._data
+        if self.dataset_cfg is None:
+            raise ValueError("SensitivityHook: no analysis dataset (dataset=None and no val_dataloader.dataset in "
+                             "the config); pass SensitivityHook(dataset=dict(type=..., data_root=..., data_prefix=...))")
         cfg = dict(self.dataset_cfg)
         if "type" in cfg:
             from .datasets import MMSegSegDataset
 
             ds = MMSegSegDataset(cfg, size=self.dataset_size)
+            where = f"{cfg['type']}({cfg.get('data_root', '')!s})"
         else:
             from ..data import load_dataset
 
             ds = load_dataset(cfg["name"], cfg.get("split", "val"), root=cfg.get("root"))
+            where = f"{cfg['name']}/{cfg.get('split', 'val')}"
+        if num_classes is not None and int(ds.num_classes) != int(num_classes):
+            raise ValueError(f"SensitivityHook: the model predicts {num_classes} classes but the analysis dataset "
+                             f"{where} has {ds.num_classes}; set SensitivityHook(dataset=...) to the validation "
+                             "split of the data the model is trained on")
         if isinstance(self.subset, int):
             n = min(self.subset, len(ds))
             idx = np.sort(np.random.default_rng(self.subset_seed).choice(len(ds), n, replace=False)).tolist()
@@ -370,12 +398,12 @@ class SensitivityHook(Hook):
         model = _unwrap(runner.model)
         was_training = model.training
         model.eval()
-        images, labels = self._load_data()
+        num_classes = int(model.decode_head.num_classes)
+        images, labels = self._load_data(num_classes)
         dev = next(model.parameters()).device
         images, labels = images.to(dev), labels.to(dev)
         n_ref = images.shape[0] if self.refresh_subset is None else min(self.refresh_subset, images.shape[0])
         ref_images, ref_labels = images[:n_ref], labels[:n_ref]
-        num_classes = int(model.decode_head.num_classes)
         t0 = time.perf_counter()
         analysis_table = None
         try:
@@ -419,8 +447,8 @@ class SensitivityHook(Hook):
             return
         from .. import features, sensitivity
 
-        if self.extractor_name == "inception":
-            ext = features.extractor("inception", weights=self.extractor_weights, device=device)
+        if self.extractor_name in ("inception", "auto"):
+            ext = features.extractor(self.extractor_name, weights=self.extractor_weights, device=device)
         elif self.extractor_name == "encoder":
             model = _unwrap(runner.model)
             if self.extractor_weights:
@@ -496,12 +524,22 @@ class SensitivityHook(Hook):
     def before_run(self, runner) -> None:
         base = self.schedule_file or os.path.join(runner.work_dir, "sia_schedule.json")
         self._path = schedule_path(base, get_rank())
+        self._run_id = self.run_id if self.run_id is not None else runner.experiment_name
+        if self.dataset_cfg is None:  # the config's own validation data
+            val = (runner.cfg.get("val_dataloader") or {}).get("dataset")
+            if val is not None:
+                self.dataset_cfg = _plain(val)
+                self.dataset_cfg.pop("pipeline", None)
+        write_pointer(runner.experiment_name, base, self._run_id)
         dl = runner.train_dataloader
         self._batch_size = int(getattr(dl, "batch_size", None) or 1)
         self._events = event_iterations(int(runner.max_iters), self.num_analyses, self.num_refreshes,
                                         at_start=self.analyse_at_start, final_refresh=self.final_refresh)
         # an analysis at iteration 0 comes in before_train: until then the workers wait
         self._publish(runner, 0, pending=0 in self._events[0])
+
+    def after_run(self, runner) -> None:
+        remove_pointer(runner.experiment_name)
 
     def before_train(self, runner) -> None:
         if 0 in self._events[0] and not any(e["iter"] == 0 for e in self.history):

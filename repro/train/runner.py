@@ -50,10 +50,23 @@ _VOLATILE = ("work_dir", "resume", "load_from", "launcher", "experiment_name", "
 _MARKER = ".repro_run"
 
 
+def _channel_neutral(x):
+    """``SensitivityAugment(schedule_file="auto")`` as ``None``: how the transform finds its hook's
+    schedule file does not change what is trained (the binding below sets the path per run)."""
+    if isinstance(x, dict):
+        out = {k: _channel_neutral(v) for k, v in x.items()}
+        if out.get("type") == "SensitivityAugment" and out.get("schedule_file") == "auto":
+            out["schedule_file"] = None
+        return out
+    if isinstance(x, (list, tuple)):
+        return type(x)(_channel_neutral(v) for v in x)
+    return x
+
+
 def _hashable(cfg: Config) -> dict:
     d = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
     d = {k: v for k, v in d.items() if k not in _VOLATILE}
-    return canonical(d)
+    return canonical(_channel_neutral(d))
 
 
 def run_hash(cfg: Config) -> str:

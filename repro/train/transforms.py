@@ -8,10 +8,11 @@ the label map.  Put them after ``RandomResize``/``RandomCrop`` and before ``Pack
 * ``SensitivityAugment`` -- per sample, one draw from the current sampling distribution
   (:class:`repro.sampling.Distribution`): clean, or one basis perturbation (:mod:`repro.perturb`)
   at a jittered level.  The distribution comes from the schedule file written by
-  :class:`~repro.train.hooks.SensitivityHook` (see :mod:`repro.train.channel`); without a
-  schedule file (``schedule_file=None``) it stays at the warm-up distribution
-  ``Distribution.uniform(types)``: every type and clean with probability 1/(N+1), magnitude
-  uniform on [0, 1].
+  :class:`~repro.train.hooks.SensitivityHook` (see :mod:`repro.train.channel`), which the
+  transform finds by itself under mmengine's ``Runner`` (``schedule_file="auto"``, the default);
+  without a hook in the runner, or with ``schedule_file=None``, it stays at the warm-up
+  distribution ``Distribution.uniform(types)``: every type and clean with probability 1/(N+1),
+  magnitude uniform on [0, 1].
 * ``PolicyAugment`` -- AugMix / AutoAugment / RandAugment / TrivialAugment applied to image and
   label alike through :func:`repro.policies.apply_policy`.
 * ``BasisPerturbation`` -- one named perturbation at a fixed magnitude or a magnitude drawn
@@ -26,6 +27,7 @@ one would.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -35,7 +37,7 @@ from mmseg.registry import TRANSFORMS
 
 from .. import perturb
 from ..sampling import Distribution, resolve_types
-from .channel import ScheduleReader, current_rank, schedule_path
+from .channel import ScheduleReader, announced, current_experiment, current_rank, read_pointer, schedule_path
 
 __all__ = ["SensitivityAugment", "PolicyAugment", "BasisPerturbation", "apply_perturbation_numpy"]
 
@@ -119,8 +121,11 @@ class SensitivityAugment(_CountedTransform):
     Parameters
     ----------
     types : ``"all"`` (24), ``"no_geo"``, ``"no_photo"`` or a list of :data:`repro.perturb.NAMES`.
-    schedule_file : base path of the schedule file written by ``SensitivityHook`` (per-rank
-        suffix added); ``None``: warm-up distribution for the whole run.
+    schedule_file : ``"auto"`` (default): the schedule of the ``SensitivityHook`` of the same
+        mmengine runner, found through the runner's experiment name (:mod:`repro.train.channel`);
+        if that runner has no ``SensitivityHook``, the warm-up distribution for the whole run, with
+        one warning.  A path: base path of the schedule file written by ``SensitivityHook``
+        (per-rank suffix added).  ``None``: warm-up distribution for the whole run.
     run_id : accept only schedule files of this run (``None``: any).
     seed : seed of the per-sample draws (non-negative int).
     border : ``"zoom"`` (paper) or ``"pad"`` for the geometric perturbations.
@@ -128,10 +133,11 @@ class SensitivityAugment(_CountedTransform):
         the schedule file (without a schedule file: 1).
     timeout : seconds to wait for the hook to publish the distribution of an iteration.
 
-    The drawn perturbation is recorded in ``results["sia_perturbation"] = (type or None, magnitude)``.
+    The drawn perturbation is recorded in ``results["sia_perturbation"] = (type or None, magnitude)``
+    and the training iteration it belongs to in ``results["sia_batch"]``.
     """
 
-    def __init__(self, types: str | Sequence[str] = "all", schedule_file: str | None = None,
+    def __init__(self, types: str | Sequence[str] = "all", schedule_file: str | None = "auto",
                  run_id: str | None = None, seed: int = 0, border: str = "zoom",
                  batch_size: int | None = None, timeout: float = 600.0):
         super().__init__(seed=seed, batch_size=batch_size)
@@ -139,19 +145,38 @@ class SensitivityAugment(_CountedTransform):
         if border not in perturb.BORDERS:
             raise ValueError(f"border must be one of {perturb.BORDERS}, got {border!r}")
         self.border = border
+        if schedule_file is not None and not isinstance(schedule_file, (str, os.PathLike)):
+            raise TypeError(f"schedule_file must be 'auto', a path or None, got {type(schedule_file).__name__}")
         self.schedule_file = schedule_file
         self.run_id = run_id
         self.timeout = float(timeout)
+        # "auto": the runner being built now (its experiment name) and whether it has a SensitivityHook
+        self._experiment: str | None = None
+        if schedule_file == "auto":
+            exp = current_experiment()
+            if announced(exp):
+                self._experiment = exp
+            elif exp is not None:
+                warnings.warn(f"SensitivityAugment: runner {exp!r} has no SensitivityHook in custom_hooks, so the "
+                              "warm-up distribution (uniform over types and magnitudes) is used for the whole run; "
+                              "add dict(type='SensitivityHook') to custom_hooks, or pass schedule_file=None to "
+                              "train with the warm-up distribution on purpose", stacklevel=2)
         self._warmup = Distribution.uniform(self.types)
         self._reader: ScheduleReader | None = None
         self._cached: tuple[Any, Distribution] | None = None
 
+    def _warmup_only(self) -> bool:
+        return self.schedule_file is None or (self.schedule_file == "auto" and self._experiment is None)
+
     def _distribution(self, batch: int) -> Distribution:
-        if self.schedule_file is None:
+        if self._warmup_only():
             return self._warmup
         if self._reader is None or os.getpid() != getattr(self, "_reader_pid", None):
-            self._reader = ScheduleReader(schedule_path(self.schedule_file), run_id=self.run_id,
-                                          timeout=self.timeout)
+            if self.schedule_file == "auto":
+                base, run_id = read_pointer(self._experiment, timeout=self.timeout)
+            else:
+                base, run_id = self.schedule_file, self.run_id
+            self._reader = ScheduleReader(schedule_path(base), run_id=run_id, timeout=self.timeout)
             self._reader_pid = os.getpid()
         d = self._reader.distribution_for(batch)
         if self._cached is None or self._cached[0] is not d:
@@ -161,7 +186,7 @@ class SensitivityAugment(_CountedTransform):
     def _batch_size(self) -> int:
         if self.batch_size is not None:
             return int(self.batch_size)
-        if self.schedule_file is None:
+        if self._warmup_only():
             return 1
         if self._reader is None:
             self._distribution(0)
@@ -173,6 +198,7 @@ class SensitivityAugment(_CountedTransform):
         rng = self._rng(batch, pos)
         name, magnitude = dist.sample(1, rng)[0]
         results["sia_perturbation"] = (name, float(magnitude))
+        results["sia_batch"] = batch
         if name is None or magnitude == 0:
             return results
         return self._apply(results, name, magnitude, int(rng.integers(2 ** 62)), self.border)

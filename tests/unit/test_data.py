@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import warnings
 
@@ -203,3 +204,100 @@ def test_import_isbi_roundtrip(tmp_path):
     assert ds.names == ["24", "25", "26", "27", "28", "29"]
     assert set(ds.batch()[1].unique().tolist()) <= {0, 1}
     assert json.loads((out / "MANIFEST.json").read_text())["image_mode"] == "L"
+
+
+# ---------------------------------------------------------------- label_map, binary masks, classes, paths
+
+
+def _mask_folder(tmp_path, values=(0, 255)):
+    """Two 8×6 images whose labels hold the given stored values (left half first, right half second)."""
+    img_dir, lab_dir = _folder(tmp_path)
+    lab = np.full((6, 8), values[0], np.uint8)
+    lab[:, 4:] = values[-1]
+    for i in range(2):
+        Image.fromarray(lab, mode="L").save(lab_dir / f"f{i}.png")
+    return img_dir, lab_dir
+
+
+def test_binary_0_255_masks_refused_with_label_map_hint(tmp_path):
+    img_dir, lab_dir = _mask_folder(tmp_path)
+    with pytest.raises(DataError, match=r"only the values 0 and 255.*label_map=\{255: 1\}.*'vessel'"):
+        FolderDataset(img_dir, lab_dir, classes=("background", "vessel"))
+
+
+def test_binary_masks_read_with_label_map(tmp_path):
+    img_dir, lab_dir = _mask_folder(tmp_path)
+    ds = FolderDataset(img_dir, lab_dir, classes=("background", "vessel"), label_map={255: 1})
+    y = ds[0]["label"]
+    assert torch.all(y[:, :4] == 0) and torch.all(y[:, 4:] == 1)
+    sub = ds.subset([1])
+    assert sub.label_map == {255: 1} and torch.equal(sub[0]["label"], y)
+
+
+def test_explicit_empty_label_map_keeps_255_as_ignore(tmp_path):
+    img_dir, lab_dir = _mask_folder(tmp_path)
+    ds = FolderDataset(img_dir, lab_dir, classes=("background", "vessel"), label_map={})
+    y = ds[0]["label"]
+    assert torch.all(y[:, :4] == 0) and torch.all(y[:, 4:] == 255)
+
+
+def test_labels_with_a_class_and_ignore_are_not_refused(tmp_path):
+    img_dir, lab_dir = _mask_folder(tmp_path, values=(1, 255))
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    assert set(ds[1]["label"].unique().tolist()) == {1, 255}
+
+
+def test_label_map_values_not_in_map_kept_and_range_checked(tmp_path):
+    img_dir, lab_dir = _mask_folder(tmp_path, values=(0, 2))
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b", "c"), label_map={0: 1})
+    y = ds[0]["label"]
+    assert torch.all(y[:, :4] == 1) and torch.all(y[:, 4:] == 2)
+    (tmp_path / "x").mkdir()
+    img_dir, lab_dir = _mask_folder(tmp_path / "x", values=(0, 9))
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"), label_map={0: 1})
+    with pytest.raises(DataError, match=r"label values \[9\] after label_map \{0: 1\} outside the class range 0\.\.1"):
+        ds[0]
+
+
+@pytest.mark.parametrize("label_map, exc, match", [
+    ([(255, 1)], TypeError, "label_map must be a mapping"),
+    ({255: "vessel"}, TypeError, "label_map must map int label values to int class ids"),
+    ({255: 2}, ValueError, r"label_map\[255\] = 2 is not a class id in 0\.\.1"),
+    ({-1: 1}, ValueError, "label_map keys must be stored label values in 0..65535"),
+])
+def test_bad_label_map(tmp_path, label_map, exc, match):
+    img_dir, lab_dir = _folder(tmp_path)
+    with pytest.raises(exc, match=match):
+        FolderDataset(img_dir, lab_dir, classes=("a", "b"), label_map=label_map)
+
+
+def test_classes_must_be_a_sequence_of_names(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path)
+    with pytest.raises(TypeError, match=r"classes must be a sequence of class names .*single string 'vessel'"):
+        FolderDataset(img_dir, lab_dir, classes="vessel")
+    with pytest.raises(TypeError, match="classes must be a sequence of class names"):
+        FolderDataset(img_dir, lab_dir, classes=(0, 1))
+    with pytest.raises(ValueError, match="classes must name at least one class"):
+        FolderDataset(img_dir, lab_dir, classes=())
+
+
+def test_errors_about_user_files_name_the_full_path(tmp_path):
+    img_dir, lab_dir = _folder(tmp_path)
+    full = (lab_dir / "f1.png").resolve().as_posix()
+    ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
+    (lab_dir / "f1.png").unlink()
+    with pytest.raises(DataError, match="^" + re.escape(full) + ": label file is missing"):
+        ds[1]
+    with pytest.raises(DataError, match="^" + re.escape((tmp_path / "nope").resolve().as_posix()) + ": image folder"):
+        FolderDataset(tmp_path / "nope", lab_dir, classes=("a", "b"))
+    empty = _empty(tmp_path)
+    with pytest.raises(DataError, match="^" + re.escape(empty.resolve().as_posix()) + ": no image files"):
+        FolderDataset(empty, lab_dir, classes=("a", "b"))
+    # inside the repository, paths stay repository-relative
+    assert data.paths.relpath(data.paths.DATA_DIR / "camvid") == "data/camvid"
+
+
+def _empty(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d

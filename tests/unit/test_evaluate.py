@@ -124,3 +124,22 @@ def test_real_world_sets_acdc_layout_error(tmp_path):
     assert list(sets) == ["camvid_dusk"] and len(sets["camvid_dusk"]) == 62
     with pytest.raises(Exception, match="ACDC condition folder missing"):
         ev.real_world_sets(acdc_root=tmp_path)
+
+
+def test_wrong_number_of_output_channels_is_named(val):
+    from repro.inference import evaluate_images, predict
+
+    model = ColourModel(num_classes=19)  # e.g. a Cityscapes head on 11-class CamVid
+    with pytest.raises(ValueError, match=r"the model outputs 19 channels .* but the data has 11 classes"):
+        ev.evaluate(model, val, "clean", indices=range(2), progress=False)
+    with pytest.raises(ValueError, match=r"the model outputs 19 channels .* but the data has 11 classes"):
+        ev.evaluate(model, val, "basis_aug", indices=range(2), types=["R+"], magnitudes=(0.2,),
+                    progress=False)
+    x, y = val.batch(range(2))
+    with pytest.raises(ValueError, match=r"the model outputs 2 channels .* but the data has 11 classes"):
+        evaluate_images(ColourModel(num_classes=2), x, y, 11)
+    # without num_classes predict does not check; with the right count it passes
+    assert predict(model, x).shape == (2, 180, 240)
+    assert predict(ColourModel(), x, num_classes=11).shape == (2, 180, 240)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1 or None"):
+        predict(model, x, num_classes=0)

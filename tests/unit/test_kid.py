@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -298,6 +299,82 @@ def test_wrong_weight_file_is_a_clear_error(tmp_path):
     torch.save({"conv.weight": torch.zeros(1)}, path)
     with pytest.raises(ValueError, match="does not hold Inception-V3 FID weights"):
         F.extractor("inception", weights=path)
+
+
+def test_missing_weights_message_names_the_real_hub_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv(F.INCEPTION_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError) as info:
+        F.inception_weights_path()
+    msg = str(info.value)
+    assert "<torch.hub.get_dir()>" not in msg and "<TORCH_HOME>" not in msg
+    assert f"{tmp_path.resolve().as_posix()}/checkpoints" in msg
+
+
+def test_corrupt_weight_file_is_one_clear_error_naming_the_file(tmp_path):
+    path = tmp_path / F.INCEPTION_WEIGHT_FILES[0]
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError, match="^" + re.escape(path.resolve().as_posix()) +
+                       r": cannot read it as a torch state dict \(expected the Inception-V3 FID weights") as info:
+        F.extractor("inception", weights=path)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert "\n" not in str(info.value)
+
+
+def _no_inception_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(F.INCEPTION_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(F, "_AUTO_ANNOUNCED", set())
+
+
+def test_auto_without_inception_file_falls_back_to_resnet18_and_says_so_once(tmp_path, monkeypatch):
+    _no_inception_file(tmp_path, monkeypatch)
+    with pytest.warns(UserWarning) as record:
+        ext = F.extractor("auto")
+    msgs = [str(w.message) for w in record if "extractor('auto')" in str(w.message)]
+    assert len(msgs) == 1 and "\n" not in msgs[0]
+    assert "using 'resnet18-random'" in msgs[0] and F.INCEPTION_WEIGHT_FILES[0] in msgs[0]
+    assert "REPRO_INCEPTION_WEIGHTS" in msgs[0] and f"{tmp_path.resolve().as_posix()}/checkpoints" in msgs[0]
+    assert ext.name == "resnet18-random" and ext.tag == F.extractor("resnet18-random").tag
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same choice is not announced twice in one process
+        assert F.extractor("auto").tag == ext.tag
+
+
+def test_auto_with_missing_env_file_names_it(tmp_path, monkeypatch):
+    _no_inception_file(tmp_path, monkeypatch)
+    monkeypatch.setenv(F.INCEPTION_ENV, str(tmp_path / "gone.pth"))
+    with pytest.warns(UserWarning, match=r"REPRO_INCEPTION_WEIGHTS=.*gone\.pth \(no such file\)"):
+        assert F.extractor("auto").name == "resnet18-random"
+
+
+def test_auto_with_named_missing_file_is_an_error(tmp_path, monkeypatch):
+    _no_inception_file(tmp_path, monkeypatch)
+    with pytest.raises(FileNotFoundError, match="argument weights="):
+        F.extractor("auto", weights=tmp_path / "nope.pth")
+
+
+@pytest.mark.filterwarnings("ignore:.*not the standard FID weights")
+def test_auto_uses_inception_file_when_present_and_says_so_once(inception_random, tmp_path, monkeypatch):
+    _no_inception_file(tmp_path, monkeypatch)
+    (tmp_path / "checkpoints").mkdir()
+    path = tmp_path / "checkpoints" / F.INCEPTION_WEIGHT_FILES[1]
+    torch.save(inception_random.model.state_dict(), path)
+    with pytest.warns(UserWarning, match="using 'inception' with the FID weights " + re.escape(path.resolve().as_posix())):
+        ext = F.extractor("auto")
+    assert ext.name == "inception" and ext.weights_hash == inception_random.weights_hash
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*not the standard FID weights")
+        assert F.extractor("auto").name == "inception"
+
+
+def test_library_defaults_are_auto():
+    import inspect
+
+    from repro import sensitivity
+
+    assert inspect.signature(sensitivity.analyse).parameters["extractor"].default == "auto"
 
 
 def test_resnet18_random_deterministic_and_bounded():

@@ -120,7 +120,7 @@ def test_bad_inputs():
         segmentation_scores(np.zeros((2, 3), int), np.zeros((3, 2), int), 3)
     with pytest.raises(ValueError, match="outside 0..2"):
         segmentation_scores(np.zeros((2, 2), int), np.full((2, 2), 7), 3)
-    with pytest.raises(ValueError, match="pred holds class ids outside"):
+    with pytest.raises(ValueError, match=r"pred holds class ids outside 0\.\.2: range 3\.\.3; .*more channels than the data's 3 classes"):
         segmentation_scores(np.full((2, 2), 3), np.zeros((2, 2), int), 3)
     with pytest.raises(TypeError, match="integer class ids"):
         segmentation_scores(torch.zeros(2, 2), torch.zeros(2, 2, dtype=torch.long), 3)

@@ -121,3 +121,51 @@ def test_index_keeps_longest_run_with_same_parameters(tmp_path, monkeypatch):
     assert reproduce.reproduce("smoke", None) == 0
     third = json.loads(log.read_text())["01_t.ipynb"]
     assert third["longest_seconds"] == third["seconds"]
+
+
+# ---------------------------------------------------------------- command-line argument errors
+
+
+def _cli(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REPRO_TABLES_DIR": str(tmp_path / "tables"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "repro", *args], cwd=paths.REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, match", [
+    (("--profile", "nosuch"), "unknown profile 'nosuch'; profiles are smoke, cpu, paper"),
+    (("--only", "99"), "no notebook numbered 99; have 00, 01"),
+    (("--profile", "smoke", "--only", "99"), "no notebook numbered 99"),
+    (("--only", ","), "--only must name at least one notebook number"),
+    (("--profile", "cpu", "--inplace"), "--inplace stores outputs in notebooks/ and is only for the smoke profile"),
+    (("--timeout", "0"), "--timeout must be a whole number of seconds >= 1, got 0"),
+])
+def test_cli_argument_errors_exit_2_with_one_line_and_create_nothing(tmp_path, args, match):
+    proc = _cli(tmp_path, "reproduce", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"python -m repro reproduce: error: {match}")
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not (tmp_path / "tables").exists()
+
+
+def test_check_arguments_raises_before_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "TABLES_DIR", tmp_path / "tables")
+    with pytest.raises(ValueError, match="unknown profile 'nosuch'"):
+        reproduce.reproduce("nosuch")
+    with pytest.raises(ValueError, match="no notebook numbered 99"):
+        reproduce.reproduce("cpu", ["99"])
+    assert not (tmp_path / "tables").exists()
+    params, nbs = reproduce.check_arguments("smoke", ["1"])
+    assert params["profile"] == "smoke" and [p.name[:2] for p in nbs] == ["01"]
+
+
+def test_cli_data_error_is_one_line(tmp_path):
+    proc = _cli(tmp_path, "data", "import-isbi", str(tmp_path / "nowhere"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [f"python -m repro data: error: {(tmp_path / 'nowhere').resolve().as_posix()}: "
+                                        "expected folders image/ and label/ holding N.png (ISBI-2012 EM training data)"]

@@ -2,7 +2,7 @@
 # Used zero-shot (Tables 2, 3, 5) with models trained on Cityscapes; one split per condition.
 dataset_name = 'acdc'
 dataset_type = 'ACDCDataset'
-data_root = None  # None: $REPRO_DATA_ROOT/acdc
+data_root = None  # None: $REPRO_ACDC_ROOT, else $REPRO_DATA_ROOT/acdc
 num_classes = 19
 reduce_zero_label = False
 img_scale = (1920, 1080)

@@ -1,7 +1,7 @@
 # ADE20K (SceneParsing, 150 classes) for the `paper` profile.
 dataset_name = 'ade20k'
 dataset_type = 'ADE20KDataset'
-data_root = None  # None: $REPRO_DATA_ROOT/ade20k
+data_root = None  # None: $REPRO_ADE20K_ROOT, else $REPRO_DATA_ROOT/ade20k
 num_classes = 150
 reduce_zero_label = True
 img_scale = (2048, 512)

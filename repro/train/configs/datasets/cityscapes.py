@@ -1,7 +1,7 @@
 # Cityscapes (fine annotations, 19 train-id classes) for the `paper` profile.
 dataset_name = 'cityscapes'
 dataset_type = 'CityscapesDataset'
-data_root = None  # None: $REPRO_DATA_ROOT/cityscapes
+data_root = None  # None: $REPRO_CITYSCAPES_ROOT, else $REPRO_DATA_ROOT/cityscapes
 num_classes = 19
 reduce_zero_label = False
 img_scale = (2048, 1024)

@@ -1,7 +1,7 @@
 # IDD (India Driving Dataset) evaluated in Cityscapes' 19 classes, `paper` profile (zero-shot).
 dataset_name = 'idd'
 dataset_type = 'IDDDataset'
-data_root = None  # None: $REPRO_DATA_ROOT/idd
+data_root = None  # None: $REPRO_IDD_ROOT, else $REPRO_DATA_ROOT/idd
 num_classes = 19
 reduce_zero_label = False
 img_scale = (1920, 1080)

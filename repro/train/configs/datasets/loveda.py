@@ -1,7 +1,7 @@
 # LoveDA (land cover, 7 classes) for the `paper` profile.
 dataset_name = 'loveda'
 dataset_type = 'LoveDADataset'
-data_root = None  # None: $REPRO_DATA_ROOT/loveda
+data_root = None  # None: $REPRO_LOVEDA_ROOT, else $REPRO_DATA_ROOT/loveda
 num_classes = 7
 reduce_zero_label = True
 img_scale = (2048, 512)

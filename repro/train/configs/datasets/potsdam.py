@@ -1,7 +1,7 @@
 # ISPRS Potsdam (6 classes, 512x512 tiles as cut by mmseg's converter) for the `paper` profile.
 dataset_name = 'potsdam'
 dataset_type = 'PotsdamDataset'
-data_root = None  # None: $REPRO_DATA_ROOT/potsdam
+data_root = None  # None: $REPRO_POTSDAM_ROOT, else $REPRO_DATA_ROOT/potsdam
 num_classes = 6
 reduce_zero_label = True
 img_scale = (512, 512)

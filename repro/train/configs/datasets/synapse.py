@@ -1,7 +1,7 @@
 # Synapse multi-organ CT (9 classes incl. background, 224x224 slices) for the `paper` profile.
 dataset_name = 'synapse'
 dataset_type = 'SynapseDataset'
-data_root = None  # None: $REPRO_DATA_ROOT/synapse
+data_root = None  # None: $REPRO_SYNAPSE_ROOT, else $REPRO_DATA_ROOT/synapse
 num_classes = 9
 reduce_zero_label = False
 img_scale = (224, 224)

@@ -1,7 +1,7 @@
 # PASCAL VOC 2012 segmentation (21 classes) for the `paper` profile.
 dataset_name = 'voc2012'
 dataset_type = 'PascalVOCDataset'
-data_root = None  # None: $REPRO_DATA_ROOT/voc2012
+data_root = None  # None: $REPRO_VOC2012_ROOT, else $REPRO_DATA_ROOT/voc2012
 num_classes = 21
 reduce_zero_label = False
 img_scale = (2048, 512)

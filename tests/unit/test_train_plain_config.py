@@ -1,0 +1,212 @@
+"""The method in a plain MMSegmentation config run by mmengine's own Runner (not repro.train.run).
+
+Three additions to an ordinary config: ``custom_imports``, a ``SensitivityAugment`` pipeline entry
+and a ``SensitivityHook`` in ``custom_hooks``. The transform must find the hook's schedule by
+itself, inside persistent dataloader workers, and draw from the analysed distribution.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mmseg")
+
+import repro.train as T  # noqa: E402  (registers the transforms, hook and datasets)
+from mmcv.transforms import BaseTransform  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+from mmseg.registry import TRANSFORMS  # noqa: E402
+
+from repro.sampling import Distribution  # noqa: E402
+
+TYPES = ["R+", "V-", "rotate+"]
+
+
+@TRANSFORMS.register_module(name="RecordSensitivityDraws", force=True)
+class RecordSensitivityDraws(BaseTransform):
+    """Test helper: append (pid, iteration, type, magnitude, rank) of each SensitivityAugment draw to a file."""
+
+    def __init__(self, out: str):
+        self.out = out
+
+    def transform(self, results):
+        name, mag = results["sia_perturbation"]
+        with open(self.out, "a") as f:
+            f.write(json.dumps([os.getpid(), results["sia_batch"], name, mag, int(os.environ.get("RANK", "0"))]) + "\n")
+        return results
+
+
+def _write_config(tmp_path: Path, *, hooks: bool = True, workers: int = 1) -> Path:
+    hook = (f"custom_hooks = [dict(type='SensitivityHook', types={TYPES!r}, num_analyses=1, num_refreshes=0, "
+            "analyse_at_start=True, final_refresh=False, subset=4, dataset_size=(96, 72), extractor='conv-random', "
+            "max_evals=3, measure_levels=False)]") if hooks else "custom_hooks = []"
+    text = textwrap.dedent(f"""\
+        default_scope = 'mmseg'
+        custom_imports = dict(imports=['repro.train'], allow_failed_imports=False)
+        crop_size = (64, 64)
+        norm_cfg = dict(type='BN', requires_grad=True)
+        model = dict(
+            type='EncoderDecoder',
+            data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+                                   std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
+                                   size=crop_size),
+            backbone=dict(type='FastSCNN', norm_cfg=norm_cfg),
+            decode_head=dict(type='DepthwiseSeparableFCNHead', in_channels=128, channels=128, concat_input=False,
+                             num_classes=11, in_index=-1, norm_cfg=norm_cfg,
+                             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+            train_cfg=dict(), test_cfg=dict(mode='whole'))
+        train_pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='RandomCrop', crop_size=crop_size),
+            dict(type='SensitivityAugment', types={TYPES!r}, seed=0),
+            dict(type='RecordSensitivityDraws', out={str(tmp_path / 'draws.jsonl')!r}),
+            dict(type='PackSegInputs'),
+        ]
+        test_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+        train_dataloader = dict(batch_size=2, num_workers={workers}, persistent_workers={workers > 0},
+                                sampler=dict(type='InfiniteSampler', shuffle=True),
+                                dataset=dict(type='CamVidDataset', split='train', pipeline=train_pipeline))
+        val_dataloader = dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                              dataset=dict(type='CamVidDataset', split='val', pipeline=test_pipeline))
+        val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+        train_cfg = dict(type='IterBasedTrainLoop', max_iters=4, val_interval=1000)
+        val_cfg = dict(type='ValLoop')
+        optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
+        default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, save_last=False),
+                             logger=dict(type='LoggerHook', interval=1000))
+        {hook}
+        env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+                       dist_cfg=dict(backend='gloo'))
+        randomness = dict(seed=0)
+        log_level = 'WARNING'
+        work_dir = {str(tmp_path / 'work')!r}
+        """)
+    path = tmp_path / "fastscnn_ours_camvid.py"
+    path.write_text(text)
+    return path
+
+
+def expected(dist, b, rank=0):
+    """Draws of iteration ``b`` (batch of 2) by the transform's seed rule SeedSequence([seed, rank, batch, position])."""
+    out = []
+    for pos in range(2):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([0, rank, b, pos])))
+        name, mag = dist.sample(1, rng)[0]
+        out.append((name, round(float(mag), 9)))
+    return sorted(out, key=repr)
+
+
+def test_plain_mmseg_config_draws_from_the_analysed_distribution(tmp_path):
+    cfg = Config.fromfile(str(_write_config(tmp_path)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = Runner.from_cfg(cfg)
+        runner.train_dataloader  # builds the transforms (in this process)
+    assert not [w for w in caught if "SensitivityHook" in str(w.message)]  # the transform found its hook
+    runner.train()
+    hook = next(h for h in runner.hooks if type(h).__name__ == "SensitivityHook")
+    assert [e["iter"] for e in hook.history] == [0] and hook.history[0]["kind"] == "analysis"
+    # the hook analysed the config's own validation data (CamVid val, 11 classes) by default
+    assert hook.dataset_cfg["type"] == "CamVidDataset" and hook.dataset_cfg["split"] == "val"
+    analysed = Distribution.from_dict(hook.history[0]["distribution"])
+    warmup = Distribution.uniform(TYPES)
+    assert analysed != warmup
+
+    rows = [json.loads(line) for line in (tmp_path / "draws.jsonl").read_text().splitlines()]
+    assert rows and all(pid != os.getpid() for pid, *_ in rows)  # drawn in the (persistent) worker
+    by_batch: dict[int, list] = {}
+    for _, b, name, mag, _rank in rows:
+        by_batch.setdefault(b, []).append((name, round(float(mag), 9)))
+    assert set(range(4)) <= set(by_batch)  # every trained iteration was drawn
+
+    for b in range(4):
+        assert sorted(by_batch[b], key=repr) == expected(analysed, b)
+    assert any(expected(warmup, b) != expected(analysed, b) for b in range(4))  # the check can tell them apart
+    assert not T.channel.pointer_path(runner.experiment_name).exists()  # cleaned up after the run
+
+
+def test_plain_config_without_hook_warns_once_and_uses_the_warm_up(tmp_path):
+    cfg = Config.fromfile(str(_write_config(tmp_path, hooks=False, workers=0)))
+    runner = Runner.from_cfg(cfg)
+    with pytest.warns(UserWarning, match="has no SensitivityHook in custom_hooks"):
+        dl = runner.build_dataloader(cfg.train_dataloader)
+    t = next(t for t in dl.dataset.pipeline.transforms if type(t).__name__ == "SensitivityAugment")
+    assert t._distribution(0) == Distribution.uniform(TYPES)
+
+
+def test_hook_checks_the_class_count_of_its_dataset():
+    hook = T.SensitivityHook(types=["R+"], dataset=dict(name="isbi2012_em", split="test"))
+    with pytest.raises(ValueError, match="model predicts 11 classes but the analysis dataset isbi2012_em/test has 2"):
+        hook._load_data(11)
+    with pytest.raises(TypeError, match="SensitivityHook: dataset must be None"):
+        T.SensitivityHook(dataset="camvid")
+    with pytest.raises(TypeError, match="schedule_file must be 'auto', a path or None"):
+        T.SensitivityAugment(schedule_file=3)
+
+
+DDP_SCRIPT = r"""
+import json, os, sys
+import torch.distributed as dist
+from mmcv.transforms import BaseTransform
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmseg.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module(name="RecordSensitivityDraws", force=True)
+class RecordSensitivityDraws(BaseTransform):
+    def __init__(self, out):
+        self.out = out
+
+    def transform(self, results):
+        name, mag = results["sia_perturbation"]
+        with open(self.out, "a") as f:
+            f.write(json.dumps([os.getpid(), results["sia_batch"], name, mag, int(os.environ.get("RANK", "0"))]) + "\n")
+        return results
+
+
+cfg = Config.fromfile(sys.argv[1])
+cfg.launcher = "pytorch"
+# CPU only: mmengine's pytorch launcher would call torch.cuda.set_device; start gloo first (as repro.train.run does)
+dist.init_process_group(backend="gloo")
+cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None)
+runner = Runner.from_cfg(cfg)
+runner.train()
+hook = next(h for h in runner.hooks if type(h).__name__ == "SensitivityHook")
+json.dump(hook.history[0]["distribution"], open(os.path.join(cfg.work_dir, f"dist_rank{os.environ['RANK']}.json"), "w"))
+"""
+
+
+@pytest.mark.slow
+def test_plain_mmseg_config_under_ddp_draws_from_the_analysed_distribution_on_every_rank(tmp_path):
+    cfg_file = _write_config(tmp_path)
+    script = tmp_path / "ddp_plain.py"
+    script.write_text(DDP_SCRIPT)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(T.__file__).parents[2]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(port), str(script), str(cfg_file)]
+    out = subprocess.run(cmd, env=env, capture_output=True, timeout=900)
+    assert out.returncode == 0, out.stderr.decode()[-4000:]
+    work = tmp_path / "work"
+    d0 = json.loads((work / "dist_rank0.json").read_text())
+    assert d0 == json.loads((work / "dist_rank1.json").read_text())  # rank 0 analysed, rank 1 received it
+    analysed = Distribution.from_dict(d0)
+    rows = [json.loads(line) for line in (tmp_path / "draws.jsonl").read_text().splitlines()]
+    for rank in (0, 1):
+        by_batch: dict[int, list] = {}
+        for _, b, name, mag, r in rows:
+            if r == rank:
+                by_batch.setdefault(b, []).append((name, round(float(mag), 9)))
+        for b in range(4):
+            assert sorted(by_batch[b], key=repr) == expected(analysed, b, rank)
