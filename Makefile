@@ -12,12 +12,14 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(PY) -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: install reproduce test test-unit test-notebooks smoke-notebooks bench clean-cache help
+.PHONY: install reproduce test test-unit test-notebooks smoke-notebooks bench gpu-check clean-cache help
 
 help:
 	@echo "make reproduce [PROFILE=cpu|smoke|paper] [ONLY=05,06]  - run the notebooks, write paper_tables/"
 	@echo "make test                                            - all tests (what CI runs)"
 	@echo "make bench                                           - the benchmarks (print tables)"
+	@echo "make gpu-check [GPU_CHECK_ARGS=...]                  - CUDA tests + short paper-profile trainings on a GPU"
+	@echo "                                                       (< 5 min; without CUDA: one line, exit 0)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +54,14 @@ smoke-notebooks: install
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# on a machine with a CUDA device: the CUDA tests, then PSPNet-R50 and SegFormer-b0 (method ours, paper
+# profile, random init) for a few iterations on synthetic Cityscapes-layout data; prints per-iteration time,
+# analysis time and peak GPU memory and writes benchmarks/results/gpu_check.{md,json}. Without CUDA it
+# prints one line and exits 0. Options: python -m repro gpu-check --help
+GPU_CHECK_ARGS ?=
+gpu-check: install
+	$(PY) -m repro gpu-check $(GPU_CHECK_ARGS)
 
 clean-cache:
 	rm -rf .cache

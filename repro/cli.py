@@ -6,6 +6,8 @@ Commands:
   data verify                check every shipped file against its manifest
   reproduce --profile P      run the notebooks for profile P (smoke, cpu, paper) with papermill
   train ...                  train one configuration (see ``python -m repro train --help``)
+  gpu-check [--out BASE]     CUDA tests + a short paper-profile training of PSPNet-R50 and SegFormer-b0
+                             on synthetic data (times, peak GPU memory); without CUDA: one line, exit 0
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
         from .train import cli_main  # mmseg glue imported only for this command
 
         return int(cli_main(argv[1:]) or 0)
+    if argv[:1] == ["gpu-check"]:
+        from .gpu_check import main as gpu_check_main  # imports torch only; mmseg only when there is CUDA
+
+        return int(gpu_check_main(argv[1:]) or 0)
     parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--inplace", action="store_true", help="smoke only: store outputs in notebooks/ (for nbval)")
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     sub.add_parser("train", help="train one configuration (mmseg)")
+    sub.add_parser("gpu-check", help="CUDA tests + short paper-profile trainings (see python -m repro gpu-check --help)")
     args = parser.parse_args(argv)
 
     if args.command == "data":

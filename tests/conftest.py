@@ -18,3 +18,22 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("REPRO_CACHE_DIR", None)
     else:
         os.environ["REPRO_CACHE_DIR"] = old_env
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _placeholder_pretrained_weights(tmp_path_factory):
+    """The `paper` profile loads ImageNet backbones (pretrained="auto"): tiny placeholder files under the
+    published names in REPRO_PRETRAINED_DIR, so paper configs compose without the real weights."""
+    from repro.train.pretrained import PRETRAINED_DIR_ENV, PUBLISHED
+    import torch
+
+    old = os.environ.get(PRETRAINED_DIR_ENV)
+    d = tmp_path_factory.mktemp("pretrained").resolve()
+    for name, _ in PUBLISHED.values():
+        torch.save({"placeholder": torch.zeros(1)}, d / name)
+    os.environ[PRETRAINED_DIR_ENV] = str(d)
+    yield d
+    if old is None:
+        os.environ.pop(PRETRAINED_DIR_ENV, None)
+    else:
+        os.environ[PRETRAINED_DIR_ENV] = old

@@ -3,7 +3,8 @@
 The parts are ordinary mmengine config files in ``repro/train/configs/``:
 
 * ``_base_/default_runtime.py`` -- runtime, SGD + poly schedule, hooks, evaluator;
-* ``models/{pspnet_r18,pspnet_r50,segformer_b0}.py`` -- BN (not SyncBN), no pretrained download;
+* ``models/{pspnet_r18,pspnet_r50,segformer_b0}.py`` -- BN (not SyncBN), ``init_cfg=None``; ImageNet
+  backbone weights come from local files through ``build_config(pretrained=...)`` (:mod:`.pretrained`);
 * ``datasets/<name>.py`` -- dataset class, data root, class count, scales, split folders and the
   expected folder layout (``data_layout``) used in the error raised when data is missing.
 
@@ -55,18 +56,19 @@ OURS = {"ours": ("all", "adaptive"), "ours_no_sa": ("all", "none"),
         "ours_no_geo": ("no_geo", "adaptive"), "ours_no_photo": ("no_photo", "adaptive")}
 
 # Profile defaults. `crop` None: the dataset's crop size. `warm_start`: build_config arguments of the
-# shared Baseline run every method fine-tunes from (None: random init). The `cpu` protocol and its
-# measurements: benchmarks/results/bench_cpu_protocol.md.
+# shared Baseline run every method fine-tunes from (None: random init). `pretrained`: ImageNet backbone
+# weights (None: random init; "auto": MMSegmentation's published file, see repro/train/pretrained.py).
+# The `cpu` protocol and its measurements: benchmarks/results/bench_cpu_protocol.md.
 _PROFILE = {
     "smoke": dict(iters=6, crop=(128, 128), batch_size=2, num_workers=0, val_interval=None,
                   checkpoint_interval=3, log_interval=2, lr=0.01, lr_adamw=6e-4, eval_limit=8,
-                  warm_start=dict(iters=4, lr=0.05),
+                  warm_start=dict(iters=4, lr=0.05), pretrained=None,
                   sia=dict(subset=4, refresh_subset=2, size_factor=0.25, extractor="encoder", eval_batch_size=8,
                            max_evals=3, num_analyses=1, num_refreshes=2, analyse_at_start=True,
                            final_refresh=False, cache_events=True)),
     "cpu": dict(iters=400, crop=(176, 176), batch_size=8, num_workers=1, val_interval=None,
                 checkpoint_interval=100, log_interval=50, lr=0.01, lr_adamw=6e-4, eval_limit=None,
-                warm_start=dict(iters=2500, lr=0.05),
+                warm_start=dict(iters=2500, lr=0.05), pretrained=None,
                 # one analysis of the warm start before the first step (shared by every seed and ablation,
                 # computed once), no refreshes: a 400-iteration fine-tune changes the model little, and the
                 # analyses/refreshes must stay under 10% of the training time (benchmarks/results/bench_cpu_protocol.md);
@@ -78,7 +80,7 @@ _PROFILE = {
                 datasets=dict(isbi2012_em=dict(batch_size=4, iters=300, warm_start=dict(iters=800, lr=0.05)))),
     "paper": dict(iters=80000, crop=None, batch_size=8, num_workers=4, val_interval="eighth",
                   checkpoint_interval="eighth", log_interval=50, lr=None, lr_adamw=None, eval_limit=None,
-                  warm_start=None,
+                  warm_start=None, pretrained="auto",
                   sia=dict(subset=100, size_factor=0.5, extractor="auto", eval_batch_size=8,
                            max_evals=None, num_analyses=4, num_refreshes=8)),
 }
@@ -170,6 +172,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
                  border: str = "zoom", sia: Mapping[str, Any] | None = None,
                  eval_splits: Sequence[str] | None = None, eval_limit: int | None | str = "profile",
                  scale: Sequence[int] | None = None, warm_start: Mapping[str, Any] | None | str = "profile",
+                 pretrained: str | os.PathLike | None = "profile",
                  work_dir: str | os.PathLike | None = None) -> Config:
     """A complete mmengine config for training ``model`` with ``method`` on ``dataset``.
 
@@ -208,6 +211,17 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         records it as ``cfg.warm_start = dict(args=..., hash=<run hash>)``; :func:`repro.train.run`
         trains (or reads from the cache) that run first and loads its checkpoint (mmengine's
         ``load_from``: weights only, fresh optimiser and schedule).
+    pretrained : ImageNet weights of the backbone, from a local file (nothing is downloaded):
+        ``None``: random init; ``"auto"``: the file MMSegmentation's configs load for this model
+        (``resnet50_v1c-2cccc1ad.pth``, ``resnet18_v1c-b5776b93.pth``, ``mit_b0_20220624-7e0fe6dd.pth``)
+        looked up in ``$REPRO_PRETRAINED_DIR`` then ``torch.hub.get_dir()/checkpoints``; a path: that
+        file; ``"profile"``: the profile's choice (``paper``: ``"auto"``; ``smoke``/``cpu``: ``None``).
+        The file is checked here (exists, ``torch.load(weights_only=True)`` gives tensors) and the
+        backbone gets ``init_cfg=dict(type='Pretrained', checkpoint=<full path>)``. With weights, the
+        ``paper`` profile uses MMSegmentation's recommended iterations, crop and batch size for the
+        model and dataset (:data:`repro.train.pretrained.RECOMMENDED`) unless given here. Errors:
+        :class:`~repro.train.pretrained.PretrainedNotFoundError` (a ``FileNotFoundError``) and
+        :class:`~repro.train.pretrained.PretrainedWeightsError` (a ``ValueError``).
     work_dir : stored as ``cfg.work_dir`` (``repro.train.run`` chooses one from the config hash).
 
     The config carries extra top-level keys used by :mod:`repro.train`: ``model_name``,
@@ -221,6 +235,14 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     prof.update(prof.pop("datasets", {}).get(dataset, {}))  # the profile's per-dataset settings
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(pretrained, str) and pretrained == "profile":
+        pretrained = prof.get("pretrained")
+    from .pretrained import recommended_schedule, resolve_pretrained
+
+    weights = resolve_pretrained(model, pretrained)
+    if weights is not None and profile == "paper":  # MMSegmentation's schedule for ImageNet-initialised backbones
+        rec = recommended_schedule(model, dataset) or {}
+        prof.update(rec)
     iters = prof["iters"] if iters is None else iters
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
         raise ValueError(f"iters must be a positive int, got {iters!r}")
@@ -252,6 +274,8 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
                        data_root=None if data_root is None else str(data_root), scale=None if scale is None
                        else list(scale), num_workers=num_workers, method="baseline", seed=0, warm_start=None,
                        val_interval=None, eval_splits=eval_splits, eval_limit=eval_limit)
+        if weights is not None:
+            ws_args["pretrained"] = str(weights)
         ws_args.update(dict(warm_start))
         from .runner import run_hash
 
@@ -288,6 +312,8 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
 
     # model
     cfg = _merge(cfg, {k: v for k, v in mdl.items() if k not in ("norm_cfg",)})
+    if weights is not None:  # as MMSegmentation's configs: the backbone's init_cfg (model.pretrained stays None)
+        cfg["model"]["backbone"]["init_cfg"] = dict(type="Pretrained", checkpoint=str(weights))
     nc = int(ds["num_classes"])
     cfg["model"]["decode_head"]["num_classes"] = nc
     aux = cfg["model"].get("auxiliary_head")

@@ -16,6 +16,11 @@ when it is set, else the folder relative to the working directory. The ``cpu`` f
 from the protocol's warm start (key ``warm_start``): ``python -m repro train`` trains and loads it;
 under a plain mmengine ``Runner`` set ``load_from`` to its checkpoint.
 
+The ``paper`` settings start from ImageNet backbone weights (``build_config(pretrained="auto")``):
+their ``checkpoint`` is written as ``'{{$REPRO_PRETRAINED_DIR:~/.cache/torch/hub/checkpoints}}/<file>'``
+(the variable when it is set, else torch's default hub cache). The files are generated against
+tiny placeholder weight files, so no real weights are needed to regenerate them.
+
 Regenerate with ``python -m repro.train.config_files`` (a test checks that every file equals what
 :func:`build_config` composes).
 """
@@ -87,8 +92,49 @@ def normalise_data_roots(d: Any) -> Any:
     return d
 
 
+def _pretrained_text(text: str, weights_dir: Path) -> str:
+    from .pretrained import PRETRAINED_DIR_ENV, PUBLISHED
+
+    for name, _ in PUBLISHED.values():
+        text = text.replace(repr(str(weights_dir / name)),
+                            repr(f"{{{{${PRETRAINED_DIR_ENV}:~/.cache/torch/hub/checkpoints}}}}/{name}"))
+    return text
+
+
+def placeholder_weights(folder: Path) -> Path:
+    """Tiny stand-ins (one tensor each) under the published weight file names in ``folder``; returns it resolved."""
+    import torch
+
+    from .pretrained import PUBLISHED
+
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, _ in PUBLISHED.values():
+        torch.save({"placeholder": torch.zeros(1)}, folder / name)
+    return folder
+
+
 def write_config_files(out: Path = CONFIG_DIR) -> list[Path]:
     """Write the ``_base_`` and per-method files of every setting under ``out``; returns the paths."""
+    import os
+    import tempfile
+
+    from .pretrained import PRETRAINED_DIR_ENV
+
+    old = os.environ.get(PRETRAINED_DIR_ENV)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = placeholder_weights(Path(tmp))
+        os.environ[PRETRAINED_DIR_ENV] = str(weights)
+        try:
+            return _write_config_files(Path(out), weights)
+        finally:
+            if old is None:
+                os.environ.pop(PRETRAINED_DIR_ENV, None)
+            else:
+                os.environ[PRETRAINED_DIR_ENV] = old
+
+
+def _write_config_files(out: Path, weights: Path) -> list[Path]:
     from mmengine.config import Config
 
     from .config import METHODS, build_config
@@ -102,14 +148,16 @@ def write_config_files(out: Path = CONFIG_DIR) -> list[Path]:
         name = setting_name(base)
         base_dict = base.to_dict()
         p = out / "_base_" / f"{name}.py"
-        p.write_text(header + _data_root_text(Config(copy.deepcopy(base_dict)).pretty_text, base))
+        p.write_text(header + _pretrained_text(_data_root_text(Config(copy.deepcopy(base_dict)).pretty_text, base),
+                                               weights))
         written.append(p)
         for method in METHODS:
             cfg = build_config(model, method, dataset, profile=profile)
             diff = _diff(cfg.to_dict(), base_dict)
             body = Config(diff).pretty_text if diff else ""
             p = out / f"{name}_{method}.py"
-            p.write_text(header + f"_base_ = ['./_base_/{name}.py']\n" + _data_root_text(body, cfg))
+            p.write_text(header + f"_base_ = ['./_base_/{name}.py']\n" + _pretrained_text(_data_root_text(body, cfg),
+                                                                                          weights))
             written.append(p)
     return written
 

@@ -173,6 +173,12 @@ def _records(df: pd.DataFrame) -> list[dict]:
             for r in df.to_dict(orient="records")]
 
 
+def _cuda_ready() -> bool:
+    """Whether CUDA is available and already initialised (reading its RNG state then creates no
+    CUDA context of its own)."""
+    return bool(torch.cuda.is_available() and torch.cuda.is_initialized())
+
+
 @HOOKS.register_module()
 class SensitivityHook(Hook):
     """Runs the sensitivity analysis and refreshes the sampling distribution during training.
@@ -210,7 +216,11 @@ class SensitivityHook(Hook):
     border : border mode of geometric perturbations.
     seed : seed of the analysis (subset draws, noise draws, KID subsets); independent of the
         training seed, so that runs sharing a warm start share their first analysis.
-    restore_rng : keep the torch RNG stream of training steps independent of in-between work.
+    restore_rng : keep the torch RNG stream of training steps independent of in-between work: the
+        CPU generator's state and, when CUDA is available and initialised, every CUDA device's
+        generator state are saved after each training step, restored before the next one and
+        stored in checkpoints (``rng_state``, ``cuda_rng_state``; checkpoints without the CUDA
+        state, written before it was recorded, still load).
     measure_levels : after an analysis, measure the mIoU at the chosen levels (N·L model
         evaluations, like a refresh; default) instead of using the analysis' values, which are
         interpolated between the points the analysis evaluated.
@@ -292,6 +302,7 @@ class SensitivityHook(Hook):
         self.schedule: list[dict] = [dict(from_iter=0, distribution=self.distribution.to_dict())]
         self.history: list[dict] = []
         self._rng_state: torch.Tensor | None = None
+        self._cuda_rng_state: list[torch.Tensor] | None = None
         self._data = None
         self._indices: list[int] | None = None
         self._extractor = None
@@ -307,7 +318,10 @@ class SensitivityHook(Hook):
         """Levels, distribution, schedule and history as plain Python types."""
         return dict(version=1, levels=self.levels, distribution=self.distribution.to_dict(),
                     schedule=self.schedule, history=self.history,
-                    rng_state=None if self._rng_state is None else self._rng_state.clone())
+                    rng_state=None if self._rng_state is None else self._rng_state.clone(),
+                    # a list of uint8 tensors (one per CUDA device): loadable with weights_only=True
+                    cuda_rng_state=None if self._cuda_rng_state is None
+                    else [t.clone() for t in self._cuda_rng_state])
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state.get("version") != 1:
@@ -316,7 +330,11 @@ class SensitivityHook(Hook):
         self.distribution = Distribution.from_dict(state["distribution"])
         self.schedule = [dict(e) for e in state["schedule"]]
         self.history = [dict(e) for e in state["history"]]
-        self._rng_state = state.get("rng_state")
+        # on the CPU: mmengine's resume maps a checkpoint's tensors to the GPU, the generators want CPU bytes
+        rng = state.get("rng_state")
+        self._rng_state = None if rng is None else torch.as_tensor(rng).cpu()
+        cuda = state.get("cuda_rng_state")  # absent in checkpoints written before it was recorded
+        self._cuda_rng_state = None if cuda is None else [torch.as_tensor(t).cpu() for t in cuda]
 
     # ------------------------------------------------------------------ helpers
     def _publish(self, runner, current_iter: int, pending: bool = False) -> None:
@@ -561,10 +579,19 @@ class SensitivityHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         if self.restore_rng and self._rng_state is not None:
             torch.set_rng_state(self._rng_state)
+        if self.restore_rng and self._cuda_rng_state is not None and _cuda_ready():
+            # a checkpoint from a machine with another device count: restore what matches, by device index
+            if len(self._cuda_rng_state) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(self._cuda_rng_state)
+            else:
+                for i, st in enumerate(self._cuda_rng_state[:torch.cuda.device_count()]):
+                    torch.cuda.set_rng_state(st, i)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self.restore_rng:
             self._rng_state = torch.get_rng_state()
+            if _cuda_ready():
+                self._cuda_rng_state = list(torch.cuda.get_rng_state_all())
         done = runner.iter + 1
         analyses, refreshes = self._events
         if done not in analyses and done not in refreshes:

@@ -51,12 +51,16 @@ _MARKER = ".repro_run"
 
 
 def _channel_neutral(x):
-    """``SensitivityAugment(schedule_file="auto")`` as ``None``: how the transform finds its hook's
-    schedule file does not change what is trained (the binding below sets the path per run)."""
+    """Machine- and channel-neutral form of a config for its hash: ``SensitivityAugment(schedule_file="auto")``
+    as ``None`` (how the transform finds its hook's schedule file does not change what is trained;
+    the binding below sets the path per run), and pretrained backbone weights by file name only
+    (MMSegmentation's published names carry their hash; the folder differs between machines)."""
     if isinstance(x, dict):
         out = {k: _channel_neutral(v) for k, v in x.items()}
         if out.get("type") == "SensitivityAugment" and out.get("schedule_file") == "auto":
             out["schedule_file"] = None
+        if out.get("type") == "Pretrained" and isinstance(out.get("checkpoint"), str):
+            out["checkpoint"] = Path(out["checkpoint"]).name
         return out
     if isinstance(x, (list, tuple)):
         return type(x)(_channel_neutral(v) for v in x)

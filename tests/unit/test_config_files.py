@@ -13,10 +13,12 @@ FILES = sorted(p for p in CF.CONFIG_DIR.glob("*.py"))
 
 
 @pytest.fixture(autouse=True)
-def _no_dataset_roots(monkeypatch):
+def _no_dataset_roots(monkeypatch, tmp_path_factory):
     for var in list(__import__("os").environ):
         if var.startswith("REPRO_") and var.endswith("_ROOT"):
             monkeypatch.delenv(var)
+    # the paper settings load ImageNet backbones (pretrained="auto"): placeholder files, as when generated
+    monkeypatch.setenv("REPRO_PRETRAINED_DIR", str(CF.placeholder_weights(tmp_path_factory.mktemp("weights"))))
 
 
 def test_every_setting_and_method_has_a_file():

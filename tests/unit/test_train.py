@@ -358,7 +358,9 @@ def test_configs_compose_for_every_method(dataset):
         if not method.startswith("ours"):
             assert hooks == ["PlainCheckpointHook"]
         assert cfg.model.decode_head.num_classes == NUM_CLASSES[dataset]
-        assert cfg.model.backbone.get("init_cfg") is None and cfg.model.get("pretrained") is None
+        assert cfg.model.get("init_cfg") is None and cfg.model.get("pretrained") is None
+        init = cfg.model.backbone.get("init_cfg")  # paper: ImageNet backbone (pretrained="auto"), cpu: random init
+        assert (init["type"] == "Pretrained") if profile == "paper" else init is None
 
 
 def test_config_hash_stable_and_sensitive():
@@ -580,3 +582,98 @@ def test_warm_started_runs_share_their_first_analysis(warm_runs):
         if t in flags:
             assert lv == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
     assert len(first_event["table"]) == 2 * 5  # measured on the refresh subset
+
+
+# ----------------------------------------------------------------------------- CUDA RNG state (faked on CPU)
+class _FakeCuda:
+    """Stands in for torch.cuda's RNG functions: two devices whose states are uint8 tensors."""
+
+    def __init__(self):
+        self.states = [torch.full((16,), 1, dtype=torch.uint8), torch.full((16,), 2, dtype=torch.uint8)]
+        self.calls = []
+
+    def get_rng_state_all(self):
+        self.calls.append("get_all")
+        return [s.clone() for s in self.states]
+
+    def set_rng_state_all(self, states):
+        self.calls.append("set_all")
+        self.states = [s.clone() for s in states]
+
+    def set_rng_state(self, state, device="cuda"):
+        self.calls.append(("set", device))
+        self.states[int(device)] = state.clone()
+
+
+def _fake_cuda(monkeypatch, available=True, initialised=True, count=2):
+    fake = _FakeCuda()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: initialised)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    for name in ("get_rng_state_all", "set_rng_state_all", "set_rng_state"):
+        monkeypatch.setattr(torch.cuda, name, getattr(fake, name))
+    return fake
+
+
+def test_hook_saves_and_restores_cuda_rng_state(monkeypatch, tmp_path):
+    fake = _fake_cuda(monkeypatch)
+    hook = T.SensitivityHook(types=["R+", "rotate+"])
+    hook._events = ([], [])  # no analysis or refresh: only the RNG bookkeeping of the step hooks runs
+    runner = type("R", (), {"iter": 0})()
+    hook.after_train_iter(runner, 0)
+    assert fake.calls == ["get_all"]
+    cpu_state = torch.get_rng_state()
+    saved = [s.clone() for s in fake.states]
+    # in-between work moves both streams
+    torch.rand(3)
+    fake.states = [torch.zeros(16, dtype=torch.uint8)] * 2
+    hook.before_train_iter(runner, 1)
+    assert fake.calls[-1] == "set_all"
+    assert all(torch.equal(a, b) for a, b in zip(fake.states, saved))
+    assert torch.equal(torch.get_rng_state(), cpu_state)
+
+    # the checkpoint: plain tensors, loadable with weights_only=True, and back into a fresh hook
+    state = hook.state_dict()
+    assert isinstance(state["cuda_rng_state"], list) and all(torch.is_tensor(t) for t in state["cuda_rng_state"])
+    p = tmp_path / "state.pth"
+    torch.save({"sia_state": state}, p)
+    back = torch.load(p, weights_only=True)["sia_state"]
+    hook2 = T.SensitivityHook(types=["R+", "rotate+"])
+    hook2.load_state_dict(back)
+    assert all(torch.equal(a, b) for a, b in zip(hook2.state_dict()["cuda_rng_state"], saved))
+    fake.states = [torch.zeros(16, dtype=torch.uint8)] * 2
+    hook2.before_train_iter(runner, 1)
+    assert all(torch.equal(a, b) for a, b in zip(fake.states, saved))
+
+    # a machine with fewer devices: what matches is restored device by device
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    fake.calls.clear()
+    hook2.before_train_iter(runner, 1)
+    assert fake.calls == [("set", 0)]
+
+    # an old checkpoint without the CUDA state still loads (and restores the CPU state only)
+    old = {k: v for k, v in back.items() if k != "cuda_rng_state"}
+    hook3 = T.SensitivityHook(types=["R+", "rotate+"])
+    hook3.load_state_dict(old)
+    assert hook3.state_dict()["cuda_rng_state"] is None and torch.equal(hook3.state_dict()["rng_state"], cpu_state)
+    fake.calls.clear()
+    hook3.before_train_iter(runner, 1)
+    assert fake.calls == []
+
+
+def test_hook_leaves_cuda_rng_alone_without_cuda_or_restore_rng(monkeypatch):
+    runner = type("R", (), {"iter": 0})()
+    for available, initialised in ((False, False), (True, False)):  # no device / no CUDA context yet
+        fake = _fake_cuda(monkeypatch, available=available, initialised=initialised)
+        hook = T.SensitivityHook(types=["R+", "rotate+"])
+        hook._events = ([], [])
+        hook.after_train_iter(runner, 0)
+        hook.before_train_iter(runner, 1)
+        assert fake.calls == [] and hook.state_dict()["cuda_rng_state"] is None
+        assert torch.equal(hook.state_dict()["rng_state"], torch.get_rng_state())
+    fake = _fake_cuda(monkeypatch)
+    hook = T.SensitivityHook(types=["R+", "rotate+"], restore_rng=False)
+    hook._events = ([], [])
+    hook.after_train_iter(runner, 0)
+    hook.before_train_iter(runner, 1)
+    assert fake.calls == [] and hook.state_dict()["rng_state"] is None

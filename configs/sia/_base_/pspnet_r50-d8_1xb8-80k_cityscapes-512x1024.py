@@ -98,7 +98,9 @@ model = dict(
             2,
             4,
         ),
-        init_cfg=None,
+        init_cfg=dict(
+            checkpoint='{{$REPRO_PRETRAINED_DIR:~/.cache/torch/hub/checkpoints}}/resnet50_v1c-2cccc1ad.pth',
+            type='Pretrained'),
         norm_cfg=dict(requires_grad=True, type='BN'),
         norm_eval=False,
         num_stages=4,

@@ -1,4 +1,5 @@
-# PSPNet with a ResNetV1c-18 D8 backbone (the `cpu` profile's model); BN, random init.
+# PSPNet with a ResNetV1c-18 D8 backbone; BN, random init here (build_config(pretrained=...) can set
+# backbone.init_cfg to a local resnet18_v1c-b5776b93.pth).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',

@@ -1,5 +1,5 @@
-# PSPNet with a ResNetV1c-50 D8 backbone (the paper's model); BN instead of SyncBN, no
-# pretrained download (set model.backbone.init_cfg yourself to start from ImageNet weights).
+# PSPNet with a ResNetV1c-50 D8 backbone (the paper's model); BN instead of SyncBN, random init here:
+# build_config(pretrained=...) sets backbone.init_cfg to a local resnet50_v1c-2cccc1ad.pth (paper: "auto").
 _base_ = ['./pspnet_r18.py']
 model = dict(
     backbone=dict(depth=50),

@@ -1,4 +1,5 @@
-# SegFormer with a MiT-b0 encoder; BN in the head, random init (no pretrained download).
+# SegFormer with a MiT-b0 encoder; BN in the head, random init here: build_config(pretrained=...) sets
+# backbone.init_cfg to a local mit_b0_20220624-7e0fe6dd.pth (paper profile: "auto").
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',

@@ -20,7 +20,7 @@ data_preprocessor = dict(
     pad_val=0,
     seg_pad_val=255,
     size=(
-        512,
+        1024,
         1024,
     ),
     std=[
@@ -33,7 +33,7 @@ dataset_name = 'cityscapes'
 default_hooks = dict(
     checkpoint=dict(
         by_epoch=False,
-        interval=10000,
+        interval=20000,
         max_keep_ckpts=1,
         save_last=True,
         type='CheckpointHook'),
@@ -73,7 +73,7 @@ eval_splits = [
 load_from = None
 log_level = 'INFO'
 log_processor = dict(by_epoch=False, window_size=10)
-max_iters = 80000
+max_iters = 160000
 method = 'baseline'
 model = dict(
     backbone=dict(
@@ -82,7 +82,9 @@ model = dict(
         drop_rate=0.0,
         embed_dims=32,
         in_channels=3,
-        init_cfg=None,
+        init_cfg=dict(
+            checkpoint='{{$REPRO_PRETRAINED_DIR:~/.cache/torch/hub/checkpoints}}/mit_b0_20220624-7e0fe6dd.pth',
+            type='Pretrained'),
         mlp_ratio=4,
         num_heads=[
             1,
@@ -127,7 +129,7 @@ model = dict(
         pad_val=0,
         seg_pad_val=255,
         size=(
-            512,
+            1024,
             1024,
         ),
         std=[
@@ -183,7 +185,7 @@ param_scheduler = [
     dict(
         begin=1500,
         by_epoch=False,
-        end=80000,
+        end=160000,
         eta_min=0.0,
         power=1.0,
         type='PolyLR'),
@@ -216,7 +218,7 @@ test_evaluator = dict(
         'mIoU',
     ], type='IoUMetric')
 train_cfg = dict(
-    max_iters=80000, type='IterBasedTrainLoop', val_interval=10000)
+    max_iters=160000, type='IterBasedTrainLoop', val_interval=20000)
 train_dataloader = dict(
     batch_size=8,
     dataset=dict(
@@ -239,7 +241,7 @@ train_dataloader = dict(
                 type='RandomResize'),
             dict(
                 cat_max_ratio=1.0, crop_size=(
-                    512,
+                    1024,
                     1024,
                 ), type='RandomCrop'),
             dict(
