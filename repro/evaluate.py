@@ -230,28 +230,49 @@ REAL_WORLD_ENV = {"acdc": "REPRO_ACDC_ROOT", "idd": "REPRO_IDD_ROOT"}
 ACDC_CONDITIONS = ("fog", "rain", "night", "snow")
 
 
-def real_world_sets(*, acdc_root: str | os.PathLike | None = None, include_shipped: bool = True,
-                    classes=None, palette=None) -> dict[str, SegDataset]:
-    """The real-world items available here: the shipped CamVid dusk split, plus ACDC per
-    condition when ``acdc_root`` (else ``$REPRO_ACDC_ROOT``, else ``$REPRO_DATA_ROOT/acdc`` if that
-    folder exists) holds ``rgb_anon/<cond>/val`` and ``gt/<cond>/val`` with
-    ``*_gt_labelTrainIds.png`` (ACDC's own layout)."""
+def _optional_root(name: str, given) -> Path | None:
+    """The folder of real-world dataset ``name``: ``given``, else ``$REPRO_<NAME>_ROOT`` (must exist),
+    else ``$REPRO_DATA_ROOT/<name>`` when that folder exists (optional: the user may hold other
+    datasets only); ``None`` when none applies."""
+    if given is not None:
+        return Path(given).expanduser() if str(given) else None
+    from .train.datasets import configured_data_root
+
+    root = configured_data_root(name)
+    if root is not None and not os.environ.get(REAL_WORLD_ENV[name]) and not root.exists():
+        return None
+    return root
+
+
+def real_world_sets(*, acdc_root: str | os.PathLike | None = None, idd_root: str | os.PathLike | None = None,
+                    include_shipped: bool = True, classes=None, palette=None) -> dict[str, SegDataset]:
+    """The real-world items available here, in this order:
+
+    * ``camvid_dusk``: the shipped CamVid dusk split (when ``include_shipped``);
+    * ``acdc_fog``, ``acdc_rain``, ``acdc_night``, ``acdc_snow`` (one item per condition, the val
+      split; Table 3 reads them, see :func:`repro.experiments.acdc_conditions`) when ``acdc_root``
+      (else ``$REPRO_ACDC_ROOT``, else ``$REPRO_DATA_ROOT/acdc`` if that folder exists) holds
+      ``rgb_anon/<cond>/val/<sequence>/*_rgb_anon.png`` and ``gt/<cond>/val/<sequence>/*_gt_labelTrainIds.png``
+      (ACDC's own layout);
+    * ``idd_val`` when ``idd_root`` (else ``$REPRO_IDD_ROOT``, else ``$REPRO_DATA_ROOT/idd`` if that
+      folder exists) holds ``leftImg8bit/val/<sequence>/*_leftImg8bit.png`` and
+      ``gtFine/val/<sequence>/*_gtFine_labelcsTrainIds.png`` (IDD's layout, labels converted to
+      Cityscapes train ids with the IDD toolkit).
+
+    ACDC and IDD are read in Cityscapes' 19 classes (``classes``/``palette`` override). A root that
+    is configured but lacks the layout raises :class:`repro.data.DataError` (one line: the missing
+    path, the expected layout, the variable); nothing is added for a dataset not configured.
+    Images keep their size (pixels); score items of different sizes separately.
+    """
     from .data import load_dataset
 
     sets: dict[str, SegDataset] = {}
     if include_shipped:
         sets["camvid_dusk"] = load_dataset("camvid", "test_dusk")
-    root = acdc_root
-    if root is None:
-        from .train.datasets import configured_data_root
-
-        root = configured_data_root("acdc")
-        # $REPRO_DATA_ROOT/acdc is optional (the user may hold other datasets only); $REPRO_ACDC_ROOT is not
-        if root is not None and not os.environ.get(REAL_WORLD_ENV["acdc"]) and not root.exists():
-            root = None
+    classes = tuple(classes) if classes else CITYSCAPES_CLASSES
+    palette = tuple(palette or [(0, 0, 0)] * len(classes))
+    root = _optional_root("acdc", acdc_root)
     if root:
-        root = Path(root)
-        classes = tuple(classes) if classes else CITYSCAPES_CLASSES
         for cond in ACDC_CONDITIONS:
             img_dir, lab_dir = root / "rgb_anon" / cond / "val", root / "gt" / cond / "val"
             if not img_dir.is_dir() or not lab_dir.is_dir():
@@ -260,8 +281,25 @@ def real_world_sets(*, acdc_root: str | os.PathLike | None = None, include_shipp
                                 "*_gt_labelTrainIds.png (ACDC's published layout; set $REPRO_ACDC_ROOT or pass acdc_root=...)")
             images = sorted(img_dir.rglob("*_rgb_anon.png"))
             labels = [lab_dir / p.parent.name / p.name.replace("_rgb_anon.png", "_gt_labelTrainIds.png") for p in images]
-            sets[f"acdc_{cond}"] = SegDataset(images, labels, classes, tuple(palette or [(0, 0, 0)] * len(classes)),
-                                              f"acdc_{cond}", "val")
+            sets[f"acdc_{cond}"] = SegDataset(images, labels, classes, palette, f"acdc_{cond}", "val")
+    root = _optional_root("idd", idd_root)
+    if root:
+        img_dir, lab_dir = root / "leftImg8bit" / "val", root / "gtFine" / "val"
+        for d in (img_dir, lab_dir):
+            if not d.is_dir():
+                raise DataError(f"{d}: IDD val folder missing; expected <idd_root>/leftImg8bit/val/<sequence>/"
+                                "*_leftImg8bit.png and <idd_root>/gtFine/val/<sequence>/*_gtFine_labelcsTrainIds.png "
+                                "(IDD's layout, labels from the IDD toolkit's createLabels.py --id-type csTrainId; "
+                                "set $REPRO_IDD_ROOT or pass idd_root=...)")
+        images = sorted(img_dir.rglob("*_leftImg8bit.png"))
+        labels = [lab_dir / p.parent.name / p.name.replace("_leftImg8bit.png", "_gtFine_labelcsTrainIds.png")
+                  for p in images]
+        missing = [p for p in labels if not p.is_file()]
+        if missing:
+            raise DataError(f"{missing[0]}: IDD label missing ({len(missing)} of {len(labels)}); expected one "
+                            "*_gtFine_labelcsTrainIds.png per image (run the IDD toolkit's createLabels.py "
+                            "--id-type csTrainId)")
+        sets["idd_val"] = SegDataset(images, labels, classes, palette, "idd", "val")
     return sets
 
 

@@ -23,6 +23,70 @@ CLAIM_METHODS = ("baseline", "sota", "ours", "ours_no_sa", "ours_no_geo", "ours_
 #: evaluation-set names of the shipped datasets (clean test split and real-world split)
 TEST_SPLIT = {"camvid": "test", "isbi2012_em": "test"}
 REAL_WORLD_SPLIT = {"camvid": "test_dusk"}
+#: the seven datasets of the paper's Table 4, in its order (``t4_datasets`` of the ``paper`` profile)
+TABLE4_DATASETS = ("ade20k", "voc2012", "potsdam", "loveda", "a2i2haze", "cityscapes", "synapse")
+
+
+def available_datasets(names: Sequence[str], *, profile: str, environ: Mapping[str, str] | None = None,
+                       verbose: bool = True) -> tuple[list[str], dict[str, str]]:
+    """Which of ``names`` can be used here: ``(available, skipped)``.
+
+    The shipped datasets (``camvid``, ``isbi2012_em``) are always available. A paper dataset is
+    available when its folder is configured and exists: ``$REPRO_<NAME>_ROOT``, else
+    ``$REPRO_DATA_ROOT/<name>`` (:func:`repro.train.datasets.configured_data_root`); its layout is
+    checked later, by the run. ``skipped`` maps each other name, in the order given, to one line
+    naming the variable that would enable it (printed when ``verbose``), so that a table can say
+    which rows are missing. ``profile`` (``smoke``, ``cpu``, ``paper``) is named in the lines.
+    Nothing is skipped for the shipped datasets, so ``cpu``/``smoke`` grids are unchanged.
+    """
+    from pathlib import Path
+
+    from .data import SHIPPED
+    from .train.config import DATASETS, PROFILES
+    from .train.datasets import DATA_ROOT_ENV, configured_data_root, dataset_root_env
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of dataset names, got the string {names!r}")
+    env = os.environ if environ is None else environ
+    available: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+        if name in SHIPPED:  # in data/
+            available.append(name)
+            continue
+        var = dataset_root_env(name)
+        root = configured_data_root(name, env)
+        if root is None:
+            why = f"neither ${var} nor ${DATA_ROOT_ENV} is set"
+        elif not Path(root).is_dir():
+            via = f"${var}" if env.get(var) else f"${DATA_ROOT_ENV}/{name}"
+            why = f"{via} = {root} is not a folder"
+        else:
+            available.append(name)
+            continue
+        skipped[name] = (f"skipping {name} (profile {profile}): {why}; set ${var} to the dataset folder "
+                         f"(or ${DATA_ROOT_ENV} to its parent) to include it")
+    if verbose:
+        for line in skipped.values():
+            print(line)
+    return available, skipped
+
+
+def acdc_conditions(sets: Mapping | None = None) -> dict[str, tuple[str, str]]:
+    """Table 3's real ACDC conditions present here: ``{"fog (ACDC, real)": ("real_world", "acdc_fog"), ...}``
+    for each item ``acdc_<condition>`` of ``sets`` (default :func:`repro.evaluate.real_world_sets`
+    without the shipped data), in the order fog, night, rain, snow; ``{}`` when ACDC is not
+    configured. The labels start with the condition, so :func:`repro.report.table3` joins the
+    paper's numbers of that condition."""
+    from .evaluate import ACDC_CONDITIONS, real_world_sets
+
+    if sets is None:
+        sets = real_world_sets(include_shipped=False)
+    return {f"{c} (ACDC, real)": ("real_world", f"acdc_{c}") for c in sorted(ACDC_CONDITIONS) if f"acdc_{c}" in sets}
 
 
 def plan(models: Sequence[str], methods: Sequence[str], seeds: Sequence[int], dataset: str = "camvid", *,
@@ -213,14 +277,99 @@ def train_runs(runs: Sequence[Mapping], *, profile: str, iters: int | None = Non
     return pd.DataFrame(rows)
 
 
+def clean_split(dataset: str) -> str | None:
+    """The split whose run-end scores are a run's ``clean`` row: :data:`TEST_SPLIT` for the shipped
+    datasets, the first evaluation split of the dataset config for the paper's (``val``; ACDC:
+    ``fog``); ``None`` for an unknown name."""
+    if dataset in TEST_SPLIT:
+        return TEST_SPLIT[dataset]
+    from .train.config import PAPER_DATASETS, _load
+
+    if dataset not in PAPER_DATASETS:
+        return None
+    if dataset not in _CLEAN_SPLIT:
+        _CLEAN_SPLIT[dataset] = str(_load(f"datasets/{dataset}.py")["eval_splits"][0])
+    return _CLEAN_SPLIT[dataset]
+
+
+_CLEAN_SPLIT: dict[str, str] = {}
+
+
+def paper_eval_dataset(dataset_cfg: Mapping, *, name: str, split: str, size: Sequence[int] | None = None):
+    """A paper dataset's evaluation split as a :class:`repro.data.SegDataset` for :func:`repro.evaluate.evaluate`.
+
+    ``dataset_cfg``: the MMSegmentation dataset config of the split (``cfg.eval_dataloaders[split].dataset``
+    of the run's config; its pipeline is ignored). Images and labels are read with MMSegmentation's
+    loading transforms (``reduce_zero_label``, label maps) through
+    :class:`repro.train.datasets.MMSegSegDataset` and resized to ``size`` = (W, H) pixels (images
+    bilinear, labels nearest) so that the suites can stack them; default: the dataset's crop size
+    (e.g. 1024×512 for Cityscapes, 512×512 for ADE20K). A fixed size stretches images of another
+    aspect ratio (ADE20K, VOC2012): the suites' numbers are then on that size, not on MMSegmentation's
+    keep-ratio test resize (the run's own ``clean`` scores are).
+    """
+    from .data import SegDataset
+    from .train.config import _load
+    from .train.datasets import MMSegSegDataset
+
+    if size is None:
+        h, w = _load(f"datasets/{name}.py")["crop_size"]
+        size = (int(w), int(h))
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ValueError(f"size must be (W, H) in pixels, two positive ints, got {size!r}")
+    mm = MMSegSegDataset(dataset_cfg, size=size, name=name)
+
+    class _Resized(SegDataset):
+        def __getitem__(self, index):
+            return mm[int(index)]
+
+    infos = [mm._ds.get_data_info(i) for i in range(len(mm))]
+    out = _Resized([i["img_path"] for i in infos], [i["seg_map_path"] for i in infos], mm.classes,
+                   mm.palette or tuple((0, 0, 0) for _ in mm.classes), name, split, names=list(mm.names))
+    out.size = tuple(size)
+    return out
+
+
+#: paper datasets whose models are scored zero-shot on :func:`repro.evaluate.real_world_sets` (ACDC per
+#: condition, IDD val: Cityscapes' 19 classes) by :func:`score_runs` (suite ``real_world``), at this (W, H) px
+REAL_WORLD_SIZE = {"cityscapes": (1024, 512)}
+
+
+def resized(dataset, size: Sequence[int]):
+    """``dataset`` (a :class:`repro.data.SegDataset`) with every sample resized to ``size`` = (W, H)
+    pixels (images bilinear with antialiasing, labels nearest), so that splits of mixed image sizes
+    (IDD) can be stacked by the suites."""
+    import torch
+
+    from .data import SegDataset
+
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ValueError(f"size must be (W, H) in pixels, two positive ints, got {size!r}")
+    hw = (int(size[1]), int(size[0]))
+
+    class _Resized(SegDataset):
+        def __getitem__(self, index):
+            it = dataset[int(index)]
+            image = torch.nn.functional.interpolate(it["image"][None], size=hw, mode="bilinear", align_corners=False,
+                                                    antialias=True)[0].clamp_(0, 1)
+            label = torch.nn.functional.interpolate(it["label"][None, None].float(), size=hw, mode="nearest")[0, 0]
+            return {"image": image, "label": label.long(), "name": it["name"]}
+
+    out = _Resized(list(dataset.image_paths), list(dataset.label_paths), dataset.classes, dataset.palette,
+                   dataset.name, dataset.split, dataset.ignore_index, dataset.image_mode, list(dataset.names),
+                   dataset.label_map)
+    out.size = (int(size[0]), int(size[1]))
+    return out
+
+
 def clean_scores(runs: pd.DataFrame) -> pd.DataFrame:
-    """Scores from the runs' own final evaluation (mmseg's IoUMetric on the clean test split and
-    on the real-world split), as long-form score rows (suites ``clean`` and ``real_world``)."""
+    """Scores from the runs' own final evaluation (mmseg's IoUMetric on the clean test split,
+    :func:`clean_split`, and on the real-world split), as long-form score rows (suites ``clean``
+    and ``real_world``)."""
     rows = []
     for _, r in runs.iterrows():
         metrics = r["result"]["metrics"]
-        for suite, split_map, item in (("clean", TEST_SPLIT, "clean"), ("real_world", REAL_WORLD_SPLIT, None)):
-            split = split_map.get(r["dataset"])
+        for suite, split_map, item in (("clean", None, "clean"), ("real_world", REAL_WORLD_SPLIT, None)):
+            split = clean_split(r["dataset"]) if split_map is None else split_map.get(r["dataset"])
             if split is None or split not in metrics:
                 continue
             m = metrics[split]
@@ -238,7 +387,11 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     ``subsets`` maps a suite to the number of evaluation images (evenly spaced over the test
     split; 0 or missing = all). ``suite_options`` passes extra arguments per suite (e.g.
     ``{"imagenet_c": {"corruptions": ["fog"]}}``). ``real_world`` uses the dataset's real-world
-    split. Cached per (run, suite, settings).
+    split; Cityscapes runs (:data:`REAL_WORLD_SIZE`) use the items of
+    :func:`repro.evaluate.real_world_sets` configured here (ACDC per condition, IDD val; none: no
+    rows), resized to one size (:func:`resized`). The paper's datasets (no real-world split) are
+    scored on their first evaluation split (:func:`clean_split`) at a fixed size
+    (:func:`paper_eval_dataset`). Cached per (run, suite, settings).
     """
     from tqdm import tqdm
     from .progress import disabled
@@ -247,32 +400,56 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
 
     import repro.train as T
 
+    from mmengine.config import Config
+
     from .data import load_dataset
-    from .evaluate import evaluate
+    from .evaluate import evaluate, real_world_sets
+    from .train.config import PAPER_DATASETS
+    from .train.runner import _resolve_run_dir
 
     subsets = dict(subsets or {})
     suite_options = {k: dict(v) for k, v in (suite_options or {}).items()}
     frames = []
+    real_sets = None
     bar = tqdm(list(runs.iterrows()), desc="scoring", disable=disabled(progress))
     for _, r in bar:
         model = None
         for suite in suites:
             bar.set_postfix_str(f"{r['model']}/{r['method']}/seed{r['seed']}: {suite}")
             split = (REAL_WORLD_SPLIT if suite == "real_world" else TEST_SPLIT).get(r["dataset"])
-            if split is None:
+            paper = split is None and suite != "real_world" and r["dataset"] in PAPER_DATASETS
+            if paper:  # a paper dataset (Table 4 at the paper profile): its first evaluation split, fixed size
+                split = clean_split(r["dataset"])
+                cfg = Config.fromfile(str(_resolve_run_dir(r["result"]) / "config.py"))
+                ds = paper_eval_dataset(cfg.eval_dataloaders[split]["dataset"].to_dict(), name=r["dataset"],
+                                        split=split)
+            elif split is None and suite == "real_world" and r["dataset"] in REAL_WORLD_SIZE:
+                # ACDC per condition and IDD val where configured (Tables 2, 3); none configured: no rows
+                if real_sets is None:
+                    real_sets = real_world_sets(include_shipped=False)
+                if not real_sets:
+                    continue
+                size = REAL_WORLD_SIZE[r["dataset"]]
+                ds = {k: resized(v, size) for k, v in real_sets.items()}
+                split = "+".join(ds)
+            elif split is None:
                 continue
-            ds = load_dataset(r["dataset"], split)
+            else:
+                ds = load_dataset(r["dataset"], split)
             n = int(subsets.get(suite) or 0)
-            indices = None if n <= 0 or n >= len(ds) else np.linspace(0, len(ds) - 1, n).round().astype(int).tolist()
+            n_images = min(len(d) for d in ds.values()) if isinstance(ds, dict) else len(ds)
+            indices = None if n <= 0 or n >= n_images else np.linspace(0, n_images - 1, n).round().astype(int).tolist()
             opts = suite_options.get(suite, {})
             key = {"run": r["config_hash"], "suite": suite, "split": split, "indices": indices, "seed": int(seed),
                    "options": opts, "version": 1}
+            if paper or isinstance(ds, dict):
+                key["size"] = list(next(iter(ds.values())).size if isinstance(ds, dict) else ds.size)
 
             def compute():
                 nonlocal model
                 if model is None:
                     model = T.load_model(r["result"])
-                target = {f"{r['dataset']}_dusk": ds} if suite == "real_world" else ds
+                target = ds if isinstance(ds, dict) else {f"{r['dataset']}_dusk": ds} if suite == "real_world" else ds
                 res = evaluate(model, target, suite, seed=seed, indices=indices, batch_size=batch_size,
                                progress=False, **opts)
                 return res.table

@@ -44,7 +44,7 @@ MODELS = ("pspnet_r18", "pspnet_r50", "segformer_b0", "fastscnn", "cgnet", "unet
 POLICIES = ("augmix", "autoaugment", "randaugment", "trivialaugment")
 METHODS = ("baseline",) + POLICIES + ("sota", "ours", "ours_no_sa", "ours_no_geo", "ours_no_photo")
 SHIPPED_DATASETS = ("camvid", "isbi2012_em")
-PAPER_DATASETS = ("cityscapes", "acdc", "idd", "ade20k", "voc2012", "potsdam", "loveda", "synapse")
+PAPER_DATASETS = ("cityscapes", "acdc", "idd", "ade20k", "voc2012", "potsdam", "loveda", "synapse", "a2i2haze")
 DATASETS = SHIPPED_DATASETS + PAPER_DATASETS
 PROFILES = ("smoke", "cpu", "paper")
 #: PackSegInputs' default meta keys (MMSegmentation 1.2.2)

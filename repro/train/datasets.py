@@ -17,6 +17,9 @@ Registered in ``mmseg.registry.DATASETS`` (importing :mod:`repro.train` register
 * ``ACDCDataset`` / ``IDDDataset`` -- Cityscapes' 19 classes on ACDC (``rgb_anon`` /
   ``gt``, ``*_gt_labelTrainIds.png``) and IDD (labels converted to Cityscapes train ids with the
   IDD toolkit, ``*_gtFine_labelcsTrainIds.png``); MMSegmentation has no classes for them.
+* ``A2I2HazeDataset`` -- A2I2-Haze (UAV/UGV images in real haze, UG2+ 2022) in an assumed
+  MMSegmentation-style layout ``img_dir/{train,val}/*.png``, ``ann_dir/{train,val}/*.png`` with
+  2 classes (see the class docstring: the dataset is published with boxes, not masks).
 
 Where each dataset lives (:func:`default_data_root`, the one resolver every reader uses): the
 shipped ones in ``data/<name>``; each of the paper's datasets in ``$REPRO_<NAME>_ROOT``
@@ -44,7 +47,8 @@ from .. import data as rdata
 from .. import paths
 from .config import PAPER_DATASETS
 
-__all__ = ["CamVidDataset", "ISBIEMDataset", "FolderSegDataset", "ACDCDataset", "IDDDataset", "MMSegSegDataset",
+__all__ = ["CamVidDataset", "ISBIEMDataset", "FolderSegDataset", "ACDCDataset", "IDDDataset", "A2I2HazeDataset",
+           "MMSegSegDataset",
            "DataLayoutError", "check_data_layout", "default_data_root", "configured_data_root", "dataset_root_env",
            "DATA_ROOT_ENV", "DATASET_ROOT_ENV"]
 
@@ -59,7 +63,7 @@ DATASET_ROOT_ENV: dict[str, str] = {name: f"REPRO_{name.upper()}_ROOT" for name 
 #: MMSegmentation dataset class -> dataset name, for error messages about a dataset config
 _TYPE_NAMES = {"CityscapesDataset": "cityscapes", "ACDCDataset": "acdc", "IDDDataset": "idd",
                "ADE20KDataset": "ade20k", "PascalVOCDataset": "voc2012", "PotsdamDataset": "potsdam",
-               "LoveDADataset": "loveda", "SynapseDataset": "synapse"}
+               "LoveDADataset": "loveda", "SynapseDataset": "synapse", "A2I2HazeDataset": "a2i2haze"}
 
 
 class DataLayoutError(FileNotFoundError):
@@ -212,6 +216,30 @@ class IDDDataset(CityscapesDataset):
 
     def __init__(self, img_suffix="_leftImg8bit.png", seg_map_suffix="_gtFine_labelcsTrainIds.png", **kwargs):
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+
+@DATASETS.register_module()
+class A2I2HazeDataset(BaseSegDataset):
+    """A2I2-Haze (Narayanan et al. 2023; UAV and UGV images in real, measured haze, the UG2+ 2022
+    "Object Detection in Haze" track) as a segmentation dataset.
+
+    Assumption (stated, not published): A2I2-Haze is distributed with bounding boxes, and the paper
+    does not describe the segmentation labels it trained on. This package reads an
+    MMSegmentation-style layout::
+
+        <data_root>/img_dir/{train,val}/<stem>.png    # RGB images, any size (pixels)
+        <data_root>/ann_dir/{train,val}/<stem>.png    # 8-bit class ids: 0 background, 1 vehicle, 255 ignore
+
+    i.e. 2 classes (``background``, ``vehicle``: A2I2-Haze's annotated objects are vehicles); convert
+    your labels (e.g. boxes filled as masks) to it. A different class list needs a different
+    ``METAINFO`` and ``num_classes`` in ``configs/datasets/a2i2haze.py``.
+    """
+
+    METAINFO = dict(classes=("background", "vehicle"), palette=[[0, 0, 0], [0, 0, 142]])
+
+    def __init__(self, img_suffix=".png", seg_map_suffix=".png", reduce_zero_label=False, **kwargs):
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, reduce_zero_label=reduce_zero_label,
+                         **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

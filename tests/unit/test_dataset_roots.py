@@ -126,3 +126,16 @@ def test_real_world_sets_use_the_resolver(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'mine' / 'rgb_anon' / 'fog' / 'val'))}: "
                                         r"ACDC condition folder missing"):
         ev.real_world_sets(include_shipped=False)
+
+
+def test_real_world_sets_idd_uses_the_resolver(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_DATA_ROOT", str(tmp_path))  # no idd/ there: IDD is optional
+    assert ev.real_world_sets(include_shipped=False) == {}
+    (tmp_path / "idd").mkdir()
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'idd' / 'leftImg8bit' / 'val'))}: "
+                                        r"IDD val folder missing.*\$REPRO_IDD_ROOT"):
+        ev.real_world_sets(include_shipped=False)
+    monkeypatch.setenv("REPRO_IDD_ROOT", str(tmp_path / "mine"))  # an explicit root must exist
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'mine' / 'leftImg8bit' / 'val'))}: "
+                                        r"IDD val folder missing"):
+        ev.real_world_sets(include_shipped=False)
