@@ -15,14 +15,20 @@ Evaluations are deterministic per (type, α) (the noise is seeded from them), so
 serves every method that asks for that α; each method is charged the measured time of every
 evaluation it asked for (its wall time is the sum, as if it had run alone).
 
-Model: by default a SMALL STAND-IN trained here with plain PyTorch
-(:func:`repro.sensitivity.quick_model`: a tiny U-Net, a few hundred iterations on CamVid train,
-cached) — not the paper's PSPNet. ``run()`` accepts any model (nn.Module / callable returning
+Model: ``--model cpu-baseline`` is the ``cpu`` protocol's Baseline (the shared Fast-SCNN warm
+start, :func:`repro.experiments.baseline_model`; its curves are the ones notebook 03 and the
+training runs analyse, at the training resolution, with ``--extractor warm-start``: its frozen
+encoder, the protocol's KID features). ``--model stand-in`` (the former default) is a SMALL
+STAND-IN trained here with plain PyTorch (:func:`repro.sensitivity.quick_model`: a tiny U-Net, a
+few hundred iterations on CamVid train, cached) — not the paper's PSPNet.
+Degenerate curves (the analysis' guard) cost one evaluation and give uniform levels in every
+method, the reference included; the summary also reports the non-degenerate types alone. ``run()`` accepts any model (nn.Module / callable returning
 logits / mmseg segmentor). Feature extractor: ``--extractor`` (``inception`` needs the FID
 weights file; ``resnet18-random``/``inception-random`` need none; ``conv-random`` is a tiny
 seeded random conv net, the cheapest, for CPU smoke runs — its KID is not Inception's).
 
-    .venv/bin/python benchmarks/bench_sensitivity.py --subset 16 --iterations 300 --extractor conv-random --tol 0.05,0.1
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_sensitivity.py --model cpu-baseline --extractor warm-start --tol 0.05,0.1
+    .venv/bin/python benchmarks/bench_sensitivity.py --model stand-in --iterations 300 --extractor conv-random
 """
 from __future__ import annotations
 
@@ -44,8 +50,9 @@ from repro.perturb import NAMES  # noqa: E402
 
 
 def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv-random", num_levels: int = 5,
-        tols=(0.05,), grid: int = 10, dense: int = 40, seed: int = 0, batch_size: int = 16,
-        memo_key: dict | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+        tols=(0.05,), grid: int = 10, dense: int = 40, seed: int = 0, batch_size: int = 16, budget: int | None = None,
+        memo_key: dict | None = None, progress: bool = True, guard: float | None = sa.GUARD_Z
+        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-type rows (evaluations, wall time, level error of each method) and a summary table.
 
     ``tols``: ASA tolerances to compare (each is charged its own evaluations). ``memo_key``: a
@@ -57,7 +64,10 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
 
     from repro.cache import entry_path
 
-    ext = sa.random_conv_extractor(seed) if extractor == "conv-random" else sa.make_extractor(extractor)
+    if isinstance(extractor, str):
+        ext = sa.random_conv_extractor(seed) if extractor == "conv-random" else sa.make_extractor(extractor)
+    else:
+        ext = extractor
     t0 = time.perf_counter()
     clean_feats = torch.cat([ext(images[s:s + batch_size]).cpu() for s in range(0, len(images), batch_size)])
     clean_miou = evaluate_images(model, images, labels, num_classes, batch_size=batch_size)["mIoU"]
@@ -67,10 +77,10 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
         ev = sa.perturbation_evaluator(model, images, labels, name, extractor=ext, clean_features=clean_feats,
                                        num_classes=num_classes, seed=seed, batch_size=batch_size)
         path = None
-        memo: dict[float, tuple[float, float, float]] = {}
+        memo: dict[float, tuple[tuple, float]] = {}  # α -> (evaluator result, seconds)
         if memo_key is not None:
             path = entry_path("bench_sensitivity", {**memo_key, "type": name, "extractor": ext.tag, "seed": seed,
-                                                    "batch_size": batch_size})
+                                                    "batch_size": batch_size, "format": 2})
             if path.exists():
                 memo = torch.load(path, weights_only=False)
         n_before = len(memo)
@@ -80,29 +90,33 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
                 key = round(float(alpha), 10)
                 if key not in memo:
                     t = time.perf_counter()
-                    m, k = ev(alpha)
-                    memo[key] = (m, k, time.perf_counter() - t)
-                log.append(memo[key][2])
-                return memo[key][:2]
+                    res = tuple(float(v) for v in ev(alpha))
+                    memo[key] = (res, time.perf_counter() - t)
+                log.append(memo[key][1])
+                return memo[key][0]
             return evaluate
 
         rnd = sa.snap_blur if name == "gaussian_blur" else None
         t_ref, t_un = [], []
         ref = sa.uniform_levels(charged(t_ref), num_levels=num_levels, grid=dense, round_fn=rnd,
-                                clean=(clean_miou, 0.0))
-        ref_levels = sa.solve_targets(ref.points["alpha"].to_numpy(), ref.points["S"].to_numpy(),
-                                      sa.targets(num_levels))
+                                clean=(clean_miou, 0.0), guard=guard)
+        if ref.flag:  # degenerate: every method falls back to the uniform levels k/L
+            ref_levels = np.asarray(ref.levels[:-1], dtype=float)
+        else:
+            ref_levels = sa.solve_targets(ref.points["alpha"].to_numpy(), ref.points["S"].to_numpy(),
+                                          sa.targets(num_levels))
         if rnd is not None:
             ref_levels = np.array([rnd(a) for a in ref_levels])
-        un = sa.uniform_levels(charged(t_un), num_levels=num_levels, grid=grid, round_fn=rnd, clean=(clean_miou, 0.0))
-        row = {"type": name, "ref_evals": ref.n_evaluations, "ref_s": sum(t_ref),
+        un = sa.uniform_levels(charged(t_un), num_levels=num_levels, grid=grid, round_fn=rnd, clean=(clean_miou, 0.0),
+                               guard=guard)
+        row = {"type": name, "degenerate": bool(ref.flag), "ref_evals": ref.n_evaluations, "ref_s": sum(t_ref),
                "grid_evals": un.n_evaluations, "grid_s": sum(t_un),
                "grid_err": float(np.max(np.abs(un.levels[:-1] - ref_levels))),
                "ref_levels": np.round(ref_levels, 3).tolist(), "grid_levels": np.round(un.levels[:-1], 3).tolist()}
         for tol in tols:
             t_ad = []
             ad = sa.adaptive_levels(charged(t_ad), num_levels=num_levels, tol=tol, round_fn=rnd,
-                                    clean=(clean_miou, 0.0))
+                                    clean=(clean_miou, 0.0), budget=budget, guard=guard)
             row.update({f"asa{tol:g}_evals": ad.n_evaluations, f"asa{tol:g}_s": sum(t_ad),
                         f"asa{tol:g}_err": float(np.max(np.abs(ad.levels[:-1] - ref_levels))),
                         f"asa{tol:g}_stop": ad.stop_reason, f"asa{tol:g}_levels": np.round(ad.levels[:-1], 3).tolist()})
@@ -127,6 +141,17 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
          "evals/type": per["ref_evals"].mean(), "wall_s": per["ref_s"].sum(), "mean level err": 0.0,
          "max level err": 0.0, "types no worse than grid": None},
     ]
+    nd = per[~per["degenerate"]]
+    for tol in tols:
+        p = f"asa{tol:g}"
+        summ.append({"method": f"ASA (tol {tol:g}), non-degenerate types only", "evaluations": int(nd[f"{p}_evals"].sum()),
+                     "evals/type": nd[f"{p}_evals"].mean(), "wall_s": nd[f"{p}_s"].sum(),
+                     "mean level err": nd[f"{p}_err"].mean(), "max level err": nd[f"{p}_err"].max(),
+                     "types no worse than grid": int((nd[f"{p}_err"] <= nd["grid_err"] + 1e-9).sum())})
+    summ.append({"method": f"uniform grid ({grid}), non-degenerate types only", "evaluations": int(nd["grid_evals"].sum()),
+                 "evals/type": nd["grid_evals"].mean(), "wall_s": nd["grid_s"].sum(),
+                 "mean level err": nd["grid_err"].mean(), "max level err": nd["grid_err"].max(),
+                 "types no worse than grid": len(nd)})
     summ = pd.DataFrame(summ)
     summ["types no worse than grid"] = summ["types no worse than grid"].astype("Int64")
     summ.attrs.update({"clean_miou": clean_miou, "clean_s": clean_s, "extractor": ext.tag, "n_images": len(images)})
@@ -136,8 +161,13 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--subset", type=int, default=16, help="CamVid val images (drawn with --seed)")
+    ap.add_argument("--model", default="cpu-baseline", choices=("cpu-baseline", "stand-in"),
+                    help="the cpu protocol's Baseline (Fast-SCNN warm start) or the TinyUNet stand-in")
     ap.add_argument("--iterations", type=int, default=200, help="training iterations of the stand-in model")
-    ap.add_argument("--extractor", default="conv-random", help="conv-random | resnet18-random | inception-random | inception")
+    ap.add_argument("--budget", type=int, default=None, help="ASA evaluation budget per type (the cpu profile: 6)")
+    ap.add_argument("--extractor", default="warm-start",
+                    help="warm-start (cpu-baseline only: its frozen encoder) | conv-random | resnet18-random | "
+                         "inception-random | inception")
     ap.add_argument("--types", default="all", help="'all' or comma-separated perturbation names")
     ap.add_argument("--num-levels", type=int, default=5)
     ap.add_argument("--tol", default="0.05", help="ASA tolerance(s), comma-separated, e.g. 0.05,0.1")
@@ -147,16 +177,30 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     types = NAMES if a.types == "all" else tuple(a.types.split(","))
     t0 = time.perf_counter()
-    model = sa.quick_model(iterations=a.iterations, seed=a.seed)
-    print(f"model: STAND-IN TinyUNet (repro.sensitivity.quick_model, {a.iterations} it on CamVid train; "
-          f"trained in {model.train_log['wall_s']:.0f} s when first cached; loaded in {time.perf_counter() - t0:.1f} s)")
+    extractor = a.extractor
+    if a.model == "cpu-baseline":
+        from repro import experiments
+
+        model, _ = experiments.baseline_model("fastscnn", profile="cpu")
+        print(f"model: the cpu protocol's Baseline (Fast-SCNN warm start; loaded in {time.perf_counter() - t0:.1f} s)")
+        if extractor == "warm-start":
+            extractor = experiments.offline_extractor("warm-start", model="fastscnn", profile="cpu")
+    else:
+        if extractor == "warm-start":
+            raise SystemExit("--extractor warm-start needs --model cpu-baseline")
+        model = sa.quick_model(iterations=a.iterations, seed=a.seed)
+        print(f"model: STAND-IN TinyUNet (repro.sensitivity.quick_model, {a.iterations} it on CamVid train; "
+              f"trained in {model.train_log['wall_s']:.0f} s when first cached; loaded in {time.perf_counter() - t0:.1f} s)")
     val = load_dataset("camvid", "val")
     idx = sorted(np.random.default_rng(a.seed).choice(len(val), a.subset, replace=False).tolist())
     images, labels = val.batch(idx)
     tols = tuple(float(t) for t in a.tol.split(","))
     memo_key = {"model": sa.state_hash(model), "data": "camvid/val", "indices": idx}
-    per, summ = run(model, images, labels, num_classes=val.num_classes, types=types, extractor=a.extractor,
-                    num_levels=a.num_levels, tols=tols, seed=a.seed, batch_size=a.batch_size, memo_key=memo_key)
+    per, summ = run(model, images, labels, num_classes=val.num_classes, types=types, extractor=extractor,
+                    num_levels=a.num_levels, tols=tols, seed=a.seed, batch_size=a.batch_size, memo_key=memo_key,
+                    budget=a.budget)
+    print(f"ASA budget per type: {a.budget if a.budget is not None else 'none'}; degenerate types: "
+          f"{', '.join(per.loc[per['degenerate'], 'type']) or 'none'}; load at the end {__import__('os').getloadavg()[0]:.2f}")
     print(f"subset: {len(images)} CamVid val images {tuple(images.shape[-2:])}, clean mIoU {summ.attrs['clean_miou']:.2f}%, "
           f"extractor {summ.attrs['extractor']}, torch threads {torch.get_num_threads()}")
     pd.set_option("display.width", 200)
@@ -166,7 +210,7 @@ def main(argv=None) -> None:
     print()
     print(summ.to_markdown(index=False, floatfmt=".3f"))
     un = summ[summ["method"].str.startswith("uniform")].iloc[0]
-    for _, ad in summ[summ["method"].str.startswith("ASA")].iterrows():
+    for _, ad in summ[summ["method"].str.startswith("ASA") & ~summ["method"].str.contains("non-degenerate")].iterrows():
         ok_evals = ad["evaluations"] <= 0.5 * un["evaluations"]
         ok_err = ad["mean level err"] <= un["mean level err"]
         print(f"{ad['method']}: evaluations / grid = {ad['evaluations'] / un['evaluations']:.2f} "
