@@ -89,6 +89,17 @@ def acdc_conditions(sets: Mapping | None = None) -> dict[str, tuple[str, str]]:
     return {f"{c} (ACDC, real)": ("real_world", f"acdc_{c}") for c in sorted(ACDC_CONDITIONS) if f"acdc_{c}" in sets}
 
 
+def real_conditions(dataset: str) -> dict[str, tuple[str, str]]:
+    """Table 3's real conditions for models trained on ``dataset``: the shipped real-world split
+    (CamVid: ``{"dusk (real)": ("real_world", "camvid_dusk")}``), or for Cityscapes the ACDC
+    conditions configured here (:func:`acdc_conditions`); ``{}`` otherwise."""
+    if dataset in REAL_WORLD_SPLIT:
+        return {"dusk (real)": ("real_world", f"{dataset}_dusk")}
+    if dataset in REAL_WORLD_SIZE:
+        return acdc_conditions()
+    return {}
+
+
 def plan(models: Sequence[str], methods: Sequence[str], seeds: Sequence[int], dataset: str = "camvid", *,
          model_seeds: Mapping[str, Sequence[int]] | None = None) -> list[dict]:
     """The list of runs (dicts of dataset, model, method, seed) for a grid.
@@ -377,6 +388,19 @@ def clean_scores(runs: pd.DataFrame) -> pd.DataFrame:
                          "suite": suite, "item": item or f"{r['dataset']}_dusk", "level": "",
                          "aAcc": m["aAcc"], "mAcc": m["mAcc"], "mIoU": m["mIoU"]})
     return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+
+def real_world_scores(runs: pd.DataFrame, *, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Tables 2–3's clean and real-world scores: :func:`clean_scores` (the runs' own evaluation,
+    which covers a shipped real-world split such as CamVid dusk), plus, for runs on Cityscapes
+    (:data:`REAL_WORLD_SIZE`), ACDC per condition and IDD val where configured
+    (:func:`score_runs` with suite ``real_world``). For CamVid runs this is :func:`clean_scores`."""
+    scores = clean_scores(runs)
+    paper = runs[runs["dataset"].isin(list(REAL_WORLD_SIZE))]
+    if len(paper):
+        extra = score_runs(paper, ["real_world"], seed=seed, progress=progress)
+        scores = pd.concat([scores, extra], ignore_index=True)
+    return scores
 
 
 def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subsets: Mapping[str, int] | None = None,

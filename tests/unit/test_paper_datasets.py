@@ -272,3 +272,24 @@ def test_resized_keeps_names_and_labels(tmp_path):
     assert tuple(x.shape) == (2, 3, 4, 8) and y.dtype == ds[0]["label"].dtype and r.names == ds.names
     with pytest.raises(ValueError, match=r"size must be \(W, H\) in pixels"):
         X.resized(ds, (8,))
+
+
+def test_real_conditions_per_training_dataset(tmp_path, monkeypatch):
+    assert X.real_conditions("camvid") == {"dusk (real)": ("real_world", "camvid_dusk")}
+    assert X.real_conditions("isbi2012_em") == {}
+    monkeypatch.setenv("REPRO_DATA_ROOT", str(tmp_path))  # no ACDC configured: no real Cityscapes conditions
+    assert X.real_conditions("cityscapes") == {}
+    _acdc(tmp_path / "acdc")
+    conds = X.real_conditions("cityscapes")
+    assert conds and all(s == "real_world" and i.startswith("acdc_") for s, i in conds.values())
+
+
+def test_real_world_scores_of_camvid_runs_are_their_clean_scores():
+    import pandas as pd
+
+    metrics = {"test": {"aAcc": 80.0, "mAcc": 50.0, "mIoU": 40.0}, "test_dusk": {"aAcc": 20.0, "mAcc": 10.0, "mIoU": 5.0}}
+    runs = pd.DataFrame([{"dataset": "camvid", "model": "fastscnn", "method": "ours", "seed": 0,
+                          "result": {"metrics": metrics}, "config_hash": "0" * 16}])
+    got = X.real_world_scores(runs)
+    pd.testing.assert_frame_equal(got, X.clean_scores(runs))
+    assert set(got["suite"]) == {"clean", "real_world"} and list(got.loc[got.suite == "real_world", "item"]) == ["camvid_dusk"]
