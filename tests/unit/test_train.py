@@ -331,7 +331,7 @@ def test_hook_bad_arguments():
 
 # ----------------------------------------------------------------------------- configs
 NUM_CLASSES = dict(camvid=11, isbi2012_em=2, cityscapes=19, acdc=19, idd=19, ade20k=150, voc2012=21, potsdam=6,
-                   loveda=7, synapse=9)
+                   loveda=7, synapse=9, a2i2haze=2)
 
 
 @pytest.mark.parametrize("dataset", SHIPPED_DATASETS + PAPER_DATASETS)
