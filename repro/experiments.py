@@ -23,6 +23,8 @@ CLAIM_METHODS = ("baseline", "sota", "ours", "ours_no_sa", "ours_no_geo", "ours_
 #: evaluation-set names of the shipped datasets (clean test split and real-world split)
 TEST_SPLIT = {"camvid": "test", "isbi2012_em": "test"}
 REAL_WORLD_SPLIT = {"camvid": "test_dusk"}
+#: what the ``real_world`` suite holds for models trained on a dataset (table captions)
+REAL_WORLD_NAMES = {"camvid": "CamVid dusk", "cityscapes": "ACDC per condition and IDD val (where configured)"}
 #: the seven datasets of the paper's Table 4, in its order (``t4_datasets`` of the ``paper`` profile)
 TABLE4_DATASETS = ("ade20k", "voc2012", "potsdam", "loveda", "a2i2haze", "cityscapes", "synapse")
 
