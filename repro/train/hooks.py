@@ -23,8 +23,13 @@ the schedule file (:mod:`repro.train.channel`).  Every event is logged (levels, 
 type, clean/perturbed mIoU, wall time) through mmengine's logger and visualizer
 (``sia/*`` scalars) and kept in :attr:`history`, also written to ``<work_dir>/sia_history.json``.
 
-Distributed training: only rank 0 evaluates; the result is sent to all ranks with
-``broadcast_object_list``, so every rank ends each event with the identical distribution.
+Distributed training: the work of an event is split between the ranks by perturbation type (type
+``i`` of :attr:`types` goes to rank ``i mod world_size``, see :func:`shard_types`); each rank
+analyses or evaluates its types, the partial results are gathered with ``all_gather_object`` and
+merged in type order (:func:`merge_payloads`), so every rank works and every rank ends each event
+with the identical distribution.  A type's result does not depend on which rank computes it or on
+the other types (its draws are seeded by type), so a sharded event equals the unsharded one.
+With ``shard=False`` rank 0 computes everything and broadcasts the result.
 
 Checkpoints: ``before_save_checkpoint`` stores levels, distribution, schedule and history (plain
 Python types, loadable with ``weights_only=True``) under ``checkpoint["sia_state"]``;
@@ -46,7 +51,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from mmengine.dist import broadcast_object_list, get_rank, get_world_size
+from mmengine.dist import all_gather_object, broadcast_object_list, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
@@ -56,7 +61,8 @@ from ..metrics import ConfusionMatrix
 from ..sampling import Distribution, resolve_types
 from .channel import announce, current_experiment, remove_pointer, schedule_path, write_pointer, write_schedule
 
-__all__ = ["SensitivityHook", "event_iterations", "evaluate_levels", "init_encoder_name"]
+__all__ = ["SensitivityHook", "event_iterations", "evaluate_levels", "init_encoder_name", "shard_types",
+           "merge_payloads"]
 
 #: ``valid_until`` of the last schedule segment (no further refresh)
 FOREVER = 2 ** 62
@@ -179,6 +185,64 @@ def _cuda_ready() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_initialized())
 
 
+def shard_types(types: Sequence[str], rank: int, world_size: int) -> list[str]:
+    """The perturbation types rank ``rank`` of ``world_size`` works on in an event: ``types[rank::world_size]``.
+
+    Round robin in the fixed type order, so geometric and photometric types (whose evaluation
+    costs differ) spread over all ranks.  A rank may get no type when ``world_size > len(types)``.
+    """
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+        raise ValueError(f"world_size must be a positive int, got {world_size!r}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be an int in [0, {world_size}), got {rank!r}")
+    return list(types)[rank::world_size]
+
+
+def merge_payloads(parts: Sequence[Mapping[str, Any]], types: Sequence[str], *, weighting: str = "accuracy",
+                   jitter: float = 0.1) -> dict:
+    """One event's result from the partial results of the ranks (:meth:`SensitivityHook._compute_payload`
+    on disjoint sets of types).
+
+    Levels, tables and analysis points are put back in the order of ``types``; the clean mIoU is rank
+    0's; evaluation counts add up; ``time_s``/``compute_s`` are the slowest rank's (the event ends
+    when it does); the distribution is rebuilt from the merged table, as the unsharded event builds it.
+    """
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        raise ValueError("merge_payloads: no partial result to merge")
+    kinds = {(p["kind"], p["iter"]) for p in parts}
+    if len(kinds) != 1:
+        raise ValueError(f"merge_payloads: the partial results belong to different events: {sorted(kinds)}")
+    order = {t: i for i, t in enumerate(types)}
+    levels: dict[str, list[float]] = {}
+    for p in parts:
+        levels.update(p["levels"])
+    if set(levels) != set(types):
+        raise ValueError(f"merge_payloads: the partial results cover the types {sorted(levels)}, expected {sorted(types)}")
+    levels = {t: levels[t] for t in types}
+
+    def merged(key):
+        rows = [r for p in parts for r in (p.get(key) or [])]
+        return sorted(rows, key=lambda r: order[r["type"]])  # stable: each type's rows keep their order
+
+    table = merged("table")
+    has_analysis = any(p.get("analysis") is not None for p in parts)
+    flags: dict[str, str] = {}
+    for p in parts:
+        flags.update(p.get("flags") or {})
+    dist = Distribution.from_analysis(pd.DataFrame(table, columns=["type", "level", "alpha", "miou"]),
+                                      weighting=weighting, types=list(levels), jitter=jitter)
+    first = parts[0]
+    return dict(kind=first["kind"], iter=first["iter"], time_s=max(p["time_s"] for p in parts),
+                compute_s=max(p["compute_s"] for p in parts), cached=False, levels=levels,
+                clean_miou=first["clean_miou"], table=table, distribution=dist.to_dict(),
+                analysis=merged("analysis") if has_analysis else None,
+                analysis_points=merged("analysis_points") if has_analysis else None,
+                n_evaluations=sum(int(p.get("n_evaluations") or 0) for p in parts) if has_analysis else None,
+                flags={t: flags[t] for t in types if t in flags},
+                extractor=first.get("extractor"), ranks=len(parts))
+
+
 @HOOKS.register_module()
 class SensitivityHook(Hook):
     """Runs the sensitivity analysis and refreshes the sampling distribution during training.
@@ -234,6 +298,10 @@ class SensitivityHook(Hook):
         weights and every setting; an identical event (e.g. the first analysis of every run
         that starts from the same warm start) is then read instead of recomputed. The history
         records both the run's own time (``time_s``) and the computation's (``compute_s``).
+    shard : in distributed training, split each event's types between the ranks (``True``, the
+        default) or let rank 0 compute everything while the others wait in a broadcast
+        (``False``; an event then has to end within the process group's timeout, 30 min by
+        default).  No effect in a single process.
     """
 
     priority = "NORMAL"  # before CheckpointHook (VERY_LOW): a checkpoint holds the refreshed state
@@ -247,7 +315,9 @@ class SensitivityHook(Hook):
                  max_evals: int | None = None, eval_batch_size: int = 8, border: str = "zoom", seed: int = 0,
                  restore_rng: bool = True, measure_levels: bool = True, analyse_at_start: bool = False,
                  final_refresh: bool = True, refresh_subset: int | None = None, guard: float | None = 2.0,
-                 cache_events: bool = False):
+                 cache_events: bool = False, shard: bool = True):
+        if not isinstance(shard, bool):
+            raise TypeError(f"SensitivityHook: shard must be True or False, got {shard!r}")
         if analysis not in ("adaptive", "uniform", "none"):
             raise ValueError(f"analysis must be 'adaptive', 'uniform' or 'none', got {analysis!r}")
         if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2:
@@ -295,6 +365,7 @@ class SensitivityHook(Hook):
         self.refresh_subset = refresh_subset
         self.guard = guard
         self.cache_events = bool(cache_events)
+        self.shard = shard
         self._clean_features: torch.Tensor | None = None
         # state
         self.levels: dict[str, list[float]] | None = None
@@ -412,7 +483,11 @@ class SensitivityHook(Hook):
         payload["time_s"] = time.perf_counter() - t0
         return payload
 
-    def _compute_payload(self, runner, kind: str, at_iter: int) -> dict:
+    def _compute_payload(self, runner, kind: str, at_iter: int, types: Sequence[str] | None = None) -> dict:
+        """The event's result for ``types`` (``None``: all of :attr:`types`; a rank's shard otherwise, whose
+        partial result has no distribution: :func:`merge_payloads` builds it from all the shards)."""
+        partial = types is not None
+        types = list(self.types) if types is None else [t for t in self.types if t in set(types)]
         model = _unwrap(runner.model)
         was_training = model.training
         model.eval()
@@ -424,13 +499,17 @@ class SensitivityHook(Hook):
         ref_images, ref_labels = images[:n_ref], labels[:n_ref]
         t0 = time.perf_counter()
         analysis_table = None
+        if not types:  # a rank without a type (more ranks than types): nothing to compute
+            return dict(kind=kind, iter=at_iter, time_s=0.0, compute_s=0.0, cached=False, levels={},
+                        clean_miou=math.nan, table=[], distribution=None, analysis=None, analysis_points=None,
+                        n_evaluations=None, flags={}, extractor=None)
         try:
             with torch.no_grad():
                 if kind == "analysis" and self.analysis != "none":
-                    analysis_table = self._analyse(model, dev, images, labels, num_classes)
+                    analysis_table = self._analyse(model, dev, images, labels, num_classes, types)
                     clean = float(analysis_table.attrs["clean_miou"])
                     levels = {t: [float(a) for a in g.sort_values("level")["alpha"]]
-                              for t, g in analysis_table.groupby("type", sort=False) if t in self.types}
+                              for t, g in analysis_table.groupby("type", sort=False) if t in types}
                     if self.measure_levels:
                         table, clean = evaluate_levels(model, ref_images, ref_labels, levels, num_classes=num_classes,
                                                        batch_size=self.eval_batch_size, border=self.border,
@@ -438,22 +517,23 @@ class SensitivityHook(Hook):
                     else:  # mIoU at the levels from the analysis (interpolated between evaluated points)
                         table = analysis_table[["type", "level", "alpha", "miou"]].copy()
                 else:
-                    levels = self.levels if kind == "refresh" else {
-                        t: [k / self.num_levels for k in range(1, self.num_levels + 1)] for t in self.types}
+                    levels = {t: self.levels[t] for t in types} if kind == "refresh" else {
+                        t: [k / self.num_levels for k in range(1, self.num_levels + 1)] for t in types}
                     table, clean = evaluate_levels(model, ref_images, ref_labels, levels, num_classes=num_classes,
                                                    batch_size=self.eval_batch_size, border=self.border,
                                                    seed=self.seed + at_iter)
         finally:
             if was_training:
                 model.train()
-        dist = Distribution.from_analysis(table, weighting=self.weighting, types=list(levels), jitter=self.jitter)
+        dist = None if partial else Distribution.from_analysis(table, weighting=self.weighting, types=list(levels),
+                                                               jitter=self.jitter)
         elapsed = time.perf_counter() - t0
         flags = {} if analysis_table is None else dict(analysis_table.attrs.get("flags") or {})
         if flags:
             runner.logger.warning(f"[SIA] degenerate sensitivity curves at iteration {at_iter}, uniform levels used: "
                                   + "; ".join(f"{t} ({why})" for t, why in flags.items()))
         return dict(kind=kind, iter=at_iter, time_s=elapsed, compute_s=elapsed, cached=False, levels=levels,
-                    clean_miou=clean, table=_records(table), distribution=dist.to_dict(),
+                    clean_miou=clean, table=_records(table), distribution=None if dist is None else dist.to_dict(),
                     analysis=None if analysis_table is None else _records(analysis_table),
                     analysis_points=None if analysis_table is None else analysis_table.attrs.get("points"),
                     n_evaluations=None if analysis_table is None else analysis_table.attrs.get("n_evaluations"),
@@ -488,7 +568,7 @@ class SensitivityHook(Hook):
             ext = sensitivity.make_extractor(self.extractor_name, device=device)
         self._extractor = _memoise(ext)
 
-    def _analyse(self, model, device, images, labels, num_classes) -> pd.DataFrame:
+    def _analyse(self, model, device, images, labels, num_classes, types: Sequence[str]) -> pd.DataFrame:
         from .. import sensitivity
 
         if self._clean_features is None:  # the subset is fixed: clean features once per run
@@ -497,7 +577,7 @@ class SensitivityHook(Hook):
         # cached per type (with cache_events): runs from one warm start share their first analysis with each
         # other, with their ablations (a subset of the types) and with notebook 03 (the same settings)
         return sensitivity.analyse(
-            model, (images, labels), list(self.types), extractor=self._extractor, method=self.analysis,
+            model, (images, labels), list(types), extractor=self._extractor, method=self.analysis,
             num_levels=self.num_levels, tol=self.tol, budget=self.max_evals, seed=self.seed,
             batch_size=self.eval_batch_size, device=device, cache=self.cache_events, clean_features=self._clean_features,
             num_classes=num_classes, border=self.border, guard=self.guard, progress=False, warn=False)
@@ -603,10 +683,45 @@ class SensitivityHook(Hook):
         self._event(runner, kind, done)
 
     def _event(self, runner, kind: str, done: int) -> None:
-        payload = self._event_payload(runner, kind, done) if get_rank() == 0 else None
-        if get_world_size() > 1:
-            box = [payload]
-            broadcast_object_list(box, src=0)
-            payload = box[0]
+        world = get_world_size()
+        if world > 1 and self.shard:
+            payload = self._sharded_payload(runner, kind, done, get_rank(), world)
+        else:
+            payload = self._event_payload(runner, kind, done) if get_rank() == 0 else None
+            if world > 1:
+                box = [payload]
+                broadcast_object_list(box, src=0)
+                payload = box[0]
         self._apply_payload(runner, payload)
 
+    def _sharded_payload(self, runner, kind: str, at_iter: int, rank: int, world: int) -> dict:
+        """The event computed by all ranks, each on its :func:`shard_types`; identical on every rank."""
+        t0 = time.perf_counter()
+        model = _unwrap(runner.model)
+        if kind == "analysis" and self.analysis != "none":
+            self._ensure_extractor(runner, next(model.parameters()).device)
+        key = self._event_key(model, kind, at_iter) if self.cache_events else None
+        hit = [None]
+        if key is not None:  # rank 0 looks the event up; a hit is sent to every rank, nothing is computed
+            from ..cache import cached, entry_path
+
+            if rank == 0 and entry_path("sia_events", key).exists():
+                hit = [dict(cached("sia_events", key, lambda: None))]
+            broadcast_object_list(hit, src=0)
+        if hit[0] is not None:
+            payload = dict(hit[0])
+            payload["cached"] = True
+        else:
+            part = self._compute_payload(runner, kind, at_iter, shard_types(self.types, rank, world))
+            parts = all_gather_object(part)
+            payload = merge_payloads(parts, self.types, weighting=self.weighting, jitter=self.jitter)
+            if key is not None and rank == 0:
+                from ..cache import cached
+
+                cached("sia_events", key, lambda: payload, force=True)
+        payload["time_s"] = time.perf_counter() - t0
+        if world > 1:  # one wall time for the history of every rank: rank 0's
+            box = [payload["time_s"]]
+            broadcast_object_list(box, src=0)
+            payload["time_s"] = box[0]
+        return payload

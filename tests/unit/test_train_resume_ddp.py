@@ -124,5 +124,8 @@ def test_ddp_two_processes_end_with_identical_distributions(tmp_path):
     s0 = json.loads((wd / "sia_schedule.rank0.json").read_text())["schedule"]
     s1 = json.loads((wd / "sia_schedule.rank1.json").read_text())["schedule"]
     assert s0 == s1 and len(s0) == 11
+    # every event was split between the two ranks (SensitivityHook(shard=True), the default)
+    hist = json.loads((wd / "sia_history.json").read_text())["history"]
+    assert len(hist) == 10 and all(e["ranks"] == 2 for e in hist)
     res = json.loads((wd / "results.json").read_text())
     assert set(res["metrics"]["val"]) == {"aAcc", "mIoU", "mAcc"}
