@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from repro import kid as K  # noqa: E402
+from repro.features import extractor  # noqa: E402
 
 
 def _torchmetrics_kid(x, y, subsets, subset_size, seed=0):
@@ -90,7 +91,7 @@ def bench_extractors(threads, n_images, batch=16):
     rows = []
     for name in ("inception-random", "resnet18-random"):
         t = time.perf_counter()
-        ext = K.extractor(name)
+        ext = extractor(name)
         build = time.perf_counter() - t
         ext(images[:batch])  # warm-up
         best = float("inf")

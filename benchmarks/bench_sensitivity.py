@@ -19,7 +19,7 @@ Model: ``--model cpu-baseline`` is the ``cpu`` protocol's Baseline (the shared F
 start, :func:`repro.experiments.baseline_model`; its curves are the ones notebook 03 and the
 training runs analyse, at the training resolution, with ``--extractor warm-start``: its frozen
 encoder, the protocol's KID features). ``--model stand-in`` (the former default) is a SMALL
-STAND-IN trained here with plain PyTorch (:func:`repro.sensitivity.quick_model`: a tiny U-Net, a
+STAND-IN trained here with plain PyTorch (:func:`repro.small_models.quick_model`: a tiny U-Net, a
 few hundred iterations on CamVid train, cached) — not the paper's PSPNet.
 Degenerate curves (the analysis' guard) cost one evaluation and give uniform levels in every
 method, the reference included; the summary also reports the non-degenerate types alone. ``run()`` accepts any model (nn.Module / callable returning
@@ -43,7 +43,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from repro import features, small_models  # noqa: E402
 from repro import sensitivity as sa  # noqa: E402
+from repro.hashing import state_hash  # noqa: E402
 from repro.data import load_dataset  # noqa: E402
 from repro.inference import evaluate_images  # noqa: E402
 from repro.perturb import NAMES  # noqa: E402
@@ -65,7 +67,7 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
     from repro.cache import entry_path
 
     if isinstance(extractor, str):
-        ext = sa.random_conv_extractor(seed) if extractor == "conv-random" else sa.make_extractor(extractor)
+        ext = features.extractor(extractor, seed=seed if extractor == "conv-random" else 0)
     else:
         ext = extractor
     t0 = time.perf_counter()
@@ -188,14 +190,14 @@ def main(argv=None) -> None:
     else:
         if extractor == "warm-start":
             raise SystemExit("--extractor warm-start needs --model cpu-baseline")
-        model = sa.quick_model(iterations=a.iterations, seed=a.seed)
-        print(f"model: STAND-IN TinyUNet (repro.sensitivity.quick_model, {a.iterations} it on CamVid train; "
+        model = small_models.quick_model(iterations=a.iterations, seed=a.seed)
+        print(f"model: STAND-IN TinyUNet (repro.small_models.quick_model, {a.iterations} it on CamVid train; "
               f"trained in {model.train_log['wall_s']:.0f} s when first cached; loaded in {time.perf_counter() - t0:.1f} s)")
     val = load_dataset("camvid", "val")
     idx = sorted(np.random.default_rng(a.seed).choice(len(val), a.subset, replace=False).tolist())
     images, labels = val.batch(idx)
     tols = tuple(float(t) for t in a.tol.split(","))
-    memo_key = {"model": sa.state_hash(model), "data": "camvid/val", "indices": idx}
+    memo_key = {"model": state_hash(model), "data": "camvid/val", "indices": idx}
     per, summ = run(model, images, labels, num_classes=val.num_classes, types=types, extractor=extractor,
                     num_levels=a.num_levels, tols=tols, seed=a.seed, batch_size=a.batch_size, memo_key=memo_key,
                     budget=a.budget)

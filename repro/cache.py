@@ -12,7 +12,8 @@ Cache files are written by this package only; they are loaded with ``weights_onl
 because they hold DataFrames and dicts, so never point ``REPRO_CACHE_DIR`` at files you did not
 create.
 
-Where the cache lives (:func:`default_cache_dir`, the value of ``repro.paths.CACHE_DIR``):
+Where the cache lives (:func:`repro.paths.default_cache_dir`, re-exported here; the value of
+``repro.paths.CACHE_DIR``):
 
 1. ``$REPRO_CACHE_DIR`` when set (always wins);
 2. ``<repo>/.cache`` when the package runs from its own checkout: the folder above ``repro/``
@@ -32,88 +33,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
-# ``repro.paths`` is imported inside the functions: ``paths.CACHE_DIR`` is computed at its import by
-# :func:`default_cache_dir`, so this module must import without it (and without torch).
+from . import paths
+from .paths import CACHE_ENV, PROJECT_NAME, USER_CACHE_NAME, default_cache_dir, user_cache_dir  # noqa: F401 (API)
 
 T = TypeVar("T")
-
-#: environment variable that sets the cache folder (always wins over the default)
-CACHE_ENV = "REPRO_CACHE_DIR"
-#: name of the per-user cache folder under ``$XDG_CACHE_HOME`` (or ``~/.cache``)
-USER_CACHE_NAME = "sia-repro"
-#: ``[project] name`` in ``pyproject.toml`` that marks a checkout of this repository
-PROJECT_NAME = "sia-repro"
-
-
-def _is_own_checkout(root: Path) -> bool:
-    """``root`` holds this project's ``pyproject.toml`` and it (or its ``.cache``) is writable."""
-    toml = root / "pyproject.toml"
-    try:
-        text = toml.read_text(encoding="utf-8")
-    except OSError:
-        return False
-    try:
-        import tomllib
-
-        name = tomllib.loads(text).get("project", {}).get("name")
-    except Exception:  # tomllib missing (Python 3.10) or an unreadable file: a plain text check
-        name = PROJECT_NAME if f'name = "{PROJECT_NAME}"' in text else None
-    if name != PROJECT_NAME:
-        return False
-    target = root / ".cache"
-    return os.access(target if target.exists() else root, os.W_OK)
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
-
-
-def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CACHE_HOME/sia-repro``, or ``~/.cache/sia-repro`` when that variable is unset or relative."""
-    env = os.environ if environ is None else environ
-    xdg = env.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / USER_CACHE_NAME
-
-
-def default_cache_dir(*, environ: Mapping[str, str] | None = None, cwd: os.PathLike | str | None = None,
-                      repo_root: os.PathLike | str | None = None) -> Path:
-    """The cache folder: ``$REPRO_CACHE_DIR``; else ``<repo>/.cache`` when run from inside a writable
-    checkout of this project; else :func:`user_cache_dir` (see the module docstring).
-
-    ``environ`` (default ``os.environ``), ``cwd`` (default the current directory) and ``repo_root``
-    (default ``repro.paths.REPO_ROOT``, the folder above the package) exist for tests.
-    """
-    env = os.environ if environ is None else environ
-    if not isinstance(env, Mapping):
-        raise TypeError(f"environ must be a mapping of environment variables, got {type(env).__name__}")
-    value = env.get(CACHE_ENV, "")
-    if value:
-        return Path(value).expanduser().resolve()
-    if repo_root is None:
-        from . import paths
-
-        repo_root = paths.REPO_ROOT
-    root = Path(repo_root).resolve()
-    if cwd is None:
-        try:
-            cwd = os.getcwd()
-        except OSError:  # the current directory was deleted: not inside the checkout
-            cwd = None
-    if cwd is not None and _inside(Path(cwd).resolve(), root) and _is_own_checkout(root):
-        return root / ".cache"
-    return user_cache_dir(env)
 
 
 def cache_dir() -> Path:
     """The cache folder in use: ``repro.paths.CACHE_DIR`` (set once at import from
     :func:`default_cache_dir`; tests may point it elsewhere)."""
-    from . import paths
-
     return paths.CACHE_DIR
 
 

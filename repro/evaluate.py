@@ -224,7 +224,7 @@ def evaluate_suites(model, dataset: SegDataset, suites: Sequence[str] = ("clean"
 # ------------------------------------------------------------------------------------------ real world
 
 #: environment variables pointing at users' real adverse-weather data (paper profile); the folders
-#: are resolved by :func:`repro.train.datasets.configured_data_root` (``$REPRO_<NAME>_ROOT``, else
+#: are resolved by :func:`repro.dataset_roots.configured_data_root` (``$REPRO_<NAME>_ROOT``, else
 #: ``$REPRO_DATA_ROOT/<name>``)
 REAL_WORLD_ENV = {"acdc": "REPRO_ACDC_ROOT", "idd": "REPRO_IDD_ROOT"}
 ACDC_CONDITIONS = ("fog", "rain", "night", "snow")
@@ -236,7 +236,7 @@ def _optional_root(name: str, given) -> Path | None:
     datasets only); ``None`` when none applies."""
     if given is not None:
         return Path(given).expanduser() if str(given) else None
-    from .train.datasets import configured_data_root
+    from .dataset_roots import configured_data_root
 
     root = configured_data_root(name)
     if root is not None and not os.environ.get(REAL_WORLD_ENV[name]) and not root.exists():

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .metrics import ConfusionMatrix
+from .validation import check_images
 
 __all__ = ["predict", "evaluate_images", "is_mmseg_model", "model_device"]
 
@@ -41,16 +42,6 @@ def model_device(model: Any, default: torch.device | str = "cpu") -> torch.devic
         for t in model.buffers():
             return t.device
     return torch.device(default)
-
-
-def _check_images(images: Any) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor N×3×H×W, got {type(images).__name__}")
-    if images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must have shape N×3×H×W, got {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise TypeError(f"images must be a float tensor with values in [0, 1], got dtype {images.dtype}")
-    return images
 
 
 def _logits_of(out: Any) -> torch.Tensor:
@@ -135,7 +126,7 @@ def predict(model: Any, images: torch.Tensor, *, batch_size: int = 8,
     num_classes : the data's class count; when given, a model whose logits have another number
         of channels is refused with one ``ValueError`` (default: not checked)
     """
-    _check_images(images)
+    check_images(images)
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
                                     or num_classes < 1):
         raise ValueError(f"num_classes must be an int >= 1 or None, got {num_classes!r}")
@@ -175,7 +166,7 @@ def evaluate_images(model: Any, images: torch.Tensor, labels: torch.Tensor, num_
 
     Returns the scores dict, or ``(scores, ConfusionMatrix)`` with ``return_matrix=True``.
     """
-    _check_images(images)
+    check_images(images)
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"labels must be a torch.Tensor N×H×W, got {type(labels).__name__}")
     if labels.shape != (images.shape[0],) + tuple(images.shape[-2:]):

@@ -31,7 +31,7 @@ __all__ = ["TYPE_SETS", "Distribution", "rank_weights", "resolve_types"]
 
 
 def _type_sets() -> dict[str, tuple[str, ...]]:
-    from repro import perturb
+    from repro.perturb import functional as perturb  # the definitions only (not the transforms, which use sampling)
 
     return {"all": tuple(perturb.NAMES),
             "no_geo": tuple(perturb.PHOTOMETRIC) + tuple(perturb.OTHER),

@@ -39,11 +39,12 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .hashing import state_hash, tensor_hash
+
 __all__ = [
     "cumulative_sensitivity", "targets", "monotone_points", "solve_targets", "LevelResult",
     "adaptive_levels", "uniform_levels", "snap_blur", "analyse", "points_frame",
-    "state_hash", "tensor_hash", "perturbation_evaluator", "pchip_curve", "blur_kernel", "tiny_unet",
-    "quick_model", "random_conv_extractor", "make_extractor", "baseline_model", "degenerate_reason", "GUARD_Z",
+    "perturbation_evaluator", "pchip_curve", "blur_kernel", "make_extractor", "degenerate_reason", "GUARD_Z",
 ]
 
 EPS = 1e-6
@@ -475,31 +476,6 @@ def blur_kernel(alpha) -> np.ndarray:
     return (2 * np.floor(49 * a / 2 + 1e-12) + 1).astype(int)
 
 
-# ----------------------------------------------------------------------------- hashing helpers
-def tensor_hash(*tensors) -> str:
-    """First 16 hex digits of the SHA-1 over the dtypes, shapes and bytes of ``tensors``."""
-    import torch
-
-    h = hashlib.sha1()
-    for t in tensors:
-        t = torch.as_tensor(t).detach().to("cpu").contiguous()
-        h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def state_hash(model: Any) -> str | None:
-    """Content hash of a model's state dict (``None`` for callables without one)."""
-    import torch
-
-    if isinstance(model, torch.nn.Module):
-        from repro.features import state_dict_hash
-
-        return f"{type(model).__name__}:{state_dict_hash(model)}"
-    return None
-
-
 def _seed_for(seed: int, name: str) -> int:
     """Deterministic per-(seed, type) seed of the perturbation draws. The same draws serve every α
     of a type (common random numbers: differences between magnitudes are not sampling noise), and
@@ -562,8 +538,8 @@ def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: 
     import torch
 
     from repro import kid as kidmod
-    from repro import perturb
     from repro.inference import predict
+    from repro.perturb import functional as perturb
     from repro.metrics import bootstrap_miou_se, miou_of_matrices, per_image_matrices
 
     ext = make_extractor(extractor, device=device or "cpu")
@@ -654,8 +630,8 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     dataset : a SegDataset (``batch``, ``num_classes``) or a pair ``(images, labels)`` of tensors
     types : perturbation names or a :data:`repro.sampling.TYPE_SETS` key
     subset : number of samples drawn with ``seed`` (sorted), explicit indices, or None (all)
-    extractor : name for :func:`repro.kid.extractor` (or ``"conv-random"``, see
-        :func:`random_conv_extractor`), an ``Extractor`` or ``nn.Module``
+    extractor : a name for :func:`repro.features.extractor` (e.g. ``"auto"``, ``"conv-random"``), an
+        ``Extractor`` or ``nn.Module``
     method, num_levels, tol, budget, grid, alpha_max : see the level functions
     seed : seed of the subset draw, the noise perturbation and the KID subsets
     batch_size : images per forward pass (model and extractor); the noise draw depends on it
@@ -803,195 +779,8 @@ def _level_result(d: Mapping) -> LevelResult:
                        [np.asarray(h) for h in d["history"]], d.get("flag", ""))
 
 
-# ----------------------------------------------------------------------------- a small stand-in model
-def _tiny_unet_class():
-    import torch
-    from torch import nn
-
-    def block(cin, cout):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                             nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-    class TinyUNet(nn.Module):
-        """A three-scale U-Net (widths w, 2w, 4w, 8w) for N×3×H×W RGB [0, 1] input → N×C×H×W logits.
-
-        The input is average-pooled by ``downsample`` first and the logits are resized back
-        bilinearly (cheap on CPU)."""
-
-        def __init__(self, num_classes: int, width: int = 16, downsample: int = 1):
-            super().__init__()
-            w = width
-            self.num_classes, self.width, self.downsample = num_classes, width, downsample
-            self.enc1, self.enc2, self.enc3 = block(3, w), block(w, 2 * w), block(2 * w, 4 * w)
-            self.mid = block(4 * w, 8 * w)
-            self.up3, self.dec3 = nn.ConvTranspose2d(8 * w, 4 * w, 2, 2), block(8 * w, 4 * w)
-            self.up2, self.dec2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, 2), block(4 * w, 2 * w)
-            self.up1, self.dec1 = nn.ConvTranspose2d(2 * w, w, 2, 2), block(2 * w, w)
-            self.head = nn.Conv2d(w, num_classes, 1)
-
-        def forward(self, x):
-            import torch.nn.functional as F
-
-            H, W = x.shape[-2:]
-            if self.downsample > 1:
-                x = F.avg_pool2d(x, self.downsample, ceil_mode=True)
-            h, wd = x.shape[-2:]
-            ph, pw = (-h) % 8, (-wd) % 8
-            x = F.pad((x - 0.5) / 0.25, (0, pw, 0, ph), mode="replicate")
-            e1 = self.enc1(x)
-            e2 = self.enc2(F.max_pool2d(e1, 2))
-            e3 = self.enc3(F.max_pool2d(e2, 2))
-            m = self.mid(F.max_pool2d(e3, 2))
-            d3 = self.dec3(torch.cat([self.up3(m), e3], 1))
-            d2 = self.dec2(torch.cat([self.up2(d3), e2], 1))
-            d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
-            out = self.head(d1)[..., :h, :wd]
-            if self.downsample > 1:
-                out = F.interpolate(out, size=(H, W), mode="bilinear", align_corners=False)
-            return out
-
-    return TinyUNet
-
-
-def tiny_unet(num_classes: int, *, width: int = 16, downsample: int = 1, seed: int = 0):
-    """A :class:`TinyUNet` with weights drawn from ``torch.Generator(seed)`` (He-normal convs,
-    identity batch norms, zero biases); the global RNG is not touched."""
-    import torch
-    from torch import nn
-
-    with torch.random.fork_rng(devices=[]):
-        model = _tiny_unet_class()(num_classes, width, downsample)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                fan_in = m.weight[0].numel() if isinstance(m, nn.Conv2d) else m.weight.shape[0] * m.weight[0, 0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * math.sqrt(2.0 / fan_in))
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, nn.BatchNorm2d):
-                m.reset_parameters()
-    return model
-
-
-def quick_model(dataset: str = "camvid", split: str = "train", *, iterations: int = 300, batch_size: int = 8,
-                lr: float = 3e-3, width: int = 8, downsample: int = 2, seed: int = 0, device: Any = None, force: bool = False,
-                progress: bool = True):
-    """A small U-Net trained briefly with plain PyTorch (a stand-in baseline, NOT the paper's PSPNet).
-
-    Architecture: :func:`tiny_unet` (``width``; input average-pooled by ``downsample``).
-    Adam (``lr``, cosine decay to 0) on cross-entropy (ignore 255), random horizontal flips,
-    ``iterations`` steps of ``batch_size`` images drawn with ``torch.Generator(seed)`` from
-    ``repro.data.load_dataset(dataset, split)``. Cached (namespace ``quick_model``) by the whole
-    configuration; returns the model in eval mode on ``device`` (default CPU) with
-    ``model.train_log`` = {"loss": [...], "wall_s": seconds, "config": {...}}.
-    """
-    import time
-
-    import torch
-    import torch.nn.functional as F
-
-    from repro.cache import cached
-    from repro.data import load_dataset
-
-    for name, v, lo in (("iterations", iterations, 1), ("batch_size", batch_size, 1), ("width", width, 1),
-                        ("downsample", downsample, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
-    ds = load_dataset(dataset, split)
-    config = {"version": 1, "dataset": dataset, "split": split, "n": len(ds), "iterations": iterations,
-              "batch_size": batch_size, "lr": lr, "width": width, "downsample": downsample, "seed": seed,
-              "arch": "TinyUNet"}
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-
-    def compute():
-        from tqdm import tqdm
-        from .progress import disabled
-
-        t0 = time.perf_counter()
-        images, labels = ds.batch()
-        model = tiny_unet(ds.num_classes, width=width, downsample=downsample, seed=seed).to(dev).train()
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / iterations)))
-        g = torch.Generator().manual_seed(seed)
-        losses = []
-        for _ in tqdm(range(iterations), desc="quick_model", unit="it", disable=disabled(progress)):
-            idx = torch.randint(0, images.shape[0], (batch_size,), generator=g)
-            flip = torch.rand(batch_size, generator=g) < 0.5
-            x, y = images[idx].clone(), labels[idx].clone()
-            x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
-            x, y = x.to(dev), y.to(dev)
-            loss = F.cross_entropy(model(x), y, ignore_index=ds.ignore_index)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        return {"state_dict": state, "loss": losses, "wall_s": time.perf_counter() - t0,
-                "num_classes": ds.num_classes}
-
-    out = cached("quick_model", config, compute, force=force)
-    model = tiny_unet(out["num_classes"], width=width, downsample=downsample, seed=seed)
-    model.load_state_dict(out["state_dict"])
-    model.train_log = {"loss": out["loss"], "wall_s": out["wall_s"], "config": config}
-    return model.to(dev).eval()
-
-
-def random_conv_extractor(seed: int = 0, *, device: Any = "cpu"):
-    """A tiny seeded random conv net (two strided convolutions, 64-d pooled features) wrapped as a
-    :class:`repro.features.Extractor` named ``conv-random``.
-
-    A cheap offline stand-in for Inception on CPU (about 100× cheaper than ResNet-18): its KID is
-    a distance in a random feature space, NOT the paper's Inception KID. Weights He-normal from
-    ``torch.Generator(seed)``; the global RNG is not touched.
-    """
-    import torch
-    from torch import nn
-
-    from repro.features import Extractor
-
-    g = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        net = nn.Sequential(nn.Conv2d(3, 32, 5, stride=2), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2), nn.ReLU(),
-                            nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * math.sqrt(2.0 / m.weight[0].numel()))
-                m.bias.zero_()
-    return Extractor(net, name="conv-random" if seed == 0 else f"conv-random-s{seed}", device=device)
-
-
 def make_extractor(extractor: Any, *, device: Any = "cpu"):
-    """:func:`repro.kid.extractor` plus the name ``"conv-random"`` (:func:`random_conv_extractor`)."""
-    from repro import kid as kidmod
+    """The KID feature extractor named ``extractor`` (or wrapped): :func:`repro.features.extractor`."""
+    from repro.features import extractor as build
 
-    if isinstance(extractor, kidmod.Extractor):
-        return extractor
-    if isinstance(extractor, str) and extractor == "conv-random":
-        return random_conv_extractor(device=device)
-    return kidmod.extractor(extractor, device=device)
-
-
-def baseline_model(source: str = "quick", *, profile: str = "cpu", iterations: int | None = None, seed: int = 0,
-                   mmseg_model: str = "pspnet_r18", device: Any = None, progress: bool = True):
-    """A cached baseline segmentation model trained briefly on CamVid, for the analysis notebook.
-
-    ``source="quick"``: :func:`quick_model` (plain-PyTorch TinyUNet stand-in; ``iterations``
-    default 300; ``iterations <= 0`` means the default). ``source="mmseg"``: ``repro.train.run(model=mmseg_model, method="baseline",
-    dataset="camvid", profile=profile)`` then ``repro.train.load_model`` (the paper's
-    setting: PSPNet baseline, as in Figure 3; slow on CPU).
-    """
-    if iterations is not None and iterations <= 0:
-        iterations = None  # "the default" (profiles use 0 because the parameter is an int)
-    if source == "quick":
-        return quick_model(iterations=300 if iterations is None else iterations, seed=seed, device=device,
-                           progress=progress)
-    if source == "mmseg":
-        from repro import train
-
-        kw = {} if iterations is None else {"iters": iterations}
-        res = train.run(dict(model=mmseg_model, method="baseline", dataset="camvid", **kw), profile=profile, seed=seed)
-        return train.load_model(res, device=device or "cpu")
-    raise ValueError(f"source must be 'quick' or 'mmseg', got {source!r}")
+    return build(extractor, device=device)

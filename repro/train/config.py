@@ -36,6 +36,8 @@ from typing import Any, Mapping, Sequence
 
 from mmengine.config import Config, ConfigDict
 
+from ..dataset_roots import PAPER_DATASETS
+
 __all__ = ["build_config", "CONFIG_DIR", "MODELS", "METHODS", "DATASETS", "PROFILES", "POLICIES",
            "profile_defaults"]
 
@@ -44,7 +46,6 @@ MODELS = ("pspnet_r18", "pspnet_r50", "segformer_b0", "fastscnn", "cgnet", "unet
 POLICIES = ("augmix", "autoaugment", "randaugment", "trivialaugment")
 METHODS = ("baseline",) + POLICIES + ("sota", "ours", "ours_no_sa", "ours_no_geo", "ours_no_photo")
 SHIPPED_DATASETS = ("camvid", "isbi2012_em")
-PAPER_DATASETS = ("cityscapes", "acdc", "idd", "ade20k", "voc2012", "potsdam", "loveda", "synapse", "a2i2haze")
 DATASETS = SHIPPED_DATASETS + PAPER_DATASETS
 PROFILES = ("smoke", "cpu", "paper")
 #: PackSegInputs' default meta keys (MMSegmentation 1.2.2)
@@ -133,7 +134,7 @@ def _pair(x, what) -> tuple[int, int]:
 
 
 def _data_root(name: str, data_root) -> str | None:
-    from .datasets import default_data_root
+    from ..dataset_roots import default_data_root
 
     if data_root is not None:
         return str(Path(data_root).expanduser())
@@ -277,7 +278,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         if weights is not None:
             ws_args["pretrained"] = str(weights)
         ws_args.update(dict(warm_start))
-        from .runner import run_hash
+        from .run_identity import run_hash
 
         ws_record = dict(args=ws_args, hash=run_hash(build_config(**ws_args)))
 

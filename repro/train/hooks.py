@@ -271,7 +271,7 @@ class SensitivityHook(Hook):
     extractor, extractor_weights : KID feature extractor: a name of :func:`repro.features.extractor`
         (``"auto"``, the default: the Inception file when it is found, else the offline default,
         saying which in one line; ``inception`` reads ``extractor_weights``), ``"conv-random"``
-        (:func:`repro.sensitivity.random_conv_extractor`) or ``"encoder"``: the frozen encoder of
+        (:func:`repro.features.extractor`'s cheapest offline stand-in) or ``"encoder"``: the frozen encoder of
         the model as it was before training (a warm start; :func:`repro.features.encoder_extractor`),
         read from the checkpoint ``extractor_weights`` when given (a resumed run), else taken
         from the model at ``before_train`` of a fresh run.
@@ -451,7 +451,7 @@ class SensitivityHook(Hook):
         return self._data
 
     def _event_key(self, model, kind: str, at_iter: int) -> dict:
-        from ..sensitivity import state_hash
+        from ..hashing import state_hash
 
         return dict(version=1, kind=kind, iter=at_iter, model=state_hash(model), types=list(self.types),
                     analysis=self.analysis, num_levels=self.num_levels, weighting=self.weighting, jitter=self.jitter,
@@ -543,7 +543,7 @@ class SensitivityHook(Hook):
         """Build the KID extractor once per run (``encoder``: from the initial weights)."""
         if self._extractor is not None:
             return
-        from .. import features, sensitivity
+        from .. import features
 
         if self.extractor_name in ("inception", "auto"):
             ext = features.extractor(self.extractor_name, weights=self.extractor_weights, device=device)
@@ -564,8 +564,8 @@ class SensitivityHook(Hook):
             name = init_encoder_name(runner.cfg.get("model_name", type(model).__name__),
                                      runner.cfg.get("dataset_name", "data"))
             ext = features.encoder_extractor(model, name=name, device=device)
-        else:  # also "conv-random", the cheapest offline stand-in (repro.sensitivity)
-            ext = sensitivity.make_extractor(self.extractor_name, device=device)
+        else:  # also "conv-random", the cheapest offline stand-in
+            ext = features.extractor(self.extractor_name, device=device)
         self._extractor = _memoise(ext)
 
     def _analyse(self, model, device, images, labels, num_classes, types: Sequence[str]) -> pd.DataFrame:

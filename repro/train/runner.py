@@ -33,10 +33,10 @@ import torch
 from mmengine.config import Config
 
 from .. import paths
-from ..cache import canonical, config_hash
 from .checkpoint import trusted_checkpoints
 from .config import build_config
 from .datasets import check_data_layout
+from .run_identity import run_hash
 
 __all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", "run_hash", "prepare", "is_done"]
 
@@ -44,39 +44,6 @@ __all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", 
 RESULT_KEYS = ("format", "config_hash", "model", "method", "dataset", "profile", "seed", "iters", "batch_size",
                "crop", "run_dir", "checkpoint", "config_file", "metrics", "eval_splits", "train_time_s",
                "iter_time_s", "warm_start", "analysis_time_s", "analysis_share", "sia", "versions", "created")
-
-#: config keys that do not change what is trained (left out of the hash)
-_VOLATILE = ("work_dir", "resume", "load_from", "launcher", "experiment_name", "model_wrapper_cfg")
-_MARKER = ".repro_run"
-
-
-def _channel_neutral(x):
-    """Machine- and channel-neutral form of a config for its hash: ``SensitivityAugment(schedule_file="auto")``
-    as ``None`` (how the transform finds its hook's schedule file does not change what is trained;
-    the binding below sets the path per run), and pretrained backbone weights by file name only
-    (MMSegmentation's published names carry their hash; the folder differs between machines)."""
-    if isinstance(x, dict):
-        out = {k: _channel_neutral(v) for k, v in x.items()}
-        if out.get("type") == "SensitivityAugment" and out.get("schedule_file") == "auto":
-            out["schedule_file"] = None
-        if out.get("type") == "Pretrained" and isinstance(out.get("checkpoint"), str):
-            out["checkpoint"] = Path(out["checkpoint"]).name
-        return out
-    if isinstance(x, (list, tuple)):
-        return type(x)(_channel_neutral(v) for v in x)
-    return x
-
-
-def _hashable(cfg: Config) -> dict:
-    d = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
-    d = {k: v for k, v in d.items() if k not in _VOLATILE}
-    return canonical(_channel_neutral(d))
-
-
-def run_hash(cfg: Config) -> str:
-    """The cache key of a training config (hash of everything that affects the result)."""
-    return config_hash(_hashable(cfg))
-
 
 def run_dir_for(cfg: Config) -> Path:
     """``<CACHE_DIR>/runs/<run_hash(cfg)>``."""

@@ -560,39 +560,3 @@ def test_kid_unbiased_over_independent_draws_fid_biased():
     kids, fids = np.array(kids), np.array(fids)
     assert abs(kids.mean() - ref_kid) < 4 * kids.std() / np.sqrt(len(kids))
     assert fids.mean() - ref_fid > 4 * fids.std() / np.sqrt(len(fids))  # FID biased upwards
-
-
-# --------------------------------------------------------------------------------------------
-# Appendix E study
-# --------------------------------------------------------------------------------------------
-def test_sample_size_study_small():
-    ext = F.extractor(nn.Sequential(nn.AdaptiveAvgPool2d(3), nn.Flatten()))
-    kw = dict(splits=["val"], max_images=12, sizes=[4, 8, 50], resamples=2,
-              perturbations=[("gaussian_noise", 0.3), "V-@0.4"], extractor=ext, progress=False)
-    df = K.sample_size_study(**kw)
-    assert df.attrs["extractor"] == ext.tag and df.attrs["pool"] == 12
-    assert set(df["n"]) == {4, 8, 12} and set(df["metric"]) == {"KID", "FID"}
-    assert len(df) == 2 * 3 * 2 * 2
-    full = df[df["n"] == 12]
-    np.testing.assert_allclose(full["rel_error"], 0.0, atol=1e-8)
-    assert (df.loc[df["metric"] == "FID", "reference"] > 0).all()
-    again = K.sample_size_study(**kw)
-    np.testing.assert_array_equal(df["value"].to_numpy(), again["value"].to_numpy())
-    summary = K.summarise_sample_size_study(df)
-    assert len(summary) == 2 * 2 * 3 and summary.attrs["extractor"] == ext.tag
-    import matplotlib
-
-    matplotlib.use("Agg")
-    fig = K.plot_sample_size_study(summary)
-    assert len([a for a in fig.axes if a.get_visible()]) == 2
-
-
-def test_sample_size_study_bad_args():
-    with pytest.raises(ValueError, match="magnitude must be in"):
-        K.sample_size_study(perturbations=[("gaussian_noise", 2.0)])
-    with pytest.raises(ValueError, match="name, magnitude"):
-        K.sample_size_study(perturbations=["gaussian_noise"])
-    with pytest.raises(ValueError, match="resamples must be an int >= 1"):
-        K.sample_size_study(resamples=0)
-    with pytest.raises(ValueError, match="splits must be a non-empty list"):
-        K.sample_size_study(splits="val")

@@ -336,7 +336,7 @@ def test_predict_bad_inputs():
     images, labels = toy_data()
     with pytest.raises(ValueError, match="N×3×H×W"):
         predict(RedThreshold(), images[:, :2])
-    with pytest.raises(TypeError, match="float tensor"):
+    with pytest.raises(TypeError, match="floating point"):
         predict(RedThreshold(), (images * 255).byte())
     with pytest.raises(ValueError, match="batch_size must be"):
         predict(RedThreshold(), images, batch_size=0)
@@ -447,7 +447,7 @@ def test_analyse_tiny_model(method, tmp_cache):
 
 
 def test_analyse_adaptive_cheaper_than_uniform_and_hook_usage(tmp_cache):
-    from repro.kid import extractor as make_extractor
+    from repro.features import extractor as make_extractor
     from repro.sensitivity import analyse
     images, labels = toy_data(n=6)
     model = RedThreshold()
@@ -487,19 +487,18 @@ def test_analyse_bad_arguments(tmp_cache):
 
 
 def test_small_models_are_seeded_and_leave_global_rng_alone():
-    from repro.sensitivity import make_extractor, random_conv_extractor, tiny_unet
+    from repro.features import extractor
+    from repro.small_models import tiny_unet
     state = torch.random.get_rng_state()
     a, b = tiny_unet(11, width=4, downsample=2, seed=3), tiny_unet(11, width=4, downsample=2, seed=3)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     x = torch.rand(2, 3, 30, 44, generator=torch.Generator().manual_seed(0))
     assert a.eval()(x).shape == (2, 11, 30, 44)
-    e1, e2 = random_conv_extractor(), make_extractor("conv-random")
+    e1, e2 = extractor("conv-random"), extractor("conv-random", seed=0)
     assert e1.tag == e2.tag and e1.tag.startswith("conv-random@")
+    assert extractor("conv-random", seed=3).tag.startswith("conv-random-s3@")
     assert e1(x).shape == (2, 64)
     assert torch.equal(torch.random.get_rng_state(), state)
-    from repro.sensitivity import baseline_model
-    with pytest.raises(ValueError, match="source must be"):
-        baseline_model("resnet")
 
 
 def test_plot_helpers_tables_and_figures(tmp_cache):

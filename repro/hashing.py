@@ -1,0 +1,35 @@
+"""Content hashes that key the caches: of tensors (by dtype, shape and bytes) and of models (by state dict).
+
+A cache entry keyed by these hashes is found again only for the same data and the same weights,
+whatever the file or object they came from.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+__all__ = ["tensor_hash", "state_hash"]
+
+
+def tensor_hash(*tensors) -> str:
+    """First 16 hex digits of the SHA-1 over the dtypes, shapes and bytes of ``tensors``."""
+    import torch
+
+    h = hashlib.sha1()
+    for t in tensors:
+        t = torch.as_tensor(t).detach().to("cpu").contiguous()
+        h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def state_hash(model: Any) -> str | None:
+    """Content hash of a model's state dict (``None`` for callables without one)."""
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        from .features import state_dict_hash
+
+        return f"{type(model).__name__}:{state_dict_hash(model)}"
+    return None

@@ -1,0 +1,35 @@
+"""Argument checks shared by the package: one rule each, one wording each.
+
+Each check returns the value (so it can be used inline) or raises ``TypeError`` for a wrong type
+and ``ValueError`` for a wrong value, with a message naming the argument and what was expected.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["check_int", "check_images"]
+
+
+def check_int(value: Any, name: str, minimum: int | None = None) -> int:
+    """``value`` as an int (``bool`` is refused: ``True`` is not a count) that is ``>= minimum``."""
+    expected = "an int" if minimum is None else f"an int >= {minimum}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return value
+
+
+def check_images(images: Any, name: str = "images", *, allow_empty: bool = True) -> torch.Tensor:
+    """``images``: a floating ``N×3×H×W`` tensor (RGB in [0, 1]; the range is not scanned)."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor N×3×H×W float in [0, 1], got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must have shape N×3×H×W (RGB), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"{name} must be floating point in [0, 1], got dtype {images.dtype}")
+    if not allow_empty and images.shape[0] == 0:
+        raise ValueError(f"{name} must contain at least one image")
+    return images
