@@ -26,6 +26,8 @@ from PIL import Image, UnidentifiedImageError
 
 from . import paths
 
+#: class id of void / unlabelled pixels in every label map of the package (shipped data, perturbations,
+#: corruptions, metrics)
 IGNORE_INDEX = 255
 
 CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence",

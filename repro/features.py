@@ -55,7 +55,7 @@ import torch
 from torch import nn
 
 from . import cache, paths
-from .validation import check_images
+from .validation import check_images, check_int
 
 __all__ = ["Extractor", "extractor", "encoder_extractor", "features", "state_dict_hash", "inception_weights_path",
            "EXTRACTORS", "INCEPTION_WEIGHT_FILES", "INCEPTION_ENV"]
@@ -473,8 +473,7 @@ def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | N
     if not isinstance(name_or_module, str):
         raise TypeError(f"extractor must be one of {EXTRACTORS} or an nn.Module, got "
                         f"{type(name_or_module).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    check_int(seed, "seed", 0)
     if weights is not None and name_or_module not in ("inception", "auto"):
         raise ValueError(f"weights is only used by the 'inception' extractor, not {name_or_module!r}")
     if name_or_module == "auto":
@@ -527,8 +526,7 @@ def features(data: Any, extractor_: Extractor | str | nn.Module, *,
         progress: show a tqdm bar.
     """
     ext = extractor(extractor_) if not isinstance(extractor_, Extractor) else extractor_
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1)
     if transform is not None and not callable(transform):
         raise TypeError("transform must be a callable (images, indices) -> images")
     is_tensor = isinstance(data, torch.Tensor)

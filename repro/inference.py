@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .metrics import ConfusionMatrix
-from .validation import check_images
+from .validation import check_images, check_int
 
 __all__ = ["predict", "evaluate_images", "is_mmseg_model", "model_device"]
 
@@ -127,11 +127,8 @@ def predict(model: Any, images: torch.Tensor, *, batch_size: int = 8,
         of channels is refused with one ``ValueError`` (default: not checked)
     """
     check_images(images)
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                    or num_classes < 1):
-        raise ValueError(f"num_classes must be an int >= 1 or None, got {num_classes!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    check_int(num_classes, "num_classes", 1, optional=True)
+    check_int(batch_size, "batch_size", 1)
     if not callable(model) and not is_mmseg_model(model):
         raise TypeError(f"model must be a callable (images -> logits) or an mmseg segmentor, got {type(model).__name__}")
     mm = is_mmseg_model(model)
@@ -172,8 +169,7 @@ def evaluate_images(model: Any, images: torch.Tensor, labels: torch.Tensor, num_
     if labels.shape != (images.shape[0],) + tuple(images.shape[-2:]):
         raise ValueError(f"labels must have shape N×H×W = {(images.shape[0],) + tuple(images.shape[-2:])}, "
                          f"got {tuple(labels.shape)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1)
     cm = ConfusionMatrix(num_classes, ignore_index)
     from tqdm import tqdm
     from .progress import disabled

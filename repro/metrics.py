@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .validation import check_int
+
 __all__ = ["ConfusionMatrix", "segmentation_scores", "per_image_matrices", "miou_of_matrices", "bootstrap_miou_se"]
 
 
@@ -206,8 +208,7 @@ def bootstrap_miou_se(matrices_a: Any, matrices_b: Any | None = None, *, resampl
         b = np.asarray(matrices_b.cpu() if isinstance(matrices_b, torch.Tensor) else matrices_b, dtype=np.float64)
         if b.shape != a.shape:
             raise ValueError(f"matrices_b must have the shape of matrices_a {a.shape}, got {b.shape}")
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 2:
-        raise ValueError(f"resamples must be an int >= 2, got {resamples!r}")
+    check_int(resamples, "resamples", 2)
     n = a.shape[0]
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)  # resamples × N

@@ -68,6 +68,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .data import IGNORE_INDEX
+
 __all__ = [
     "POLICIES",
     "GEOMETRIC_OPS",
@@ -89,7 +91,6 @@ GEOMETRIC_OPS = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
 PHOTOMETRIC_OPS = ("Identity", "Brightness", "Color", "Contrast", "Sharpness", "Posterize", "Solarize",
                    "AutoContrast", "Equalize", "Invert")
 OPS = GEOMETRIC_OPS + PHOTOMETRIC_OPS
-IGNORE_INDEX = 255
 
 #: AutoAugment's ImageNet policy (Cubuk et al. 2019, appendix): 25 sub-policies of two
 #: (op, probability, magnitude bin of 10 or None) each.

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .validation import check_int
+
 __all__ = ["TinyUNet", "tiny_unet", "quick_model"]
 
 
@@ -96,8 +98,7 @@ def quick_model(dataset: str = "camvid", split: str = "train", *, iterations: in
 
     for name, v, lo in (("iterations", iterations, 1), ("batch_size", batch_size, 1), ("width", width, 1),
                         ("downsample", downsample, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        check_int(v, name, lo)
     ds = load_dataset(dataset, split)
     config = {"version": 1, "dataset": dataset, "split": split, "n": len(ds), "iterations": iterations,
               "batch_size": batch_size, "lr": lr, "width": width, "downsample": downsample, "seed": seed,

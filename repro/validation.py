@@ -12,9 +12,12 @@ import torch
 __all__ = ["check_int", "check_images"]
 
 
-def check_int(value: Any, name: str, minimum: int | None = None) -> int:
-    """``value`` as an int (``bool`` is refused: ``True`` is not a count) that is ``>= minimum``."""
-    expected = "an int" if minimum is None else f"an int >= {minimum}"
+def check_int(value: Any, name: str, minimum: int | None = None, *, optional: bool = False) -> Any:
+    """``value`` as an int (``bool`` is refused: ``True`` is not a count) that is ``>= minimum``;
+    ``optional``: ``None`` is accepted (and returned) too."""
+    expected = ("an int" if minimum is None else f"an int >= {minimum}") + (" or None" if optional else "")
+    if optional and value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be {expected}, got {value!r}")
     if minimum is not None and value < minimum:

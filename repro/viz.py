@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from . import perturb
+from .data import IGNORE_INDEX
 
 __all__ = [
     "overlay",
@@ -23,8 +24,6 @@ __all__ = [
     "parameter_table",
     "change_table",
 ]
-
-IGNORE_INDEX = 255
 
 
 def overlay(image: torch.Tensor, label: Optional[torch.Tensor], palette, *, alpha: float = 0.45) -> np.ndarray:

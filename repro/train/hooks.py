@@ -59,6 +59,7 @@ from mmengine.registry import HOOKS
 from .. import perturb
 from ..metrics import ConfusionMatrix
 from ..sampling import Distribution, resolve_types
+from ..validation import check_int
 from .channel import announce, current_experiment, remove_pointer, schedule_path, write_pointer, write_schedule
 
 __all__ = ["SensitivityHook", "event_iterations", "evaluate_levels", "init_encoder_name", "shard_types",
@@ -191,9 +192,8 @@ def shard_types(types: Sequence[str], rank: int, world_size: int) -> list[str]:
     Round robin in the fixed type order, so geometric and photometric types (whose evaluation
     costs differ) spread over all ranks.  A rank may get no type when ``world_size > len(types)``.
     """
-    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-        raise ValueError(f"world_size must be a positive int, got {world_size!r}")
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+    check_int(world_size, "world_size", 1)
+    if check_int(rank, "rank", 0) >= world_size:
         raise ValueError(f"rank must be an int in [0, {world_size}), got {rank!r}")
     return list(types)[rank::world_size]
 
@@ -320,8 +320,7 @@ class SensitivityHook(Hook):
             raise TypeError(f"SensitivityHook: shard must be True or False, got {shard!r}")
         if analysis not in ("adaptive", "uniform", "none"):
             raise ValueError(f"analysis must be 'adaptive', 'uniform' or 'none', got {analysis!r}")
-        if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2:
-            raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
+        check_int(num_levels, "num_levels", 2)
         if num_analyses < 1 or num_refreshes < 0:
             raise ValueError("num_analyses must be >= 1 and num_refreshes >= 0")
         if weighting not in ("accuracy", "rank"):
@@ -330,9 +329,7 @@ class SensitivityHook(Hook):
             raise ValueError(f"border must be one of {perturb.BORDERS}, got {border!r}")
         if isinstance(subset, int) and not isinstance(subset, bool) and subset < 2:
             raise ValueError(f"subset must hold at least 2 images (KID needs 2 samples), got {subset!r}")
-        if refresh_subset is not None and (isinstance(refresh_subset, bool) or not isinstance(refresh_subset, int)
-                                           or refresh_subset < 1):
-            raise ValueError(f"refresh_subset must be a positive int or None, got {refresh_subset!r}")
+        check_int(refresh_subset, "refresh_subset", 1, optional=True)
         if extractor == "encoder" and analysis == "none":
             extractor = "conv-random"  # no analysis, no KID: nothing to build
         self.types = resolve_types(types)
