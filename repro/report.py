@@ -266,6 +266,28 @@ def claim_sentence(cmp: pd.DataFrame, a: str, b: str, claim: str, *, metric: str
             "mean ± half-width of the 95% t-interval: " + "; ".join(parts) + ").")
 
 
+def claim(scores: pd.DataFrame, a: str, b: str, suites: Sequence[str], text: str, *, label: str | None = None,
+          metric: str = "mIoU") -> str:
+    """The verdict sentence on ``a > b`` over ``suites``: :func:`compare` then :func:`claim_sentence`,
+    prefixed with ``"<label>: "`` when a label (a model, a dataset, a condition) is given."""
+    sentence = claim_sentence(compare(scores, a, b, suites, metric=metric), a, b, text, metric=metric)
+    return sentence if label is None else f"{label}: {sentence}"
+
+
+def claims(scores: pd.DataFrame, specs: Sequence[tuple[str, str, Sequence[str], str]], *, by: str | None = None,
+           groups: Sequence[str] | None = None, metric: str = "mIoU") -> list[str]:
+    """:func:`claim` for each ``(a, b, suites, text)`` of ``specs``; with ``by`` (a column of ``scores``),
+    for each value of it in ``groups`` (default: their order in ``scores``) on that value's rows, the
+    sentences labelled with it, group by group."""
+    if by is None:
+        return [claim(scores, a, b, suites, text, metric=metric) for a, b, suites, text in specs]
+    if by not in scores.columns:
+        raise ValueError(f"by must be a column of scores ({', '.join(scores.columns)}), got {by!r}")
+    groups = list(dict.fromkeys(scores[by])) if groups is None else list(groups)
+    return [claim(scores[scores[by] == g], a, b, suites, text, label=str(g), metric=metric)
+            for g in groups for a, b, suites, text in specs]
+
+
 def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> str:
     """Does the ranking of ``means`` (index = method) follow ``expected`` (best first)?"""
     ours = [m for m in means.sort_values(ascending=False).index]
@@ -275,6 +297,27 @@ def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> 
     same = ours == exp
     return (f"Claim '{claim}': the paper's order is {' > '.join(exp_names)}; ours is {' > '.join(ours_names)} — "
             + ("the same order." if same else "a different order."))
+
+
+def method_order_claim(table: pd.DataFrame, published_table: pd.DataFrame, model: str, text: str, *,
+                       value: str = "mIoU") -> str:
+    """:func:`ordering_sentence` for one model of a Table-1-like ``table`` (columns model, method,
+    ``value``) against the published order of its family (``segformer`` for SegFormer models,
+    else ``pspnet``) in ``published_table``, labelled with the model."""
+    ours = table[table.model == model].set_index("method")[value]
+    family = "segformer" if "segformer" in model else "pspnet"
+    pub = published_table[(published_table.model == family) & published_table.method.isin(ours.index)]
+    expected = pub.sort_values(value, ascending=False)["method"]
+    return f"{model}: " + ordering_sentence(ours, list(expected), text)
+
+
+def loss_sentence(scores: pd.DataFrame, from_suite: str, to_suite: str, text: str, *, label: str | None = None,
+                  metric: str = "mIoU") -> str:
+    """Per method, the mean ``metric`` lost from ``from_suite`` to ``to_suite`` (points), in one line."""
+    means = suite_means(scores, by=("method", "suite")).pivot(index="method", columns="suite", values=metric)
+    loss = means[from_suite] - means[to_suite]
+    line = f"{text}: " + ", ".join(f"{METHOD_NAMES.get(m, m)} {v:.1f}" for m, v in loss.items())
+    return line if label is None else f"{label}: {line}"
 
 
 # ------------------------------------------------------------------------------------ figures
@@ -304,4 +347,19 @@ def plot_bars(df: pd.DataFrame, *, group: str, hue: str, value: str = "mIoU", er
         ax.grid(axis="y", alpha=0.3)
     axes[0][-1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
+    return fig
+
+
+def publish(table: pd.DataFrame, name: str, *, profile: str, caption: str, notes: Sequence[str] = (),
+            plot: dict | None = None):
+    """A paper table's outputs in one call: the bar figure (:func:`plot_bars` with the ``plot``
+    arguments, saved as ``<name>.png``) and the table with its caption and claim sentences
+    (``<name>.csv`` / ``.md``, :func:`repro.tables.save_table`). Returns the figure (or ``None``)."""
+    from .tables import save_figure, save_table
+
+    fig = None
+    if plot is not None:
+        fig = plot_bars(table, **plot)
+        save_figure(fig, name, profile=profile)
+    save_table(table, name, profile=profile, caption=caption, notes=list(notes))
     return fig

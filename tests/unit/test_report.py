@@ -91,3 +91,45 @@ def test_bad_scores():
         report.suite_means(pd.DataFrame({"a": [1]}))
     with pytest.raises(TypeError, match="scores must be a DataFrame"):
         report.suite_means([1])
+
+
+def test_claims_are_the_compare_sentences_labelled_group_by_group():
+    s = pd.concat([_scores(), _scores().assign(model="segformer_b0")])
+    specs = [("ours", "sota", ["basis_aug"], "A"), ("ours", "baseline", ["clean"], "B")]
+    got = report.claims(s, specs, by="model", groups=["segformer_b0", "pspnet_r18"])
+    want = [f"{m}: " + report.claim_sentence(report.compare(s[s.model == m], a, b, suites), a, b, text)
+            for m in ("segformer_b0", "pspnet_r18") for a, b, suites, text in specs]
+    assert got == want and got[0].startswith("segformer_b0: Claim 'A' holds")
+    assert report.claims(s, specs) == [report.claim(s, a, b, su, t) for a, b, su, t in specs]
+    assert report.claim(s, "ours", "sota", ["clean"], "C", label="x").startswith("x: Claim 'C'")
+    with pytest.raises(ValueError, match="by must be a column of scores"):
+        report.claims(s, specs, by="backbone")
+
+
+def test_method_order_claim_and_loss_sentence():
+    t1 = report.table1(_scores())
+    pub = report.published("table1_cityscapes_methods")
+    text = report.method_order_claim(t1.assign(model="pspnet_r18"), pub, "pspnet_r18", "order")
+    assert text.startswith("pspnet_r18: Claim 'order': the paper's order is ") and "ours is Ours > SOTA > AugMix > Baseline" in text
+    line = report.loss_sentence(_scores(), "clean", "real_world", "lost", label="m")
+    means = report.suite_means(_scores(), by=("method", "suite")).set_index(["method", "suite"])["mIoU"]
+    assert line == "m: lost: " + ", ".join(f"{report.METHOD_NAMES[m]} {means[m, 'clean'] - means[m, 'real_world']:.1f}"
+                                          for m in sorted(["augmix", "baseline", "ours", "sota"]))
+
+
+def test_publish_writes_table_and_figure(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from repro import paths
+
+    monkeypatch.setattr(paths, "TABLES_DIR", tmp_path)
+    t1 = report.table1(_scores()).assign(model="pspnet_r18")
+    fig = report.publish(t1, "table1_test", profile="cpu", caption="cap", notes=["n1"],
+                         plot=dict(group="method", hue="model", value="mIoU", err="mIoU_std", title="T"))
+    out = paths.output_dir("cpu")
+    assert (out / "table1_test.png").is_file() and fig is not None
+    md = (out / "table1_test.md").read_text()
+    assert md.startswith("cap\n") and "- n1" in md and (out / "table1_test.csv").is_file()
+    assert report.publish(t1, "table1_nofig", profile="cpu", caption="c") is None
+    assert not (out / "table1_nofig.png").exists()
