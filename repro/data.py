@@ -12,6 +12,7 @@ every file; :func:`load_dataset` verifies them once per process.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -60,6 +61,19 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@contextlib.contextmanager
+def _opened(path: Path, what: str):
+    """``PIL.Image.open(path)``, loaded; a missing or unreadable file is one :class:`DataError` naming it."""
+    if not path.is_file():
+        raise DataError(f"{paths.relpath(path)}: {what} file is missing")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            yield im
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise DataError(f"{paths.relpath(path)}: {what} file is corrupt or not an image ({e})") from e
+
+
 def read_image(path: Path, *, expect_mode: str | None = None) -> np.ndarray:
     """Read an image file as H×W×3 uint8 RGB.
 
@@ -67,39 +81,27 @@ def read_image(path: Path, *, expect_mode: str | None = None) -> np.ndarray:
     so unless ``expect_mode`` names the file's mode (a dataset known to be greyscale).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{paths.relpath(path)}: image file is missing")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            if mode != "RGB":
-                if expect_mode is None or mode != expect_mode:
-                    warnings.warn(f"{paths.relpath(path)}: image mode {mode} converted to RGB", stacklevel=3)
-                if mode in ("I;16", "I"):
-                    arr = np.asarray(im, dtype=np.float64)
-                    arr = (255 * (arr - arr.min()) / max(np.ptp(arr), 1)).astype(np.uint8)
-                    im = Image.fromarray(arr, mode="L")
-                im = im.convert("RGB")
-            arr = np.array(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise DataError(f"{paths.relpath(path)}: image file is corrupt or not an image ({e})") from e
+    with _opened(path, "image") as im:
+        mode = im.mode
+        if mode != "RGB":
+            if expect_mode is None or mode != expect_mode:
+                warnings.warn(f"{paths.relpath(path)}: image mode {mode} converted to RGB", stacklevel=3)
+            if mode in ("I;16", "I"):
+                arr = np.asarray(im, dtype=np.float64)
+                arr = (255 * (arr - arr.min()) / max(np.ptp(arr), 1)).astype(np.uint8)
+                im = Image.fromarray(arr, mode="L")
+            im = im.convert("RGB")
+        arr = np.array(im, dtype=np.uint8)
     return arr
 
 
 def _read_label_values(path: Path) -> np.ndarray:
     """The stored values of a single-channel label image as an H×W int64 array (no checks)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{paths.relpath(path)}: label file is missing")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode not in ("L", "P", "I", "I;16"):
-                raise DataError(f"{paths.relpath(path)}: label map must be a single-channel image of class ids, got mode {im.mode}")
-            return np.asarray(im).astype(np.int64)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise DataError(f"{paths.relpath(path)}: label file is corrupt or not an image ({e})") from e
+    with _opened(path, "label") as im:
+        if im.mode not in ("L", "P", "I", "I;16"):
+            raise DataError(f"{paths.relpath(path)}: label map must be a single-channel image of class ids, got mode {im.mode}")
+        return np.asarray(im).astype(np.int64)
 
 
 def apply_label_map(arr: np.ndarray, label_map: Mapping[int, int] | None) -> np.ndarray:
