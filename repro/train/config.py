@@ -316,6 +316,8 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     if weights is not None:  # as MMSegmentation's configs: the backbone's init_cfg (model.pretrained stays None)
         cfg["model"]["backbone"]["init_cfg"] = dict(type="Pretrained", checkpoint=str(weights))
     nc = int(ds["num_classes"])
+    if prof.get("test_cfg"):  # MMSegmentation's inference mode for this model and dataset (e.g. sliding windows)
+        cfg["model"]["test_cfg"] = dict(prof["test_cfg"])
     cfg["model"]["decode_head"]["num_classes"] = nc
     aux = cfg["model"].get("auxiliary_head")
     for head in (aux if isinstance(aux, list) else [aux] if aux else []):

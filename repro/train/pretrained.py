@@ -40,11 +40,15 @@ PUBLISHED = {
                      "mit_b0_20220624-7e0fe6dd.pth"),
 }
 
+_SLIDE_1024 = dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768))
+
 #: (model, dataset) → MMSegmentation 1.2.2's recommended schedule for an ImageNet-initialised backbone:
 #: ``iters`` (training iterations), ``crop`` (H, W) in pixels, ``batch_size`` (images per iteration
 #: over all GPUs: GPUs × per-GPU batch of the config name) and the config it comes from. Optimiser
 #: and learning rate are the model config's (SGD 0.01 / AdamW 6e-5), as in those configs.
 #: ACDC and IDD (no mmseg config) follow Cityscapes; pairs not listed keep the profile's schedule.
+#: ``test_cfg`` (when given): the model's inference mode in that config (SegFormer on Cityscapes evaluates
+#: with 1024×1024 sliding windows at stride 768; every other pair here is ``whole``-image inference).
 RECOMMENDED = {
     ("pspnet_r50", "cityscapes"): dict(iters=80000, crop=(512, 1024), batch_size=8,
                                        source="pspnet_r50-d8_4xb2-80k_cityscapes-512x1024"),
@@ -67,10 +71,13 @@ RECOMMENDED = {
     ("pspnet_r18", "loveda"): dict(iters=80000, crop=(512, 512), batch_size=16,
                                    source="pspnet_r18-d8_4xb4-80k_loveda-512x512"),
     ("segformer_b0", "cityscapes"): dict(iters=160000, crop=(1024, 1024), batch_size=8,
+                                         test_cfg=_SLIDE_1024,
                                          source="segformer_mit-b0_8xb1-160k_cityscapes-1024x1024"),
     ("segformer_b0", "acdc"): dict(iters=160000, crop=(1024, 1024), batch_size=8,
+                                   test_cfg=_SLIDE_1024,
                                    source="segformer_mit-b0_8xb1-160k_cityscapes-1024x1024 (Cityscapes')"),
     ("segformer_b0", "idd"): dict(iters=160000, crop=(1024, 1024), batch_size=8,
+                                  test_cfg=_SLIDE_1024,
                                   source="segformer_mit-b0_8xb1-160k_cityscapes-1024x1024 (Cityscapes')"),
     ("segformer_b0", "ade20k"): dict(iters=160000, crop=(512, 512), batch_size=16,
                                      source="segformer_mit-b0_8xb2-160k_ade20k-512x512"),
@@ -170,6 +177,7 @@ def resolve_pretrained(model: str, pretrained) -> Path | None:
 
 def recommended_schedule(model: str, dataset: str) -> dict | None:
     """MMSegmentation's recommended ``iters``/``crop`` (H, W) px/``batch_size`` (images per iteration, all
-    GPUs) for ``model`` on ``dataset`` from ImageNet weights, or ``None`` when it has no config for it."""
+    GPUs) and, where it is not whole-image inference, ``test_cfg``, for ``model`` on ``dataset`` from
+    ImageNet weights, or ``None`` when it has no config for it."""
     s = RECOMMENDED.get((model, dataset))
     return None if s is None else {k: v for k, v in s.items() if k != "source"}

@@ -153,3 +153,37 @@ def test_pretrained_backbone_weights_are_loaded(tmp_path, no_weights):
     model = MODELS.build(cfg.model)
     model.init_weights()
     assert torch.all(model.backbone.stem[0].weight == 0.5)
+
+
+def test_segformer_on_cityscapes_evaluates_with_sliding_windows(weights_dir):
+    """MMSegmentation evaluates SegFormer on Cityscapes with 1024×1024 windows at stride 768; PSPNet whole."""
+    for ds in ("cityscapes", "acdc", "idd"):
+        seg = T.build_config("segformer_b0", "ours", ds, profile="paper")
+        assert seg.model.test_cfg == dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768)), ds
+    assert T.build_config("segformer_b0", "ours", "ade20k", profile="paper").model.test_cfg == dict(mode="whole")
+    assert T.build_config("pspnet_r50", "ours", "cityscapes", profile="paper").model.test_cfg == dict(mode="whole")
+    assert T.build_config("segformer_b0", "ours", "cityscapes", profile="paper",
+                          pretrained=None).model.test_cfg == dict(mode="whole")  # random init: the profile's own
+
+
+def test_sliding_window_inference_runs_through_predict(no_weights):
+    """repro.inference.predict goes through the segmentor's own inference(), so test_cfg's slide mode applies:
+    with windows covering the image in one piece, slide and whole give the same prediction."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from repro.inference import predict
+
+    init_default_scope("mmseg")
+    cfg = T.build_config("segformer_b0", "baseline", "camvid", profile="smoke", pretrained=None)
+    whole = MODELS.build(cfg.model).eval()
+    cfg.model.test_cfg = dict(mode="slide", crop_size=(64, 96), stride=(48, 64))
+    slide = MODELS.build(cfg.model).eval()
+    slide.load_state_dict(whole.state_dict())
+    x = torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(predict(whole, x), predict(slide, x))
+    cfg.model.test_cfg = dict(mode="slide", crop_size=(32, 48), stride=(24, 32))
+    small = MODELS.build(cfg.model).eval()
+    small.load_state_dict(whole.state_dict())
+    out = predict(small, x)
+    assert out.shape == (2, 64, 96) and not torch.equal(out, predict(whole, x))  # windows see less context
