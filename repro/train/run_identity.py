@@ -16,7 +16,6 @@ __all__ = ["run_hash"]
 
 #: config keys that do not change what is trained (left out of the hash)
 _VOLATILE = ("work_dir", "resume", "load_from", "launcher", "experiment_name", "model_wrapper_cfg")
-_MARKER = ".repro_run"
 
 
 def _channel_neutral(x):

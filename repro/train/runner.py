@@ -40,6 +40,9 @@ from .run_identity import run_hash
 
 __all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", "run_hash", "prepare", "is_done"]
 
+#: file marking a folder as a run folder of this package (written before training starts)
+_MARKER = ".repro_run"
+
 #: keys of ``results.json`` (and of the dict :func:`run` returns)
 RESULT_KEYS = ("format", "config_hash", "model", "method", "dataset", "profile", "seed", "iters", "batch_size",
                "crop", "run_dir", "checkpoint", "config_file", "metrics", "eval_splits", "train_time_s",
