@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from _report import write_report  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -147,11 +148,7 @@ def main(argv=None) -> int:
               "gloo 30 min; mmengine keeps them unless `env_cfg.dist_cfg.timeout` is set. An unsharded event "
               "(rank 0 computes, the others wait in a broadcast) longer than that ends the job; sharded, every rank "
               "computes ceil(24 / W) types and the wait is the imbalance between ranks."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if a.out:
-        Path(a.out).write_text(text)
-    return 0
+    return write_report(lines, a.out)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import repro.train as T  # noqa: E402
+from _report import write_report  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 def pipeline_ms_per_sample(method: str, *, model: str, n: int, profile: str) -> float:
@@ -146,11 +147,7 @@ def main(argv=None) -> int:
         "Timings on a shared machine vary by a factor of 2–4 with the load of other jobs; compare rows "
         "measured in the same call only.",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    return write_report(lines, args.out)
 
 
 if __name__ == "__main__":

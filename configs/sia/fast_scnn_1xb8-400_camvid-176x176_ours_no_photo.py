@@ -44,6 +44,7 @@ train_dataloader = dict(
             176,
         ), type='RandomCrop'),
         dict(
+            backend='torch',
             batch_size=8,
             border='zoom',
             run_id=None,

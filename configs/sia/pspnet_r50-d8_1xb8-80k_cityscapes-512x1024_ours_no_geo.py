@@ -47,6 +47,7 @@ train_dataloader = dict(
             1024,
         ), type='RandomCrop'),
         dict(
+            backend='opencv',
             batch_size=8,
             border='zoom',
             run_id=None,

@@ -1,4 +1,5 @@
-"""The 24 basis perturbations (SPEC.md §1): batched kernels and transform wrappers."""
+"""The 24 basis perturbations (SPEC.md §1): batched kernels, transform wrappers, and the per-sample
+OpenCV path :mod:`repro.perturb.cpu` (``from repro.perturb import cpu``; imported on first use)."""
 
 from .functional import (  # noqa: F401
     BORDERS,
@@ -15,12 +16,14 @@ from .functional import (  # noqa: F401
     blur_magnitude,
     blur_sigma,
     check_magnitude,
+    channel_target,
     check_name,
     gaussian_kernel1d,
     noise_magnitude,
     noise_sigma,
+    warp_matrix,
 )
-from .transforms import Perturb, RandomPerturb, apply_numpy, apply_params, refresh_distribution  # noqa: F401
+from .transforms import BACKENDS, Perturb, RandomPerturb, apply_numpy, apply_params, refresh_distribution  # noqa: F401
 
 
 def __getattr__(name):
@@ -29,4 +32,8 @@ def __getattr__(name):
         from . import transforms
 
         return transforms.SensitivityTransform
+    if name == "cpu":  # the OpenCV per-sample path (imports cv2)
+        import importlib
+
+        return importlib.import_module(f"{__name__}.cpu")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

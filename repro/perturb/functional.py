@@ -70,6 +70,8 @@ __all__ = [
     "noise_sigma",
     "noise_magnitude",
     "affine_parameters",
+    "channel_target",
+    "warp_matrix",
     "gaussian_kernel1d",
     "check_name",
     "check_magnitude",
@@ -100,6 +102,19 @@ MAX_BLUR_KERNEL = 49
 MAX_NOISE_SIGMA = 50.0
 # V- darkens towards 10 (of 255) rather than 0
 V_MIN = 10.0 / 255.0
+
+#: The one definition of the 12 channel perturbations, read by the batched kernels below and by
+#: the per-sample OpenCV path (:mod:`repro.perturb.cpu`): name -> (colour space, channel, target),
+#: ``c' = (1-m)·c + m·target`` on that channel, with the channel's full range scaled to [0, 1]
+#: (RGB 0..255, H 0..180 ≙ 0..360°, S and V 0..255).
+CHANNEL_TARGETS = {
+    "R+": ("rgb", 0, 1.0), "R-": ("rgb", 0, 0.0),
+    "G+": ("rgb", 1, 1.0), "G-": ("rgb", 1, 0.0),
+    "B+": ("rgb", 2, 1.0), "B-": ("rgb", 2, 0.0),
+    "H+": ("hsv", 0, 1.0), "H-": ("hsv", 0, 0.0),
+    "S+": ("hsv", 1, 1.0), "S-": ("hsv", 1, 0.0),
+    "V+": ("hsv", 2, 1.0), "V-": ("hsv", 2, V_MIN),
+}
 
 Magnitude = Union[float, int, torch.Tensor, Sequence[float]]
 
@@ -167,6 +182,19 @@ def check_name(name: str) -> str:
     if name not in NAMES:
         raise ValueError(f"unknown perturbation {name!r}; valid names are: {', '.join(NAMES)}")
     return name
+
+
+def channel_target(name: str) -> Tuple[str, int, float]:
+    """``(space, channel, target)`` of a channel perturbation: ``c' = (1-m)·c + m·target``.
+
+    ``space`` is ``"rgb"`` or ``"hsv"``; ``channel`` indexes R, G, B or H, S, V; ``target`` is on
+    the channel's full range scaled to [0, 1] (1 ≙ 255 for R, G, B, S, V; 1 ≙ 180 stored ≙ 360°
+    for H; ``V-`` has 10/255).
+    """
+    check_name(name)
+    if name not in CHANNEL_TARGETS:
+        raise ValueError(f"{name!r} is not a channel perturbation; channel ones are {PHOTOMETRIC}")
+    return CHANNEL_TARGETS[name]
 
 
 def check_magnitude(magnitude: Magnitude, n: Optional[int] = None) -> torch.Tensor:
@@ -361,9 +389,11 @@ def _chunked(x: torch.Tensor, m: torch.Tensor, kernel) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- RGB channels
 def _rgb_kernel(name: str):
-    """``c' = (1-m)·c + m·t`` on channel ``name[0]``, t = 1 (``+``) or 0 (``-``)."""
-    c = "RGB".index(name[0])
-    lighter = name[1] == "+"
+    """``c' = (1-m)·c + m·t`` on channel ``name[0]``, t = 1 (``+``) or 0 (``-``) (:data:`CHANNEL_TARGETS`)."""
+    _, c, target = CHANNEL_TARGETS[name]
+    if target not in (0.0, 1.0):
+        raise ValueError(f"RGB targets are 0 or 1, got {target} for {name!r}")
+    lighter = target == 1.0
 
     def kernel(x, m, out):
         out.copy_(x)
@@ -464,14 +494,19 @@ def _hue_kernel(lighter: bool):
     return kernel
 
 
-_HSV_KERNELS = {
-    "H+": _hue_kernel(True),
-    "H-": _hue_kernel(False),
-    "S+": _s_plus_kernel,
-    "S-": _s_minus_kernel,
-    "V+": _v_kernel(1.0),
-    "V-": _v_kernel(V_MIN),
-}
+def _hsv_kernel(name: str):
+    """The closed-form kernel of an HSV perturbation, with its target from :data:`CHANNEL_TARGETS`."""
+    _, channel, target = CHANNEL_TARGETS[name]
+    if channel == 2:
+        return _v_kernel(target)
+    if target not in (0.0, 1.0):
+        raise ValueError(f"H and S targets are 0 or 1, got {target} for {name!r}")
+    if channel == 1:
+        return _s_plus_kernel if target == 1.0 else _s_minus_kernel
+    return _hue_kernel(target == 1.0)
+
+
+_HSV_KERNELS = {name: _hsv_kernel(name) for name in HSV_NAMES}
 
 
 # --------------------------------------------------------------------------- blur
@@ -689,6 +724,56 @@ def _inverse_maps(name: str, m: torch.Tensor, h: int, w: int, border: str):
         s = (room / bc.clamp_min(1e-12)).amin(dim=(1, 2)).clamp(max=1.0)
         b = b * s.view(-1, 1, 1)
     return b, d
+
+
+def warp_matrix(name: str, magnitude: float, height: int, width: int, *, border: str = "zoom"):
+    """The 2×3 output→source map of a geometric perturbation, in pixels (float64 nested lists).
+
+    ``[sx, sy] = M·[ox, oy, 1]`` with pixel centres at integer coordinates (OpenCV's convention:
+    ``cv2.warpAffine(img, M, (W, H), flags=... | cv2.WARP_INVERSE_MAP)``).  It is the map the
+    batched kernels resample through (:func:`_inverse_maps`: the parameters of
+    :func:`affine_parameters`, warp and zoom composed), for one magnitude, written about the
+    origin: ``M[:, :2] = B``, ``M[:, 2] = c + d - B·c`` with the centre ``c = ((W-1)/2, (H-1)/2)``.
+    Computed in scalar float64 arithmetic (the per-sample path calls it per image; the batched
+    tensor version costs ~0.2 ms); the tests check both agree to 1e-12.
+    """
+    check_name(name)
+    if name not in GEOMETRIC:
+        raise ValueError(f"{name!r} is not a geometric perturbation; geometric ones are {GEOMETRIC}")
+    if border not in BORDERS:
+        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
+    for what, v in (("height", height), ("width", width)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{what} must be a positive int (pixels), got {v!r}")
+    p = affine_parameters(name, magnitude, height, width)
+    # forward map dst - c = A·(src - c) + t (as _forward_matrices), inverted in closed form
+    if p["angle"] != 0.0:
+        th = math.radians(p["angle"])
+        cos, sin = math.cos(th), math.sin(th)
+        b = [[cos, -sin], [sin, cos]]  # inverse of [[cos, sin], [-sin, cos]]
+    elif p["shear_x"] != 0.0:
+        b = [[1.0, -p["shear_x"]], [0.0, 1.0]]
+    elif p["shear_y"] != 0.0:
+        b = [[1.0, 0.0], [-p["shear_y"], 1.0]]
+    else:
+        b = [[1.0, 0.0], [0.0, 1.0]]
+    t = (p["tx"], p["ty"])
+    d = [-(b[0][0] * t[0] + b[0][1] * t[1]), -(b[1][0] * t[0] + b[1][1] * t[1])]
+    if border == "zoom" and name.startswith("translate"):
+        s = 1.0 - max(abs(t[0]) / width, abs(t[1]) / height)
+        b = [[v * s for v in row] for row in b]
+        d = [d[0] / 2.0, d[1] / 2.0]
+    elif border == "zoom":
+        half = (width / 2.0, height / 2.0)
+        s = 1.0
+        for corner in ((width / 2.0, height / 2.0), (width / 2.0, -height / 2.0)):
+            for i in range(2):
+                bc = abs(b[i][0] * corner[0] + b[i][1] * corner[1])
+                s = min(s, (half[i] - abs(d[i])) / max(bc, 1e-12))
+        b = [[v * s for v in row] for row in b]
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    return [[b[0][0], b[0][1], cx + d[0] - b[0][0] * cx - b[0][1] * cy],
+            [b[1][0], b[1][1], cy + d[1] - b[1][0] * cx - b[1][1] * cy]]
 
 
 def _affine(x, y, name, m, border):

@@ -28,7 +28,7 @@ import torch
 
 from .functional import BORDERS, GEOMETRIC, NAMES, apply, check_magnitude, check_name
 
-__all__ = ["Perturb", "RandomPerturb", "SensitivityTransform", "apply_numpy", "apply_params",
+__all__ = ["BACKENDS", "Perturb", "RandomPerturb", "SensitivityTransform", "apply_numpy", "apply_params",
            "refresh_distribution"]
 
 _SEED_HIGH = 2**31 - 1
@@ -38,6 +38,17 @@ def _check_border(border: str) -> str:
     if border not in BORDERS:
         raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     return border
+
+
+#: ``backend`` of the numpy/uint8 entry points: per-sample OpenCV kernels or the batched torch kernels
+BACKENDS = ("opencv", "torch")
+
+
+def _check_backend(backend) -> str:
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS} ('opencv': per-sample OpenCV kernels, "
+                         f"repro.perturb.cpu; 'torch': the batched torch kernels), got {backend!r}")
+    return backend
 
 
 def _draw_seed(generator: Optional[torch.Generator]) -> int:
@@ -184,13 +195,18 @@ def apply_numpy(
     *,
     seed: Optional[int] = None,
     border: str = "zoom",
+    backend: str = "opencv",
 ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Apply one perturbation to a numpy H×W×3 uint8 RGB image and an H×W integer label map.
 
-    The data-pipeline entry point (MMSegmentation-style dict transforms): converts to a 1-image
-    float batch, calls :func:`apply` (noise seeded with ``seed``; ``None`` → 0) and converts back
-    with rounding.  Returns new arrays; the label keeps its dtype (255 = ignore must fit it).
-    Note: MMSegmentation loads images as BGR; reverse the channel axis before and after.
+    The data-pipeline entry point (MMSegmentation-style dict transforms).  ``backend="opencv"``
+    (default): :func:`repro.perturb.cpu.apply`, per-sample OpenCV uint8 kernels (noise from
+    ``numpy.random.Generator(PCG64(seed))``), equal to the torch path within
+    :data:`repro.perturb.cpu.TOLERANCE`.  ``backend="torch"``: converts to a 1-image float batch,
+    calls :func:`apply` (noise seeded with ``seed``; ``None`` → 0) and converts back with rounding.
+    Returns new arrays; the label keeps its dtype (255 = ignore must fit it).
+    Note: MMSegmentation loads images as BGR; reverse the channel axis before and after (or use
+    :func:`repro.perturb.cpu.apply` with ``channel_order="bgr"``).
     """
     if not isinstance(img_hwc_uint8, np.ndarray):
         raise TypeError(f"image must be a numpy array (H×W×3 uint8), got {type(img_hwc_uint8).__name__}")
@@ -207,6 +223,13 @@ def apply_numpy(
             raise ValueError(f"label shape {label_hw.shape} does not match image {img_hwc_uint8.shape[:2]}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    _check_backend(backend)
+    if backend == "opencv":
+        from . import cpu
+
+        rng = np.random.Generator(np.random.PCG64(0 if seed is None else int(seed)))
+        img, lab = cpu.apply(img_hwc_uint8, label_hw, check_name(name), magnitude, rng=rng, border=border)
+        return img, (None if label_hw is None else (lab.copy() if lab is label_hw else lab))
     x = torch.from_numpy(np.ascontiguousarray(img_hwc_uint8)).permute(2, 0, 1)
     y = torch.from_numpy(label_hw.astype(np.int64)) if label_hw is not None else None
     params = {"name": check_name(name), "magnitude": magnitude, "seed": 0 if seed is None else int(seed)}
@@ -245,8 +268,9 @@ def _worker_id() -> int:
 class _SensitivityTransformImpl:
     """Implementation of :class:`SensitivityTransform` (mixed into ``torchvision.transforms.v2.Transform``)."""
 
-    def __init__(self, distribution, *, seed: int = 0, border: str = "zoom", sync_file=None):
+    def __init__(self, distribution, *, seed: int = 0, border: str = "zoom", sync_file=None, backend: str = "torch"):
         super().__init__()
+        self.backend = _check_backend(backend)
         self._distribution = _check_distribution(distribution)
         self.seed = _check_nonneg_int(seed, "seed", "a non-negative int")
         if not isinstance(border, str):
@@ -392,7 +416,10 @@ class _SensitivityTransformImpl:
         x = image.as_subclass(torch.Tensor)
         low = x.dtype in (torch.float16, torch.bfloat16)
         y = None if mask is None else mask.as_subclass(torch.Tensor).reshape(mask.shape[-2:])
-        out, out_y = apply_params(x.float() if low else x, y, params, border=self.border)
+        if self.backend == "opencv" and x.dtype == torch.uint8 and x.device.type == "cpu":
+            out, out_y = _apply_opencv(x, y, params, self.border)
+        else:
+            out, out_y = apply_params(x.float() if low else x, y, params, border=self.border)
         flat = list(flat)
         flat[img_pos[0]] = tv_tensors.Image(out.to(x.dtype) if low else out)
         if mask is not None and params["name"] in GEOMETRIC:
@@ -405,13 +432,32 @@ class _SensitivityTransformImpl:
 
     def extra_repr(self) -> str:
         return (f"distribution={self._distribution!r}, seed={self.seed}, border={self.border!r}, epoch={self.epoch}"
-                + (f", sync_file={self.sync_file!r}" if self.sync_file else ""))
+                + (f", sync_file={self.sync_file!r}" if self.sync_file else "")
+                + (f", backend={self.backend!r}" if self.backend != "torch" else ""))
+
+
+def _apply_opencv(x: torch.Tensor, y: Optional[torch.Tensor], params: dict, border: str):
+    """One 3×H×W uint8 CPU image (and H×W mask) through :func:`repro.perturb.cpu.apply`."""
+    from . import cpu
+
+    img = x.permute(1, 2, 0).contiguous().numpy()
+    lab = None if y is None else y.contiguous().numpy()
+    rng = np.random.Generator(np.random.PCG64(int(params["seed"])))
+    out, out_y = cpu.apply(img, lab, params["name"], params["magnitude"], rng=rng, border=border)
+    out_t = torch.from_numpy(out).permute(2, 0, 1).contiguous()
+    return out_t, (None if out_y is None else torch.from_numpy(np.ascontiguousarray(out_y)))
 
 
 _ST_DOC = """The paper's augmentation as a torchvision-v2 transform: one basis perturbation per sample,
 drawn from a :class:`repro.sampling.Distribution`.
 
-``SensitivityTransform(distribution, *, seed=0, border="zoom", sync_file=None)``
+``SensitivityTransform(distribution, *, seed=0, border="zoom", sync_file=None, backend="torch")``
+
+``backend="opencv"`` sends uint8 CPU images through the per-sample OpenCV kernels of
+:mod:`repro.perturb.cpu` (cheaper in DataLoader workers; equal to the torch kernels within
+:data:`repro.perturb.cpu.TOLERANCE`, noise from a ``numpy.random.Generator`` seeded with the draw's
+seed); float images and GPU tensors always use the torch kernels.  The default ``"torch"`` keeps
+the outputs of earlier versions.
 
 Call ``t(image, mask, index=i)`` with ``image`` a ``tv_tensors.Image`` (3×H×W RGB, uint8 in
 0..255 or float in [0, 1]) and ``mask`` an optional ``tv_tensors.Mask`` (H×W or 1×H×W integer class

@@ -60,14 +60,18 @@ OURS = {"ours": ("all", "adaptive"), "ours_no_sa": ("all", "none"),
 # shared Baseline run every method fine-tunes from (None: random init). `pretrained`: ImageNet backbone
 # weights (None: random init; "auto": MMSegmentation's published file, see repro/train/pretrained.py).
 # The `cpu` protocol and its measurements: benchmarks/results/bench_cpu_protocol.md.
+# `perturb_backend`: the `backend` of SensitivityAugment ("torch": the batched torch kernels through a numpy
+# bridge, the path the committed smoke/cpu results were trained with, kept so that their run hashes and numbers
+# stay; "opencv": the per-sample OpenCV kernels of repro.perturb.cpu, equal within repro.perturb.cpu.TOLERANCE
+# and several times cheaper in dataloader workers, see benchmarks/results/bench_perturb_cpu.md).
 _PROFILE = {
-    "smoke": dict(iters=6, crop=(128, 128), batch_size=2, num_workers=0, val_interval=None,
+    "smoke": dict(iters=6, crop=(128, 128), batch_size=2, num_workers=0, val_interval=None, perturb_backend="torch",
                   checkpoint_interval=3, log_interval=2, lr=0.01, lr_adamw=6e-4, eval_limit=8,
                   warm_start=dict(iters=4, lr=0.05), pretrained=None,
                   sia=dict(subset=4, refresh_subset=2, size_factor=0.25, extractor="encoder", eval_batch_size=8,
                            max_evals=3, num_analyses=1, num_refreshes=2, analyse_at_start=True,
                            final_refresh=False, cache_events=True)),
-    "cpu": dict(iters=400, crop=(176, 176), batch_size=8, num_workers=1, val_interval=None,
+    "cpu": dict(iters=400, crop=(176, 176), batch_size=8, num_workers=1, val_interval=None, perturb_backend="torch",
                 checkpoint_interval=100, log_interval=50, lr=0.01, lr_adamw=6e-4, eval_limit=None,
                 warm_start=dict(iters=2500, lr=0.05), pretrained=None,
                 # one analysis of the warm start before the first step (shared by every seed and ablation,
@@ -79,7 +83,7 @@ _PROFILE = {
                          final_refresh=False, cache_events=True, measure_levels=False),
                 # ISBI-EM: 24 training slices, 2 classes: a shorter warm start and smaller batches
                 datasets=dict(isbi2012_em=dict(batch_size=4, iters=300, warm_start=dict(iters=800, lr=0.05)))),
-    "paper": dict(iters=80000, crop=None, batch_size=8, num_workers=4, val_interval="eighth",
+    "paper": dict(iters=80000, crop=None, batch_size=8, num_workers=4, val_interval="eighth", perturb_backend="opencv",
                   checkpoint_interval="eighth", log_interval=50, lr=None, lr_adamw=None, eval_limit=None,
                   warm_start=None, pretrained="auto",
                   sia=dict(subset=100, size_factor=0.5, extractor="auto", eval_batch_size=8,
@@ -151,7 +155,7 @@ def _dataset_cfg(ds: dict, split: str, data_root: str | None, pipeline: list, **
     return cfg
 
 
-def _method_transforms(method: str, *, seed: int, batch_size: int, border: str) -> list[dict]:
+def _method_transforms(method: str, *, seed: int, batch_size: int, border: str, backend: str = "torch") -> list[dict]:
     if method in POLICIES:
         return [dict(type="PolicyAugment", policy=method, seed=seed, batch_size=batch_size)]
     if method == "sota":
@@ -161,7 +165,7 @@ def _method_transforms(method: str, *, seed: int, batch_size: int, border: str) 
         # schedule_file="auto": the transform finds the SensitivityHook of its runner by itself (also when the
         # dumped config runs under mmengine's own Runner or MMSegmentation's tools/train.py)
         return [dict(type="SensitivityAugment", types=types, seed=seed, border=border, batch_size=batch_size,
-                     schedule_file="auto", run_id=None)]
+                     schedule_file="auto", run_id=None, backend=backend)]
     return []
 
 
@@ -301,7 +305,8 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         dict(type="RandomResize", scale=tuple(ds["img_scale"]), ratio_range=tuple(ds["ratio_range"]),
              keep_ratio=True),
         dict(type="RandomCrop", crop_size=crop_hw, cat_max_ratio=0.75 if method == "sota" else 1.0),
-        *_method_transforms(method, seed=seed, batch_size=batch_size, border=border),
+        *_method_transforms(method, seed=seed, batch_size=batch_size, border=border,
+                            backend=prof.get("perturb_backend", "opencv")),
         dict(type="PackSegInputs", meta_keys=_META_KEYS + (("sia_perturbation",) if method in OURS else ())),
     ]
     test_pipeline = [

@@ -36,24 +36,45 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
 from .. import perturb
+from ..perturb.transforms import BACKENDS, _check_backend
 from ..sampling import Distribution, resolve_types
 from .channel import ScheduleReader, announced, current_experiment, current_rank, read_pointer, schedule_path
 
-__all__ = ["SensitivityAugment", "PolicyAugment", "BasisPerturbation", "apply_perturbation_numpy"]
+__all__ = ["SensitivityAugment", "PolicyAugment", "BasisPerturbation", "apply_perturbation_numpy", "BACKENDS"]
+
+
 
 
 def apply_perturbation_numpy(img: np.ndarray, seg_maps: Sequence[np.ndarray], name: str, magnitude: float, *,
-                             seed: int = 0, border: str = "zoom", bgr: bool = True) -> tuple[np.ndarray, list]:
+                             seed: int = 0, border: str = "zoom", bgr: bool = True,
+                             backend: str = "opencv") -> tuple[np.ndarray, list]:
     """Apply basis perturbation ``name`` at ``magnitude`` ∈ [0, 1] to one uint8 image and its label maps.
 
-    ``img``: H×W×3 uint8 (BGR if ``bgr``, as MMSegmentation loads it) or H×W greyscale;
-    ``seg_maps``: H×W integer maps moved with the image (nearest neighbour; padding 255).
-    The image is converted to RGB float in [0, 1], perturbed by :func:`repro.perturb.apply`
-    (noise seeded with ``seed``) and rounded back to uint8.  Label maps keep their dtype.
+    ``img``: H×W×3 uint8 (BGR if ``bgr``, as MMSegmentation loads it) or H×W greyscale (treated as
+    R = G = B; the output is the rounded channel mean); ``seg_maps``: H×W integer maps moved with
+    the image (nearest neighbour; padding 255), returned with their dtype.
+
+    ``backend="opencv"`` (default): :func:`repro.perturb.cpu.apply`, per-sample OpenCV uint8 kernels
+    (noise from ``numpy.random.Generator(PCG64(seed))``); equal to the torch path within the
+    tolerances of :data:`repro.perturb.cpu.TOLERANCE`.  ``backend="torch"``: the image is converted
+    to RGB float in [0, 1], perturbed by the batched kernels :func:`repro.perturb.apply` (noise
+    seeded with ``seed``) and rounded back to uint8 -- the path the committed ``cpu``/``smoke``
+    results were trained with.
     """
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
         raise TypeError(f"img must be an H×W×3 or H×W uint8 numpy array, got "
                         f"{getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}")
+    _check_backend(backend)
+    if backend == "opencv":
+        from ..perturb import cpu
+
+        maps = [np.asarray(s) for s in seg_maps]
+        # an int seed: the Generator (PCG64 via SeedSequence(seed)) is only built for gaussian_noise
+        out, new_maps = cpu.apply(img, maps, name, float(magnitude), rng=int(seed), border=border,
+                                  channel_order="bgr" if bgr else "rgb")
+        if name not in perturb.GEOMETRIC:
+            new_maps = list(seg_maps)
+        return out, list(new_maps)
     grey = img.ndim == 2
     rgb = np.repeat(img[..., None], 3, axis=2) if grey else (img[..., ::-1] if bgr else img)
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
@@ -102,12 +123,12 @@ class _CountedTransform(BaseTransform):
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, current_rank(), batch, pos])))
 
     @staticmethod
-    def _apply(results: dict, name: str, magnitude: float, seed: int, border: str) -> dict:
+    def _apply(results: dict, name: str, magnitude: float, seed: int, border: str, backend: str = "torch") -> dict:
         fields = [k for k in results.get("seg_fields", []) if k in results]
         if "gt_seg_map" in results and "gt_seg_map" not in fields:
             fields.append("gt_seg_map")
         img, maps = apply_perturbation_numpy(results["img"], [results[k] for k in fields], name, magnitude,
-                                             seed=seed, border=border)
+                                             seed=seed, border=border, backend=backend)
         results["img"] = img
         for k, m in zip(fields, maps):
             results[k] = m
@@ -132,6 +153,9 @@ class SensitivityAugment(_CountedTransform):
     batch_size : samples per batch, needed to map samples to iterations; ``None`` reads it from
         the schedule file (without a schedule file: 1).
     timeout : seconds to wait for the hook to publish the distribution of an iteration.
+    backend : ``"opencv"`` (default; per-sample OpenCV kernels, :mod:`repro.perturb.cpu`) or ``"torch"``
+        (the batched torch kernels through a numpy bridge; the committed ``cpu``/``smoke`` results).
+        The draws (type, magnitude, seed) do not depend on it.
 
     The drawn perturbation is recorded in ``results["sia_perturbation"] = (type or None, magnitude)``
     and the training iteration it belongs to in ``results["sia_batch"]``.
@@ -139,8 +163,9 @@ class SensitivityAugment(_CountedTransform):
 
     def __init__(self, types: str | Sequence[str] = "all", schedule_file: str | None = "auto",
                  run_id: str | None = None, seed: int = 0, border: str = "zoom",
-                 batch_size: int | None = None, timeout: float = 600.0):
+                 batch_size: int | None = None, timeout: float = 600.0, backend: str = "opencv"):
         super().__init__(seed=seed, batch_size=batch_size)
+        self.backend = _check_backend(backend)
         self.types = resolve_types(types)
         if border not in perturb.BORDERS:
             raise ValueError(f"border must be one of {perturb.BORDERS}, got {border!r}")
@@ -201,11 +226,11 @@ class SensitivityAugment(_CountedTransform):
         results["sia_batch"] = batch
         if name is None or magnitude == 0:
             return results
-        return self._apply(results, name, magnitude, int(rng.integers(2 ** 62)), self.border)
+        return self._apply(results, name, magnitude, int(rng.integers(2 ** 62)), self.border, self.backend)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(types={len(self.types)}, schedule_file={self.schedule_file!r}, "
-                f"seed={self.seed}, border={self.border!r})")
+                f"seed={self.seed}, border={self.border!r}, backend={self.backend!r})")
 
 
 @TRANSFORMS.register_module()
@@ -247,11 +272,13 @@ class BasisPerturbation(_CountedTransform):
     """One basis perturbation ``name`` with probability ``prob`` at ``magnitude``.
 
     ``magnitude`` is a float in [0, 1] or a ``(low, high)`` range drawn uniformly per sample.
+    ``backend``: ``"opencv"`` (default) or ``"torch"``, as for :class:`SensitivityAugment`.
     """
 
     def __init__(self, name: str, magnitude: float | Sequence[float] = 1.0, prob: float = 1.0,
-                 border: str = "zoom", seed: int = 0, batch_size: int | None = 1):
+                 border: str = "zoom", seed: int = 0, batch_size: int | None = 1, backend: str = "opencv"):
         super().__init__(seed=seed, batch_size=batch_size)
+        self.backend = _check_backend(backend)
         perturb.check_name(name)
         if isinstance(magnitude, (list, tuple)):
             if len(magnitude) != 2 or not 0 <= magnitude[0] <= magnitude[1] <= 1:
@@ -273,7 +300,8 @@ class BasisPerturbation(_CountedTransform):
         if rng.random() >= self.prob:
             return results
         m = self.magnitude if isinstance(self.magnitude, float) else float(rng.uniform(*self.magnitude))
-        return self._apply(results, self.name, m, int(rng.integers(2 ** 62)), self.border)
+        return self._apply(results, self.name, m, int(rng.integers(2 ** 62)), self.border, self.backend)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, magnitude={self.magnitude}, prob={self.prob})"
+        return (f"{type(self).__name__}(name={self.name!r}, magnitude={self.magnitude}, prob={self.prob}, "
+                f"backend={self.backend!r})")

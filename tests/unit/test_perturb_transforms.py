@@ -287,3 +287,40 @@ def test_errors_name_the_argument():
         P.refresh_distribution(t, lambda im: im, x[None], y, num_classes=5)
     with pytest.raises(TypeError, match=r"^labels must hold integer class ids"):
         P.refresh_distribution(t, lambda im: im, x[None], y[None].float(), num_classes=5)
+
+
+# --------------------------------------------------------------------------- backend="opencv" (issue 14)
+def test_sensitivity_transform_opencv_backend():
+    from repro.perturb import cpu
+
+    x, y = sample(3, 36, 44)
+    xu = tv_tensors.Image((x * 255).round().to(torch.uint8))
+    yu = tv_tensors.Mask(y.to(torch.uint8))
+    tt = P.SensitivityTransform(Distribution.uniform("all"), seed=2)
+    to = P.SensitivityTransform(Distribution.uniform("all"), seed=2, backend="opencv")
+    assert tt.backend == "torch" and to.backend == "opencv" and "backend='opencv'" in repr(to)
+    seen = set()
+    for i in range(60):
+        p = to.sample_params(i)
+        if p["name"] is None or p["name"] == "gaussian_noise":
+            continue
+        seen.add(p["name"])
+        a, ya = to(xu, yu, index=i)
+        b, yb = tt(xu, yu, index=i)
+        assert type(a) is tv_tensors.Image and a.dtype == torch.uint8 and ya.dtype == torch.uint8
+        d = (a.as_subclass(torch.Tensor).int() - b.as_subclass(torch.Tensor).int()).abs()
+        assert int(d.max()) <= cpu.TOLERANCE[p["name"]]["max"], p
+        # the same as repro.perturb.cpu on the HWC array, noise seeded by the draw's seed
+        ref, ref_y = cpu.apply(xu.permute(1, 2, 0).numpy().copy(), yu.numpy(), p["name"], p["magnitude"],
+                               rng=np.random.Generator(np.random.PCG64(p["seed"])))
+        assert np.array_equal(a.permute(1, 2, 0).numpy(), ref) and np.array_equal(ya.numpy(), ref_y)
+    assert len(seen) > 10
+    # float images always take the torch kernels
+    for i in range(5):
+        a, _ = to(x, y, index=i)
+        b, _ = tt(x, y, index=i)
+        assert torch.equal(a, b)
+    # picklable with its backend (DataLoader workers)
+    assert pickle.loads(pickle.dumps(to)).backend == "opencv"
+    with pytest.raises(ValueError, match=r"backend must be one of \('opencv', 'torch'\)"):
+        P.SensitivityTransform(Distribution.uniform("all"), backend="cuda")

@@ -161,7 +161,13 @@ model = dict(
         type='SegformerHead'),
     init_cfg=None,
     pretrained=None,
-    test_cfg=dict(mode='whole'),
+    test_cfg=dict(crop_size=(
+        1024,
+        1024,
+    ), mode='slide', stride=(
+        768,
+        768,
+    )),
     train_cfg=dict(),
     type='EncoderDecoder')
 model_name = 'segformer_b0'
