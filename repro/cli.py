@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", default=None, help="output folder (default: data/<dataset>)")
     dsub.add_parser("verify", help="check the shipped files against their manifests")
     r = sub.add_parser("reproduce", help="run the notebooks with papermill")
-    r.add_argument("--profile", default="cpu", help="smoke, cpu or paper (configs/profiles.yaml)")
+    r.add_argument("--profile", default="cpu", help="smoke, cpu or paper (repro/profiles.yaml)")
     r.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 05,06")
     r.add_argument("--inplace", action="store_true", help="smoke only: store outputs in notebooks/ (for nbval)")
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")

@@ -1,7 +1,7 @@
 """The batch driver: execute the numbered notebooks with papermill for one profile.
 
 ``python -m repro reproduce --profile cpu`` runs ``notebooks/NN_*.ipynb`` in order. Each notebook
-gets only the parameters its ``parameters`` cell declares, taken from ``configs/profiles.yaml``.
+gets only the parameters its ``parameters`` cell declares, taken from ``repro/profiles.yaml`` (:mod:`repro.profiles`).
 Executed copies go to ``<out>/executed/``; tables and figures are written by the notebooks
 themselves (``repro.tables``); at the end ``<out>/README.md`` indexes every table and figure with
 the notebook, profile, parameters, wall time and git commit that produced it. A failing notebook
@@ -18,31 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from . import paths
+from .profiles import load_profiles, profile_parameters  # noqa: F401 (the driver's API)
 
 KERNEL_NAME = "sia-repro"
 _NOTEBOOK_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
-
-
-def load_profiles(path: Path | None = None) -> dict:
-    """All profiles of ``configs/profiles.yaml`` as {name: {parameter: value}}."""
-    path = Path(path) if path else paths.CONFIG_DIR / "profiles.yaml"
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{paths.relpath(path)} must map profile names to parameter mappings")
-    return data
-
-
-def profile_parameters(profile: str, path: Path | None = None) -> dict:
-    """The parameters of one profile, ``profile`` itself included."""
-    profiles = load_profiles(path)
-    if profile not in profiles:
-        raise ValueError(f"unknown profile {profile!r}; profiles are {', '.join(profiles)}")
-    params = dict(profiles[profile] or {})
-    params["profile"] = profile
-    return params
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:

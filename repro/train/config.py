@@ -37,6 +37,7 @@ from typing import Any, Mapping, Sequence
 from mmengine.config import Config, ConfigDict
 
 from ..dataset_roots import PAPER_DATASETS
+from ..profiles import PROFILES, training_defaults
 
 __all__ = ["build_config", "CONFIG_DIR", "MODELS", "METHODS", "DATASETS", "PROFILES", "POLICIES",
            "profile_defaults"]
@@ -47,7 +48,6 @@ POLICIES = ("augmix", "autoaugment", "randaugment", "trivialaugment")
 METHODS = ("baseline",) + POLICIES + ("sota", "ours", "ours_no_sa", "ours_no_geo", "ours_no_photo")
 SHIPPED_DATASETS = ("camvid", "isbi2012_em")
 DATASETS = SHIPPED_DATASETS + PAPER_DATASETS
-PROFILES = ("smoke", "cpu", "paper")
 #: PackSegInputs' default meta keys (MMSegmentation 1.2.2)
 _META_KEYS = ("img_path", "seg_map_path", "ori_shape", "img_shape", "pad_shape", "scale_factor", "flip",
               "flip_direction", "reduce_zero_label")
@@ -56,46 +56,12 @@ _META_KEYS = ("img_path", "seg_map_path", "ori_shape", "img_shape", "pad_shape",
 OURS = {"ours": ("all", "adaptive"), "ours_no_sa": ("all", "none"),
         "ours_no_geo": ("no_geo", "adaptive"), "ours_no_photo": ("no_photo", "adaptive")}
 
-# Profile defaults. `crop` None: the dataset's crop size. `warm_start`: build_config arguments of the
-# shared Baseline run every method fine-tunes from (None: random init). `pretrained`: ImageNet backbone
-# weights (None: random init; "auto": MMSegmentation's published file, see repro/train/pretrained.py).
-# The `cpu` protocol and its measurements: benchmarks/results/bench_cpu_protocol.md.
-# `perturb_backend`: the `backend` of SensitivityAugment ("torch": the batched torch kernels through a numpy
-# bridge, the path the committed smoke/cpu results were trained with, kept so that their run hashes and numbers
-# stay; "opencv": the per-sample OpenCV kernels of repro.perturb.cpu, equal within repro.perturb.cpu.TOLERANCE
-# and several times cheaper in dataloader workers, see benchmarks/results/bench_perturb_cpu.md).
-_PROFILE = {
-    "smoke": dict(iters=6, crop=(128, 128), batch_size=2, num_workers=0, val_interval=None, perturb_backend="torch",
-                  checkpoint_interval=3, log_interval=2, lr=0.01, lr_adamw=6e-4, eval_limit=8,
-                  warm_start=dict(iters=4, lr=0.05), pretrained=None,
-                  sia=dict(subset=4, refresh_subset=2, size_factor=0.25, extractor="encoder", eval_batch_size=8,
-                           max_evals=3, num_analyses=1, num_refreshes=2, analyse_at_start=True,
-                           final_refresh=False, cache_events=True)),
-    "cpu": dict(iters=400, crop=(176, 176), batch_size=8, num_workers=1, val_interval=None, perturb_backend="torch",
-                checkpoint_interval=100, log_interval=50, lr=0.01, lr_adamw=6e-4, eval_limit=None,
-                warm_start=dict(iters=2500, lr=0.05), pretrained=None,
-                # one analysis of the warm start before the first step (shared by every seed and ablation,
-                # computed once), no refreshes: a 400-iteration fine-tune changes the model little, and the
-                # analyses/refreshes must stay under 10% of the training time (benchmarks/results/bench_cpu_protocol.md);
-                # 16 images: the smallest subset whose levels vary by <= 0.05 over seeds (bench_sa_stability.md)
-                sia=dict(subset=16, refresh_subset=None, size_factor=None, extractor="encoder", eval_batch_size=16,
-                         max_evals=6, num_analyses=1, num_refreshes=0, analyse_at_start=True,
-                         final_refresh=False, cache_events=True, measure_levels=False),
-                # ISBI-EM: 24 training slices, 2 classes: a shorter warm start and smaller batches
-                datasets=dict(isbi2012_em=dict(batch_size=4, iters=300, warm_start=dict(iters=800, lr=0.05)))),
-    "paper": dict(iters=80000, crop=None, batch_size=8, num_workers=4, val_interval="eighth", perturb_backend="opencv",
-                  checkpoint_interval="eighth", log_interval=50, lr=None, lr_adamw=None, eval_limit=None,
-                  warm_start=None, pretrained="auto",
-                  sia=dict(subset=100, size_factor=0.5, extractor="auto", eval_batch_size=8,
-                           max_evals=None, num_analyses=4, num_refreshes=8)),
-}
-
-
 def profile_defaults(profile: str) -> dict:
-    """A copy of the defaults of ``profile`` (``smoke``, ``cpu``, ``paper``)."""
-    if profile not in _PROFILE:
+    """A copy of build_config's defaults for ``profile`` (``smoke``, ``cpu``, ``paper``): the ``train``
+    mapping of that profile in ``repro/profiles.yaml`` (:func:`repro.profiles.training_defaults`)."""
+    if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    return copy.deepcopy(_PROFILE[profile])
+    return training_defaults(profile)
 
 
 def _merge(a: dict, b: Mapping) -> dict:
@@ -212,7 +178,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         of :func:`build_config` arguments of that run (the same model, dataset, crop, batch size,
         scale and profile; method ``baseline`` and seed 0 unless given), e.g. ``dict(iters=3000,
         lr=0.05)``; ``None``: random init; ``"profile"``: the profile's choice (``cpu``: the
-        shared warm start of every method, see ``configs/profiles.yaml``). The composed config
+        shared warm start of every method, see ``repro/profiles.yaml``). The composed config
         records it as ``cfg.warm_start = dict(args=..., hash=<run hash>)``; :func:`repro.train.run`
         trains (or reads from the cache) that run first and loads its checkpoint (mmengine's
         ``load_from``: weights only, fresh optimiser and schedule).

@@ -11,6 +11,7 @@ from repro import evaluate as ev
 from repro import paths
 from repro.data import SHIPPED, DataError
 from repro.train import datasets as D
+from repro.profiles import PROFILES_FILE
 
 README = (paths.REPO_ROOT / "README.md").read_text()
 ROOT_VARS = sorted(set(re.findall(r"REPRO_[A-Z0-9_]+_ROOT", README)))
@@ -59,8 +60,8 @@ def test_every_known_dataset_has_its_variable_documented():
 
 
 def test_no_data_root_profile_key():
-    """The README once documented a ``data_root`` key in configs/profiles.yaml that nothing read."""
-    profiles = yaml.safe_load((paths.CONFIG_DIR / "profiles.yaml").read_text())
+    """The README once documented a ``data_root`` key in the profile file that nothing read."""
+    profiles = yaml.safe_load(PROFILES_FILE.read_text())
     assert all("data_root" not in p for p in profiles.values())
     assert "profiles.yaml" not in _section("### Pointing the `paper` profile at your data")
 

@@ -14,6 +14,7 @@ from repro import experiments as X
 from repro import paths
 from repro.data import DataError
 from repro.train import datasets as D
+from repro.profiles import PROFILES_FILE
 
 W, H = 32, 16  # synthetic image size (pixels)
 
@@ -57,7 +58,7 @@ def _make(root, name):
 
 
 def test_table4_datasets_are_the_papers_seven():
-    profiles = yaml.safe_load((paths.CONFIG_DIR / "profiles.yaml").read_text())
+    profiles = yaml.safe_load(PROFILES_FILE.read_text())
     assert tuple(profiles["paper"]["t4_datasets"]) == X.TABLE4_DATASETS
     assert set(X.TABLE4_DATASETS) <= set(T.DATASETS)
     published = {line.split(",")[0] for line in (paths.REPO_ROOT / "paper" / "table4_datasets_suites.csv")
