@@ -8,6 +8,9 @@ Commands:
   train ...                  train one configuration (see ``python -m repro train --help``)
   gpu-check [--out BASE]     CUDA tests + a short paper-profile training of PSPNet-R50 and SegFormer-b0
                              on synthetic data (times, peak GPU memory); without CUDA: one line, exit 0
+  robustness CONFIG CHECKPOINT --data SPLIT_OR_FOLDER [--suites ...] [--out DIR] [--reference CONFIG CHECKPOINT]
+                             robustness report of a model (see ``python -m repro robustness --help``);
+  robustness --compare A B   the differences between two reports
 """
 from __future__ import annotations
 
@@ -25,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         from .gpu_check import main as gpu_check_main  # imports torch only; mmseg only when there is CUDA
 
         return int(gpu_check_main(argv[1:]) or 0)
+    if argv[:1] == ["robustness"]:
+        from .robustness import main as robustness_main  # mmseg imported only once a config is given
+
+        return int(robustness_main(argv[1:]) or 0)
     parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     sub.add_parser("train", help="train one configuration (mmseg)")
     sub.add_parser("gpu-check", help="CUDA tests + short paper-profile trainings (see python -m repro gpu-check --help)")
+    sub.add_parser("robustness", help="robustness report of a model (see python -m repro robustness --help)")
     args = parser.parse_args(argv)
 
     if args.command == "data":

@@ -62,6 +62,12 @@ used. Images are quantised to uint8 (``round(255·x)``) for the package and retu
   a pixel per iteration on average; the moved label follows that.) For speed we run the
   package's own algorithm through an index map (identical output, checked against the package
   in the tests) instead of its per-pixel numpy loop (≈30 ms instead of ≈2 s at 240×180).
+* ``zoom_blur`` is deterministic (no random draws); for speed we compute the package's algorithm
+  (the mean of the image and its centre crops zoomed back by ``scipy.ndimage.zoom(order=1)``)
+  as torch's bilinear interpolation with ``align_corners=True`` (scipy's order-1 zoom
+  convention) in float64 instead of scipy's spline code (:func:`_zoom_blur`; ≈5× faster, equal to the package up to
+  float rounding, i.e. at most 1 in a few uint8 values that sit on a truncation boundary, checked
+  in the tests).
 * All other corruptions leave labels as they are: noise, blur, weather overlays, digital ones;
   ``zoom_blur`` averages the image with centre-zoomed copies of itself and ``motion_blur``
   with shifted copies (blurs whose unshifted component is the original), and ``pixelate``
@@ -492,6 +498,35 @@ def _glass_blur(image: np.ndarray, label: np.ndarray | None, severity: int, entr
     return out, label
 
 
+# zoom_blur zoom factors of imagecorruptions 1.1.2 per severity
+_ZOOM_FACTORS = ((1, 1.11, 0.01), (1, 1.16, 0.01), (1, 1.21, 0.02), (1, 1.26, 0.02), (1, 1.31, 0.03))
+
+
+def _zoom_blur(image: np.ndarray, severity: int) -> np.ndarray:
+    """imagecorruptions' ``zoom_blur`` (H×W×3 uint8 → uint8): the mean of the image and of each of
+    its centre crops ``ceil(H/z)×ceil(W/z)`` zoomed by z (output ``round(ceil(H/z)·z)`` pixels per
+    axis, cut to H×W at the top-left), clipped to [0, 1], ×255, truncated to uint8.
+
+    ``scipy.ndimage.zoom(order=1)`` (``grid_mode=False``) reads output sample o at input coordinate
+    ``o·(n_in-1)/(n_out-1)``, linearly between its neighbours; that is bilinear interpolation with
+    ``align_corners=True``, computed here by ``torch.nn.functional.interpolate`` in float64."""
+    lo, hi, step = _ZOOM_FACTORS[severity - 1]
+    x = (np.asarray(image) / 255.0).astype(np.float32)
+    h, w, c = x.shape
+    xt = torch.from_numpy(x).permute(2, 0, 1).unsqueeze(0).to(torch.float64)
+    out = torch.zeros((1, c, h, w), dtype=torch.float32)
+    factors = np.arange(lo, hi, step)
+    for z in factors:
+        ch0, ch1 = int(np.ceil(h / float(z))), int(np.ceil(w / float(z)))
+        t0, t1 = (h - ch0) // 2, (w - ch1) // 2
+        o0, o1 = int(round(ch0 * z)), int(round(ch1 * z))
+        crop = xt[..., t0:t0 + ch0, t1:t1 + ch1]
+        layer = F.interpolate(crop, size=(o0, o1), mode="bilinear", align_corners=True)[..., :h, :w]
+        out[..., :layer.shape[-2], :layer.shape[-1]] += layer.to(torch.float32)  # float32, as the package
+    res = (x + out[0].permute(1, 2, 0).numpy()) / (len(factors) + 1)
+    return np.uint8(np.clip(res, 0, 1) * 255)
+
+
 def _elastic_label(label: np.ndarray, severity: int, entropy) -> np.ndarray:
     """Move ``label`` with the displacement field elastic_transform draws for ``entropy``."""
     from scipy.ndimage import map_coordinates
@@ -567,6 +602,8 @@ def imagenet_c(images: torch.Tensor, labels: torch.Tensor | None, name: str, sev
         li = lab[i] if lab is not None else None
         if name == "glass_blur":
             out, li = _glass_blur(arr[i], li, severity, entropies[i])
+        elif name == "zoom_blur":
+            out = _zoom_blur(arr[i], severity)
         else:
             with _global_numpy_seeded(entropies[i]):
                 out = compat.corrupt(arr[i], severity, name)

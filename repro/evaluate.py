@@ -10,7 +10,8 @@ Each item is scored with one confusion matrix accumulated over the whole evaluat
 moves content (geometric basis perturbations, AdvSteer's lens distortion), so accuracy is always
 measured against the correspondingly transformed ground truth. Randomness (noise, IN-C) is drawn
 from generators seeded by ``(seed, item)``: the same seed gives the same numbers. ImageNet-C
-images are cached on disk per (dataset, split, images, corruption, severity, seed) as uint8.
+images are cached on disk per (dataset, split, images, corruption, severity, seed) as uint8 (labels
+only for the corruptions that move them, as uint8 when the ids fit).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,31 +65,9 @@ def _load(dataset: SegDataset, indices: Sequence[int] | None) -> tuple[torch.Ten
     return dataset.batch(indices)
 
 
-def _score(model, images, labels, num_classes, ignore_index, *, batch_size, device) -> dict:
-    from .inference import predict
-
-    cm = ConfusionMatrix(num_classes, ignore_index)
-    for start in range(0, len(images), batch_size):
-        pred = predict(model, images[start:start + batch_size], batch_size=batch_size, device=device,
-                       num_classes=num_classes)
-        cm.update(pred.cpu(), labels[start:start + batch_size])
-    return cm.scores()
-
-
 def _chunks(images, labels, batch_size):
     for start in range(0, len(images), batch_size):
         yield images[start:start + batch_size], labels[start:start + batch_size]
-
-
-def _score_transformed(model, images, labels, transform: Callable, num_classes, ignore_index, *, batch_size, device):
-    """Score ``model`` on ``transform(images, labels, batch_index)`` applied chunk by chunk."""
-    from .inference import predict
-
-    cm = ConfusionMatrix(num_classes, ignore_index)
-    for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
-        x2, y2 = transform(x, y, b)
-        cm.update(predict(model, x2, batch_size=batch_size, device=device, num_classes=num_classes).cpu(), y2)
-    return cm.scores()
 
 
 def _imagenet_c_images(dataset, indices, images, labels, name, severity, seed, batch_size, force):
@@ -105,10 +84,112 @@ def _imagenet_c_images(dataset, indices, images, labels, name, severity, seed, b
             x2, y2 = corrupt.imagenet_c(x, y, name, severity, seed=seeds)
             outs.append((x2.clamp(0, 1) * 255).round().to(torch.uint8))
             labs.append(y2)
-        return {"images": torch.cat(outs), "labels": torch.cat(labs)}
+        moved = torch.cat(labs)
+        if name not in corrupt.MOVES_CONTENT:
+            moved = None  # the labels are the input's: not stored again
+        elif int(moved.min()) >= 0 and int(moved.max()) <= 255:
+            moved = moved.to(torch.uint8)  # class ids and 255 fit a byte (8× smaller entries)
+        return {"images": torch.cat(outs), "labels": moved}
 
+    # entries written before labels were stored compactly hold int64 labels of every corruption;
+    # both forms give the same label values
     got = cache.cached("imagenet_c", key, compute, force=force)
-    return got["images"].float() / 255.0, got["labels"]
+    lab = labels if got["labels"] is None else got["labels"].to(labels.dtype)
+    return got["images"].float() / 255.0, lab
+
+
+def even_indices(n_images: int, n: int | None) -> list[int] | None:
+    """``n`` indices evenly spaced over ``0..n_images-1`` (``np.linspace`` rounded), or ``None``
+    (all images) when ``n`` is ``None``, ≤ 0 or not below ``n_images``. The evaluation subsets of
+    :func:`repro.experiments.score_runs` and :func:`repro.robustness.robustness_report`."""
+    n = int(n or 0)
+    if n <= 0 or n >= n_images:
+        return None
+    return np.linspace(0, n_images - 1, n).round().astype(int).tolist()
+
+
+def suite_items(suite: str, *, types: Sequence[str] | None = None, magnitudes: Sequence[float] = BASIS_MAGNITUDES,
+                combinations: Sequence[int] = (1, 2, 3, 4, 5, 6), corruptions: Sequence[str] | None = None,
+                severities: Sequence[int] = SEVERITIES, real_world: Sequence[str] | None = None) -> list[tuple]:
+    """The items of ``suite`` in scoring order: ``(item, level)`` pairs.
+
+    ``clean``: ``[("clean", "")]``; ``basis_aug``: every type × magnitude (α as float, types in
+    :data:`repro.perturb.NAMES` order unless given); ``advsteer``: ``("advsteer_<c>", "")``;
+    ``imagenet_c``: corruption × severity (default corruptions :data:`repro.corrupt.AUTHORS_IMAGENET_C`);
+    ``real_world``: ``(name, "")`` for each name of ``real_world``. This is the one definition of
+    the suites used by :func:`evaluate` (notebooks 05–09) and :mod:`repro.robustness`.
+    """
+    _check_suite(suite)
+    if suite == "clean":
+        return [("clean", "")]
+    if suite == "basis_aug":
+        from . import perturb
+
+        names = list(types) if types is not None else list(perturb.NAMES)
+        for name in names:
+            perturb.check_name(name)
+        return [(t, float(m)) for t in names for m in magnitudes]
+    if suite == "advsteer":
+        return [(f"advsteer_{c}", "") for c in combinations]
+    if suite == "imagenet_c":
+        from . import corrupt
+
+        names = list(corruptions) if corruptions is not None else list(corrupt.AUTHORS_IMAGENET_C)
+        return [(c, int(s)) for c in names for s in severities]
+    return [(name, "") for name in (real_world or ())]
+
+
+def item_batches(dataset: SegDataset, suite: str, item: str, level, *, seed: int = 0,
+                 indices: Sequence[int] | None = None, batch_size: int = 8, images=None, labels=None,
+                 advsteer_variant: str = "paper", border: str = "zoom", force: bool = False):
+    """The evaluation data of one suite item, chunk by chunk: yields ``(images, labels)`` of at most
+    ``batch_size`` images (N×3×H×W float in [0, 1], N×H×W int64), perturbed as the item says.
+
+    The one place where the suites perturb data (:func:`evaluate`, :mod:`repro.robustness`).
+    Random draws: ``basis_aug`` chunk ``b`` uses ``torch.Generator`` seeded with
+    ``_item_seed(seed, type, α, b)`` (so results depend on ``batch_size``), ``advsteer``
+    ``_item_seed(seed, "advsteer", c, b)``, ``imagenet_c`` one seed per image name,
+    ``_item_seed(seed, corruption, severity, name)``, with the corrupted images cached on disk
+    (namespace ``imagenet_c``). ``images``/``labels``: the already loaded ``dataset.batch(indices)``.
+    """
+    _check_suite(suite)
+    if images is None:
+        images, labels = _load(dataset, indices)
+    if suite in ("clean", "real_world"):
+        yield from _chunks(images, labels, batch_size)
+    elif suite == "basis_aug":
+        from . import perturb
+
+        t, m = item, float(level)
+        for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
+            g = torch.Generator().manual_seed(_item_seed(seed, t, m, b))
+            yield perturb.apply(x, y, t, m, generator=g, border=border)
+    elif suite == "advsteer":
+        from . import corrupt
+
+        c = int(str(item).rsplit("_", 1)[1])
+        for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
+            g = torch.Generator().manual_seed(_item_seed(seed, "advsteer", c, b))
+            yield corrupt.advsteer(x, y, c, variant=advsteer_variant, generator=g)
+    else:  # imagenet_c
+        x2, y2 = _imagenet_c_images(dataset, indices, images, labels, item, int(level), seed, batch_size, force)
+        yield from _chunks(x2, y2, batch_size)
+
+
+def score_item(model, dataset: SegDataset, suite: str, item: str, level, *, seed: int = 0,
+               indices: Sequence[int] | None = None, batch_size: int = 8, device=None, images=None, labels=None,
+               advsteer_variant: str = "paper", border: str = "zoom", force: bool = False) -> dict:
+    """aAcc, mAcc, mIoU (percent) of ``model`` on one suite item (:func:`item_batches`), from one
+    confusion matrix accumulated over all images (MMSegmentation's convention)."""
+    from .inference import predict
+
+    nc, ig = dataset.num_classes, dataset.ignore_index
+    cm = ConfusionMatrix(nc, ig)
+    for x, y in item_batches(dataset, suite, item, level, seed=seed, indices=indices, batch_size=batch_size,
+                             images=images, labels=labels, advsteer_variant=advsteer_variant, border=border,
+                             force=force):
+        cm.update(predict(model, x, batch_size=batch_size, device=device, num_classes=nc).cpu(), y)
+    return cm.scores()
 
 
 def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, *, seed: int = 0,
@@ -132,6 +213,9 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
         combinations, advsteer_variant: ``advsteer`` items (1–6; "paper" or "code" variant).
         corruptions, severities: ``imagenet_c`` items (default: the authors' 7 × severities 1–5).
         border: border handling of geometric perturbations ("zoom" or "pad").
+
+    Items come from :func:`suite_items` and are perturbed and scored by :func:`score_item`
+    (:func:`item_batches`), the code the robustness report uses too.
     """
     from tqdm import tqdm
     from .progress import disabled
@@ -142,6 +226,8 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     rows = []
+    opts = dict(seed=seed, indices=indices, batch_size=batch_size, device=device,
+                advsteer_variant=advsteer_variant, border=border, force=force)
 
     if suite == "real_world":
         sets = dict(dataset) if isinstance(dataset, Mapping) else {f"{dataset.name}_{dataset.split}": dataset}
@@ -151,48 +237,16 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
         for name, ds in tqdm(sets.items(), desc="real_world", disable=disabled(progress), leave=False):
             x, y = _load(ds, indices)
             n += len(x)
-            rows.append({"item": name, "level": "", **_score(model, x, y, ds.num_classes, ds.ignore_index,
-                                                             batch_size=batch_size, device=device)})
+            rows.append({"item": name, "level": "", **score_item(model, ds, suite, name, "", images=x, labels=y,
+                                                                 **opts)})
         return _result(suite, rows, n)
 
     images, labels = _load(dataset, indices)
-    nc, ig = dataset.num_classes, dataset.ignore_index
-
-    if suite == "clean":
-        rows.append({"item": "clean", "level": "", **_score(model, images, labels, nc, ig, batch_size=batch_size,
-                                                            device=device)})
-    elif suite == "basis_aug":
-        from . import perturb
-
-        names = list(types) if types is not None else list(perturb.NAMES)
-        for name in names:
-            perturb.check_name(name)
-        items = [(t, float(m)) for t in names for m in magnitudes]
-        for t, m in tqdm(items, desc="basis_aug", disable=disabled(progress), leave=False):
-            def tf(x, y, b, t=t, m=m):
-                g = torch.Generator().manual_seed(_item_seed(seed, t, m, b))
-                return perturb.apply(x, y, t, m, generator=g, border=border)
-
-            rows.append({"item": t, "level": m, **_score_transformed(model, images, labels, tf, nc, ig,
-                                                                     batch_size=batch_size, device=device)})
-    elif suite == "advsteer":
-        from . import corrupt
-
-        for c in tqdm(list(combinations), desc="advsteer", disable=disabled(progress), leave=False):
-            def tf(x, y, b, c=c):
-                g = torch.Generator().manual_seed(_item_seed(seed, "advsteer", c, b))
-                return corrupt.advsteer(x, y, c, variant=advsteer_variant, generator=g)
-
-            rows.append({"item": f"advsteer_{c}", "level": "", **_score_transformed(
-                model, images, labels, tf, nc, ig, batch_size=batch_size, device=device)})
-    elif suite == "imagenet_c":
-        from . import corrupt
-
-        names = list(corruptions) if corruptions is not None else list(corrupt.AUTHORS_IMAGENET_C)
-        items = [(c, int(s)) for c in names for s in severities]
-        for c, s in tqdm(items, desc="imagenet_c", disable=disabled(progress), leave=False):
-            x2, y2 = _imagenet_c_images(dataset, indices, images, labels, c, s, seed, batch_size, force)
-            rows.append({"item": c, "level": s, **_score(model, x2, y2, nc, ig, batch_size=batch_size, device=device)})
+    items = suite_items(suite, types=types, magnitudes=magnitudes, combinations=combinations,
+                        corruptions=corruptions, severities=severities)
+    for item, level in tqdm(items, desc=suite, disable=disabled(progress) or suite == "clean", leave=False):
+        rows.append({"item": item, "level": level, **score_item(model, dataset, suite, item, level, images=images,
+                                                                labels=labels, **opts)})
     return _result(suite, rows, len(images))
 
 

@@ -152,12 +152,12 @@ def kid_extractor(segmentor, model: str, dataset: str = "camvid"):
 
 def offline_extractor(name: str, *, model: str, dataset: str = "camvid", profile: str):
     """A KID extractor by profile name: ``"warm-start"`` (:func:`kid_extractor` of the protocol's
-    Baseline model, :func:`baseline_model`), ``"conv-random"`` (:func:`repro.sensitivity.random_conv_extractor`)
+    Baseline model, :func:`baseline_model`), ``"conv-random"`` (:func:`repro.features.extractor`)
     or any name of :func:`repro.features.extractor` (``inception``, ``resnet18-random``, ...)."""
     if name == "warm-start":
         segmentor, _ = baseline_model(model, dataset, profile=profile)
         return kid_extractor(segmentor, model, dataset)
-    from .sensitivity import make_extractor
+    from .features import extractor as make_extractor
 
     return make_extractor(name)
 
@@ -422,14 +422,12 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     from tqdm import tqdm
     from .progress import disabled
 
-    import numpy as np
-
     import repro.train as T
 
     from mmengine.config import Config
 
     from .data import load_dataset
-    from .evaluate import evaluate, real_world_sets
+    from .evaluate import even_indices, evaluate, real_world_sets
     from .train.config import PAPER_DATASETS
     from .train.runner import _resolve_run_dir
 
@@ -464,7 +462,7 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
                 ds = load_dataset(r["dataset"], split)
             n = int(subsets.get(suite) or 0)
             n_images = min(len(d) for d in ds.values()) if isinstance(ds, dict) else len(ds)
-            indices = None if n <= 0 or n >= n_images else np.linspace(0, n_images - 1, n).round().astype(int).tolist()
+            indices = even_indices(n_images, n)  # the suites' shared subset rule (repro.evaluate)
             opts = suite_options.get(suite, {})
             key = {"run": r["config_hash"], "suite": suite, "split": split, "indices": indices, "seed": int(seed),
                    "options": opts, "version": 1}

@@ -39,12 +39,13 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .features import extractor as extractor_of
 from .hashing import state_hash, tensor_hash
 
 __all__ = [
     "cumulative_sensitivity", "targets", "monotone_points", "solve_targets", "LevelResult",
     "adaptive_levels", "uniform_levels", "snap_blur", "analyse", "points_frame",
-    "perturbation_evaluator", "pchip_curve", "blur_kernel", "make_extractor", "degenerate_reason", "GUARD_Z",
+    "perturbation_evaluator", "pchip_curve", "blur_kernel", "degenerate_reason", "GUARD_Z",
 ]
 
 EPS = 1e-6
@@ -542,7 +543,7 @@ def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: 
     from repro.perturb import functional as perturb
     from repro.metrics import bootstrap_miou_se, miou_of_matrices, per_image_matrices
 
-    ext = make_extractor(extractor, device=device or "cpu")
+    ext = extractor_of(extractor, device=device or "cpu")
     n = images.shape[0]
     ksize = kid_subset_size_for(n, kid_subset_size)
 
@@ -679,7 +680,7 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
         raise ValueError("num_classes is required when dataset is a tensor pair")
     ignore_index = ignore_index if ignore_index is not None else (ds_ignore if ds_ignore is not None else 255)
     dev = torch.device(device) if device is not None else model_device(model, images.device)
-    ext = make_extractor(extractor, device=dev)
+    ext = extractor_of(extractor, device=dev)
     n = images.shape[0]
     if clean_features is not None:
         clean_features = torch.as_tensor(clean_features)
@@ -777,10 +778,3 @@ def _level_result(d: Mapping) -> LevelResult:
                        np.asarray(d["uncertainty"], dtype=np.float64), pd.DataFrame(d["points"]),
                        int(d["n_evaluations"]), d["stop_reason"], float(d["alpha_max"]),
                        [np.asarray(h) for h in d["history"]], d.get("flag", ""))
-
-
-def make_extractor(extractor: Any, *, device: Any = "cpu"):
-    """The KID feature extractor named ``extractor`` (or wrapped): :func:`repro.features.extractor`."""
-    from repro.features import extractor as build
-
-    return build(extractor, device=device)

@@ -1,0 +1,72 @@
+"""MMSegmentation glue of ``python -m repro robustness``: load a config + checkpoint, and the data.
+
+:mod:`repro.robustness` stays free of mmseg; it imports this module only once a config is given.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["load_segmentor", "load_data", "classes_of"]
+
+
+def load_segmentor(config: str | Path, checkpoint: str | Path, *, device: str = "cpu"):
+    """The segmentor of an MMSegmentation ``config`` (.py) with the weights of ``checkpoint``, in
+    eval mode on ``device``; ``model.cfg`` holds the config and ``model.dataset_meta`` the
+    checkpoint's class names and palette (``None`` when it has none)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner.checkpoint import load_checkpoint
+    from mmseg.registry import MODELS
+
+    from .checkpoint import trusted_checkpoints
+    from .runner import quiet_warnings
+
+    cfg = Config.fromfile(str(config))
+    init_default_scope("mmseg")
+    model_cfg = copy.deepcopy(cfg.model)
+    if isinstance(model_cfg.get("backbone"), dict):
+        model_cfg["backbone"].pop("init_cfg", None)  # the checkpoint holds every weight: no pretrained file needed
+    with quiet_warnings():
+        model = MODELS.build(model_cfg)
+    with trusted_checkpoints():
+        ck = load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")
+    model.cfg = cfg
+    model.dataset_meta = (ck.get("meta") or {}).get("dataset_meta") if isinstance(ck, dict) else None
+    return model.to(device).eval()
+
+
+def classes_of(model) -> tuple[str, ...] | None:
+    """Class names of a loaded segmentor: its checkpoint's ``dataset_meta``, else the config's test
+    dataset ``metainfo``; ``None`` when neither names them."""
+    meta = getattr(model, "dataset_meta", None) or {}
+    if meta.get("classes"):
+        return tuple(meta["classes"])
+    cfg = getattr(model, "cfg", None)
+    for loader in ("test_dataloader", "val_dataloader", "train_dataloader"):
+        ds = (cfg.get(loader) or {}).get("dataset", {}) if cfg is not None else {}
+        classes = (ds.get("metainfo") or {}).get("classes")
+        if classes:
+            return tuple(classes)
+    return None
+
+
+def load_data(spec: str, model=None, *, classes: Sequence[str] | None = None):
+    """The dataset of a ``--data`` argument: a shipped split ``NAME:SPLIT`` (``camvid:test``) or a
+    folder with ``images/`` and ``labels/`` (:class:`repro.data.FolderDataset`; class names from
+    ``classes``, else the model's, else ``class_0..`` from the model's decode head)."""
+    from ..data import SHIPPED, FolderDataset, load_dataset
+
+    name, _, split = spec.partition(":")
+    if split and name in SHIPPED:
+        return load_dataset(name, split)
+    root = Path(spec).expanduser()
+    if classes is None and model is not None:
+        classes = classes_of(model)
+        if classes is None:
+            n = int(model.decode_head.num_classes)
+            classes = tuple(f"class_{i}" for i in range(n))
+    if classes is None:
+        raise ValueError(f"{spec}: the class names of a folder are needed (classes=...)")
+    return FolderDataset(root / "images", root / "labels", tuple(classes), name=root.name)
