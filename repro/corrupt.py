@@ -38,6 +38,14 @@ blur kernel size, a Gaussian noise σ and a radial lens distortion, applied in t
    image and become 0 / ``ignore_index``).
 6. Clip to [0, 1] (the original wrote float results with ``cv2.imwrite``, which saturates).
 
+What is shared with the basis perturbations (:mod:`repro.perturb.functional`) and what is not:
+the blur's Gaussian for k > 7 is the basis blur's kernel (:func:`~repro.perturb.functional.gaussian_kernel1d`,
+the same σ rule; an equivalence test checks it), and ``IGNORE_INDEX`` and the image checks are the
+package's (:mod:`repro.data`, :mod:`repro.validation`). Different on purpose: OpenCV's fixed kernels for
+k ≤ 7; the channel factors (AdvSteer scales towards 255 or 0 with a signed factor, not the basis
+types' magnitude in [0, 1]); the three *sequential* HSV round trips (the basis H/S/V types change
+one channel in closed form); the lens distortion, which has no basis counterpart.
+
 Differences from the original, all deliberate: computation in float without the uint8
 truncation after each channel step; images in RGB order (the original read BGR with
 ``cv2.imread`` and applied the B, G, R columns to the B, G, R channels, which is what we do).
@@ -90,6 +98,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .data import IGNORE_INDEX
+from .perturb.functional import gaussian_kernel1d
+from .validation import check_images
+
 __all__ = [
     "ADVSTEER",
     "ADVSTEER_VARIANTS",
@@ -112,11 +124,8 @@ __all__ = [
     "imagenet_c",
 ]
 
-IGNORE_INDEX = 255
 
 # --------------------------------------------------------------------------- AdvSteer table
-
-
 @dataclass(frozen=True)
 class AdvSteerParams:
     """One AdvSteer combination. Channel factors α are unitless in [-1, 1]; ``blur_kernel`` is
@@ -189,16 +198,6 @@ def advsteer_params(index: int, variant: str = "paper") -> AdvSteerParams:
 
 
 # --------------------------------------------------------------------------- input checks
-
-
-def _check_images(images) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor N×3×H×W, got {type(images).__name__}")
-    if not images.is_floating_point():
-        raise TypeError(f"images must be float in [0, 1], got dtype {images.dtype}")
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must have shape N×3×H×W, got {tuple(images.shape)}")
-    return images
 
 
 def _check_labels(labels, images: torch.Tensor):
@@ -304,17 +303,15 @@ _CV_SMALL_KERNELS = {
 
 def cv_gaussian_kernel(ksize: int, *, dtype=torch.float32, device=None) -> torch.Tensor:
     """The 1-D kernel ``cv2.getGaussianKernel(ksize, 0)`` (what ``cv2.GaussianBlur`` with
-    σ = 0 uses): OpenCV's fixed tables for ksize ≤ 7, else a normalised Gaussian with
-    ``σ = 0.3·((ksize-1)/2 - 1) + 0.8`` (pixels)."""
+    σ = 0 uses): OpenCV's fixed tables for ksize ≤ 7, else the normalised Gaussian with
+    ``σ = 0.3·((ksize-1)/2 - 1) + 0.8`` (pixels) of the basis blur,
+    :func:`repro.perturb.functional.gaussian_kernel1d`."""
     if isinstance(ksize, bool) or not isinstance(ksize, (int, np.integer)) or ksize < 1 or ksize % 2 == 0:
         raise ValueError(f"Gaussian kernel size must be a positive odd int, got {ksize!r}")
     ksize = int(ksize)
-    if ksize in _CV_SMALL_KERNELS:
+    if ksize in _CV_SMALL_KERNELS:  # on purpose unlike the basis blur: OpenCV's tables, as AdvSteer's cv2 code
         return torch.tensor(_CV_SMALL_KERNELS[ksize], dtype=dtype, device=device)
-    sigma = 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
-    x = torch.arange(ksize, dtype=torch.float64) - (ksize - 1) / 2
-    k = torch.exp(-(x**2) / (2 * sigma**2))
-    return (k / k.sum()).to(dtype=dtype, device=device)
+    return gaussian_kernel1d(ksize, dtype=dtype, device=device)  # the basis blur's kernel (same σ rule)
 
 
 def gaussian_blur_cv(images: torch.Tensor, ksize: int) -> torch.Tensor:
@@ -395,7 +392,7 @@ def advsteer(images: torch.Tensor, labels: torch.Tensor | None, index: int, *, v
         ``(images, labels)``: float images clipped to [0, 1] with the input's dtype and
         device; labels moved by the distortion (``ignore_index`` outside) or ``None``.
     """
-    images = _check_images(images)
+    images = check_images(images)
     labels = _check_labels(labels, images)
     p = advsteer_params(index, variant)
     bad = [x for x in parts if x not in ADVSTEER_PARTS]
@@ -578,7 +575,7 @@ def imagenet_c(images: torch.Tensor, labels: torch.Tensor | None, name: str, sev
     Returns:
         ``(images, labels)``; images are ``uint8_result / 255`` in the input dtype and device.
     """
-    images = _check_images(images)
+    images = check_images(images)
     labels = _check_labels(labels, images)
     if not isinstance(name, str) or name not in IMAGENET_C:
         raise ValueError(f"unknown ImageNet-C corruption {name!r}; expected one of {IMAGENET_C}")

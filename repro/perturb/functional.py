@@ -54,6 +54,9 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
+from ..data import IGNORE_INDEX
+from ..validation import check_images
+
 __all__ = [
     "NAMES",
     "PHOTOMETRIC",
@@ -91,7 +94,6 @@ OTHER: Tuple[str, ...] = ("gaussian_blur", "gaussian_noise")
 #: The 24 basis perturbations in their fixed, documented order.
 NAMES: Tuple[str, ...] = PHOTOMETRIC + GEOMETRIC + OTHER
 BORDERS: Tuple[str, ...] = ("zoom", "pad")
-IGNORE_INDEX = 255
 
 # maximum rotation (degrees), shear factor and translation fraction at m = 1
 MAX_ROTATE_DEG = 45.0
@@ -241,12 +243,7 @@ def _scalar_magnitude(magnitude) -> float:
 
 # --------------------------------------------------------------------------- input checks
 def _check_inputs(images, labels, generator, border):
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor (N×3×H×W float in [0, 1]), got {type(images).__name__}")
-    if not images.is_floating_point():
-        raise TypeError(f"images must be a floating tensor with values in [0, 1], got dtype {images.dtype}")
-    if images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must have shape N×3×H×W (RGB), got {tuple(images.shape)}")
+    check_images(images)
     if labels is not None:
         if not isinstance(labels, torch.Tensor):
             raise TypeError(f"labels must be a torch.Tensor (N×H×W int64) or None, got {type(labels).__name__}")

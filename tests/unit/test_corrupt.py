@@ -318,3 +318,14 @@ def test_imagenet_c_errors():
         C.imagenet_c(image, label, "fog", 1, seed="0")
     with pytest.raises(ValueError, match="unknown ImageNet-C corruption"):
         compat.corrupt(np.zeros((40, 40, 3), np.uint8), 1, "rain")
+
+
+def test_advsteer_blur_kernel_is_the_basis_blur_kernel_above_opencvs_tables():
+    """corrupt builds on perturb's Gaussian: bit-equal for every k > 7; OpenCV's fixed tables below."""
+    from repro.perturb.functional import gaussian_kernel1d
+
+    for k in range(9, 100, 2):
+        for dt in (torch.float32, torch.float64):
+            assert torch.equal(C.cv_gaussian_kernel(k, dtype=dt), gaussian_kernel1d(k, dtype=dt)), k
+    assert torch.equal(C.cv_gaussian_kernel(3), torch.tensor([0.25, 0.5, 0.25]))
+    assert not torch.allclose(C.cv_gaussian_kernel(5), gaussian_kernel1d(5))  # the tables differ on purpose

@@ -336,7 +336,7 @@ def test_predict_bad_inputs():
     images, labels = toy_data()
     with pytest.raises(ValueError, match="N×3×H×W"):
         predict(RedThreshold(), images[:, :2])
-    with pytest.raises(TypeError, match="floating point"):
+    with pytest.raises(TypeError, match="floating tensor"):
         predict(RedThreshold(), (images * 255).byte())
     with pytest.raises(ValueError, match="batch_size must be"):
         predict(RedThreshold(), images, batch_size=0)

@@ -34,7 +34,7 @@ def test_check_images():
         check_images(x.numpy())
     with pytest.raises(ValueError, match=r"batch must have shape N×3×H×W \(RGB\), got \(2, 4, 5\)"):
         check_images(x[:, 0], "batch")
-    with pytest.raises(TypeError, match="must be floating point"):
+    with pytest.raises(TypeError, match="must be a floating tensor"):
         check_images(x.to(torch.uint8))
     with pytest.raises(ValueError, match="at least one image"):
         check_images(x[:0], allow_empty=False)
