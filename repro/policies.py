@@ -69,6 +69,7 @@ import numpy as np
 import torch
 
 from .data import IGNORE_INDEX
+from .validation import check_int
 
 __all__ = [
     "POLICIES",
@@ -237,8 +238,7 @@ def sample_policy(policy: str, image_size: tuple[int, int], *, generator: torch.
                 steps.append((op, value))
         return steps
     if policy == "randaugment":
-        if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 0:
-            raise ValueError(f"num_ops must be a non-negative int, got {num_ops!r}")
+        check_int(num_ops, "num_ops", 0)
         if not isinstance(num_magnitude_bins, int) or num_magnitude_bins < 2:
             raise ValueError(f"num_magnitude_bins must be an int >= 2, got {num_magnitude_bins!r}")
         if not isinstance(magnitude, int) or not 0 <= magnitude < num_magnitude_bins:

@@ -55,6 +55,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..validation import check_int
+
 __all__ = ["FORMAT", "schedule_path", "write_schedule", "ScheduleReader", "ScheduleTimeout", "current_rank",
            "current_experiment", "announce", "announced", "pointer_path", "write_pointer", "read_pointer",
            "remove_pointer"]
@@ -152,8 +154,7 @@ def schedule_path(base: str | os.PathLike, rank: int | None = None) -> Path:
 def write_schedule(path: str | os.PathLike, *, run_id: str | None, batch_size: int, valid_until: int,
                    schedule: Sequence[Mapping[str, Any]]) -> None:
     """Atomically write the schedule file ``path`` (see the module docstring for the format)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1)
     entries = [dict(from_iter=int(e["from_iter"]), distribution=e["distribution"]) for e in schedule]
     if not entries or entries[0]["from_iter"] != 0:
         raise ValueError("schedule must start with an entry from_iter=0")

@@ -38,6 +38,7 @@ from mmengine.config import Config, ConfigDict
 
 from ..dataset_roots import PAPER_DATASETS
 from ..profiles import PROFILES, training_defaults
+from ..validation import check_int
 
 __all__ = ["build_config", "CONFIG_DIR", "MODELS", "METHODS", "DATASETS", "PROFILES", "POLICIES",
            "profile_defaults"]
@@ -204,8 +205,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     _check_choice(dataset, DATASETS, "dataset")
     prof = profile_defaults(profile)
     prof.update(prof.pop("datasets", {}).get(dataset, {}))  # the profile's per-dataset settings
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_int(seed, "seed", 0)
     if isinstance(pretrained, str) and pretrained == "profile":
         pretrained = prof.get("pretrained")
     from .pretrained import recommended_schedule, resolve_pretrained
@@ -215,14 +215,11 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         rec = recommended_schedule(model, dataset) or {}
         prof.update(rec)
     iters = prof["iters"] if iters is None else iters
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-        raise ValueError(f"iters must be a positive int, got {iters!r}")
+    check_int(iters, "iters", 1)
     batch_size = prof["batch_size"] if batch_size is None else batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1)
     num_workers = prof["num_workers"] if num_workers is None else num_workers
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
+    check_int(num_workers, "num_workers", 0)
     if border not in ("zoom", "pad"):
         raise ValueError(f"border must be 'zoom' or 'pad', got {border!r}")
     if sia is not None and not isinstance(sia, Mapping):
@@ -353,8 +350,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
             raise ValueError(f"eval split {sp!r} is not a split of {dataset}; splits: {', '.join(ds['splits'])}")
     if eval_limit == "profile":
         eval_limit = prof["eval_limit"]
-    if eval_limit is not None and (isinstance(eval_limit, bool) or not isinstance(eval_limit, int) or eval_limit < 1):
-        raise ValueError(f"eval_limit must be a positive int or None, got {eval_limit!r}")
+    check_int(eval_limit, "eval_limit", 1, optional=True)
     extra = {} if eval_limit is None else dict(indices=int(eval_limit))
     cfg["eval_splits"] = splits
     cfg["eval_dataloaders"] = {sp: dict(copy.deepcopy(val_dl), dataset=_dataset_cfg(ds, sp, root, test_pipeline, **extra))

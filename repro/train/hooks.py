@@ -83,8 +83,7 @@ def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int =
     ``after_train_iter`` with ``runner.iter + 1 == i``; i = 0: ``before_train``); its distribution
     is used from iteration i.
     """
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"max_iters must be a positive int, got {max_iters!r}")
+    check_int(max_iters, "max_iters", 1)
     if num_analyses < 0 or num_refreshes < 0:
         raise ValueError("num_analyses and num_refreshes must be >= 0")
     if at_start:
