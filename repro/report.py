@@ -323,11 +323,16 @@ def loss_sentence(scores: pd.DataFrame, from_suite: str, to_suite: str, text: st
 # ------------------------------------------------------------------------------------ figures
 
 
-def plot_bars(df: pd.DataFrame, *, group: str, hue: str, value: str = "mIoU", err: str | None = "mIoU_std",
+def plot_bars(df: pd.DataFrame, *, group: str | Sequence[str], hue: str, value: str = "mIoU", err: str | None = "mIoU_std",
               paper: str | None = None, title: str = "", ylabel: str | None = None):
     """Grouped bars of ``value`` (± ``err``) by ``group`` and ``hue``; with ``paper`` (a column of
-    published values) a second panel shows the paper's numbers in the same layout."""
+    published values) a second panel shows the paper's numbers in the same layout. ``group`` is a
+    column, or a list of columns whose values are joined with "/" (e.g. ``["dataset", "suite"]``)."""
     import matplotlib.pyplot as plt
+
+    if not isinstance(group, str):
+        df = df.assign(_group=df[list(group)].astype(str).agg("/".join, axis=1))
+        group = "_group"
 
     panels = [(value, err, "ours")] + ([(paper, None, "paper")] if paper and df[paper].notna().any() else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 3.4), squeeze=False)

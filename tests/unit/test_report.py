@@ -133,3 +133,14 @@ def test_publish_writes_table_and_figure(tmp_path, monkeypatch):
     assert md.startswith("cap\n") and "- n1" in md and (out / "table1_test.csv").is_file()
     assert report.publish(t1, "table1_nofig", profile="cpu", caption="c") is None
     assert not (out / "table1_nofig.png").exists()
+
+
+def test_plot_bars_groups_by_several_columns():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    t = report.suite_means(_scores(), by=("dataset", "suite", "method"))
+    fig = report.plot_bars(t, group=["dataset", "suite"], hue="method", err="mIoU_std")
+    labels = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
+    assert labels == ["camvid/clean", "camvid/basis_aug", "camvid/real_world"]
+    assert "_group" not in t.columns  # the caller's frame is left as it is
