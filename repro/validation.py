@@ -32,7 +32,7 @@ def check_images(images: Any, name: str = "images", *, allow_empty: bool = True)
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"{name} must have shape N×3×H×W (RGB), got {tuple(images.shape)}")
     if not images.is_floating_point():
-        raise TypeError(f"{name} must be a floating tensor with values in [0, 1], got dtype {images.dtype}")
+        raise TypeError(f"{name} must be a floating tensor (floating point, values in [0, 1]), got dtype {images.dtype}")
     if not allow_empty and images.shape[0] == 0:
         raise ValueError(f"{name} must contain at least one image")
     return images
