@@ -374,6 +374,54 @@ def resized(dataset, size: Sequence[int]):
     return out
 
 
+#: Figure 2's frames per training dataset: (daytime split, real adverse-condition item and its title). CamVid's
+#: are shipped; Cityscapes' daytime frame comes from its val split, the adverse one from ACDC night (where configured)
+QUALITATIVE = {"camvid": ("test", "test_dusk", "dusk"), "cityscapes": ("val", "acdc_night", "night (ACDC)")}
+
+
+def qualitative_frames(dataset: str, *, day_index: int, adverse_index: int, model: str = "pspnet_r50",
+                       profile: str = "paper"):
+    """Figure 2's input frames for models trained on ``dataset``: a daytime frame of its clean
+    evaluation split and a frame of its real adverse-condition set (:data:`QUALITATIVE`), each as
+    ``(title, image 3×H×W in [0, 1], label H×W)``, and the palette that colours the labels.
+
+    CamVid: ``test[day_index]`` and ``test_dusk[adverse_index]`` (shipped). Cityscapes: ``val[day_index]``
+    (through ``build_config(model, "baseline", "cityscapes", profile=profile)``'s evaluation dataset)
+    and ACDC night ``val[adverse_index]``, both at :data:`REAL_WORLD_SIZE`; without ACDC configured the
+    figure has the daytime row only, and one line says which variable would add the night row.
+    """
+    from .data import load_dataset
+    from .validation import check_int
+
+    if dataset not in QUALITATIVE:
+        raise ValueError(f"qualitative frames are defined for {', '.join(QUALITATIVE)}, not {dataset!r}")
+    check_int(day_index, "day_index", 0)
+    check_int(adverse_index, "adverse_index", 0)
+    day_split, adverse, adverse_title = QUALITATIVE[dataset]
+    if dataset == "camvid":
+        day_ds, adv_ds = load_dataset("camvid", day_split), load_dataset("camvid", adverse)
+    else:
+        from . import evaluate as ev
+        from .train import build_config
+
+        size = REAL_WORLD_SIZE[dataset]
+        cfg = build_config(model=model, method="baseline", dataset=dataset, profile=profile, pretrained=None)
+        day_ds = paper_eval_dataset(cfg.eval_dataloaders[day_split].dataset, name=dataset, split=day_split, size=size)
+        sets = ev.real_world_sets(include_shipped=False, classes=day_ds.classes, palette=day_ds.palette)
+        adv_ds = resized(sets[adverse], size) if adverse in sets else None
+        if adv_ds is None:
+            print(f"qualitative: no {adverse_title} row: ACDC is not configured (set $REPRO_ACDC_ROOT)")
+    frames = []
+    for title, ds, index in (("day", day_ds, day_index), (adverse_title, adv_ds, adverse_index)):
+        if ds is None:
+            continue
+        if index >= len(ds):
+            raise ValueError(f"index {index} is out of range for {ds.name}/{ds.split} ({len(ds)} images)")
+        item = ds[index]
+        frames.append((f"{title} {item['name']}", item["image"], item["label"]))
+    return frames, day_ds.palette
+
+
 def clean_scores(runs: pd.DataFrame) -> pd.DataFrame:
     """Scores from the runs' own final evaluation (mmseg's IoUMetric on the clean test split,
     :func:`clean_split`, and on the real-world split), as long-form score rows (suites ``clean``

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -294,3 +295,30 @@ def test_real_world_scores_of_camvid_runs_are_their_clean_scores():
     got = X.real_world_scores(runs)
     pd.testing.assert_frame_equal(got, X.clean_scores(runs))
     assert set(got["suite"]) == {"clean", "real_world"} and list(got.loc[got.suite == "real_world", "item"]) == ["camvid_dusk"]
+
+
+def test_qualitative_frames_camvid_and_cityscapes(tmp_path, monkeypatch, capsys):
+    from repro.data import load_dataset
+    from repro.gpu_check import write_synthetic_cityscapes
+
+    frames, palette = X.qualitative_frames("camvid", day_index=101, adverse_index=20)
+    test, dusk = load_dataset("camvid", "test"), load_dataset("camvid", "test_dusk")
+    assert [t for t, _, _ in frames] == [f"day {test[101]['name']}", f"dusk {dusk[20]['name']}"]
+    assert torch.equal(frames[1][1], dusk[20]["image"]) and palette == test.palette
+    # Cityscapes: val frame and ACDC night, both at the real-world size; without ACDC one line and the day row
+    write_synthetic_cityscapes(tmp_path / "cs", size=(64, 32), num_train=1, num_val=2)
+    monkeypatch.setenv("REPRO_CITYSCAPES_ROOT", str(tmp_path / "cs"))
+    frames, palette = X.qualitative_frames("cityscapes", day_index=1, adverse_index=0)
+    assert [t.split()[0] for t, _, _ in frames] == ["day"] and len(palette) == 19
+    assert "no night (ACDC) row: ACDC is not configured (set $REPRO_ACDC_ROOT)" in capsys.readouterr().out
+    _acdc(tmp_path / "acdc")
+    monkeypatch.setenv("REPRO_ACDC_ROOT", str(tmp_path / "acdc"))
+    frames, _ = X.qualitative_frames("cityscapes", day_index=1, adverse_index=1)
+    assert [t.split()[0] for t, _, _ in frames] == ["day", "night"] and frames[1][0].endswith("GOPR01_000001_rgb_anon")
+    w, h = X.REAL_WORLD_SIZE["cityscapes"]
+    for _, image, label in frames:
+        assert tuple(image.shape) == (3, h, w) and tuple(label.shape) == (h, w) and int(label[label != 255].max()) < 19
+    with pytest.raises(ValueError, match="qualitative frames are defined for camvid, cityscapes, not 'ade20k'"):
+        X.qualitative_frames("ade20k", day_index=0, adverse_index=0)
+    with pytest.raises(ValueError, match=r"index 5 is out of range for acdc_night/val \(2 images\)"):
+        X.qualitative_frames("cityscapes", day_index=0, adverse_index=5)
