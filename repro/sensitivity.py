@@ -45,7 +45,7 @@ from .hashing import state_hash, tensor_hash
 __all__ = [
     "cumulative_sensitivity", "targets", "monotone_points", "solve_targets", "LevelResult",
     "adaptive_levels", "uniform_levels", "snap_blur", "analyse", "points_frame",
-    "perturbation_evaluator", "pchip_curve", "blur_kernel", "degenerate_reason", "GUARD_Z",
+    "perturbation_evaluator", "perturbed_matrices", "pchip_curve", "blur_kernel", "degenerate_reason", "GUARD_Z",
 ]
 
 EPS = 1e-6
@@ -516,6 +516,37 @@ def clean_matrices_of(model: Any, images, labels, *, num_classes: int, ignore_in
     return torch.cat(out)
 
 
+def perturbed_matrices(model: Any, images, labels, name: str, alpha: float, *, seed: int = 0, num_classes: int,
+                       ignore_index: int = 255, batch_size: int = 8, device: Any = None, border: str = "zoom",
+                       extractor: Any = None):
+    """Perturb then score: the per-image confusion matrices (N×C×C) of ``model`` on ``images``/``labels``
+    perturbed by ``name`` at magnitude ``alpha`` (and, with ``extractor``, the perturbed images' features,
+    else ``None``).
+
+    Chunk by chunk (``batch_size`` images): ``repro.perturb.apply`` with one ``torch.Generator`` seeded
+    from ``(seed, name)`` only (:func:`_seed_for`), so every α sees the same draws (common random
+    numbers) whatever the other types or the order of evaluation. The one "perturb then score" of the
+    sensitivity analysis (:func:`perturbation_evaluator`) and of the training hook's refreshes
+    (:func:`repro.train.hooks.evaluate_levels`).
+    """
+    import torch
+
+    from repro.inference import predict
+    from repro.metrics import per_image_matrices
+    from repro.perturb import functional as perturb
+
+    g = torch.Generator(device=images.device).manual_seed(_seed_for(seed, name))
+    mats, feats = [], []
+    for s in range(0, images.shape[0], batch_size):
+        xb, yb = perturb.apply(images[s:s + batch_size], labels[s:s + batch_size], name, float(alpha),
+                               generator=g, border=border)
+        pred = predict(model, xb, batch_size=batch_size, device=device, num_classes=num_classes).cpu()
+        mats.append(per_image_matrices(pred, yb.cpu(), num_classes, ignore_index))
+        if extractor is not None:
+            feats.append(extractor(xb).cpu())
+    return torch.cat(mats), (torch.cat(feats) if extractor is not None else None)
+
+
 def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: Any, clean_features,
                            num_classes: int, ignore_index: int = 255, seed: int = 0, batch_size: int = 8,
                            device: Any = None, border: str = "zoom", kid_subsets: int = 100,
@@ -536,31 +567,21 @@ def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: 
       :func:`kid_subset_size_for` images against ``clean_features``, and ``σ_KID`` the std over
       those subsets.
     """
-    import torch
-
     from repro import kid as kidmod
-    from repro.inference import predict
-    from repro.perturb import functional as perturb
-    from repro.metrics import bootstrap_miou_se, miou_of_matrices, per_image_matrices
+    from repro.metrics import bootstrap_miou_se, miou_of_matrices
 
     ext = extractor_of(extractor, device=device or "cpu")
     n = images.shape[0]
     ksize = kid_subset_size_for(n, kid_subset_size)
 
     def evaluate(alpha: float) -> tuple[float, float, float, float]:
-        g = torch.Generator(device=images.device).manual_seed(_seed_for(seed, name))
-        mats, feats = [], []
-        for s in range(0, n, batch_size):
-            xb, yb = perturb.apply(images[s:s + batch_size], labels[s:s + batch_size], name, float(alpha),
-                                   generator=g, border=border)
-            pred = predict(model, xb, batch_size=batch_size, device=device, num_classes=num_classes).cpu()
-            mats.append(per_image_matrices(pred, yb.cpu(), num_classes, ignore_index))
-            feats.append(ext(xb).cpu())
-        mats = torch.cat(mats)
+        mats, feats = perturbed_matrices(model, images, labels, name, alpha, seed=seed, num_classes=num_classes,
+                                         ignore_index=ignore_index, batch_size=batch_size, device=device,
+                                         border=border, extractor=ext)
         miou = float(miou_of_matrices(mats.sum(0)))
         se = bootstrap_miou_se(clean_matrices, mats, resamples=bootstrap, seed=seed) if clean_matrices is not None \
             else bootstrap_miou_se(mats, resamples=bootstrap, seed=seed)
-        k = kidmod.kid_result(clean_features, torch.cat(feats), subsets=kid_subsets, subset_size=ksize, seed=seed,
+        k = kidmod.kid_result(clean_features, feats, subsets=kid_subsets, subset_size=ksize, seed=seed,
                               paired=True)
         return miou, float(k.mean), float(se), float(k.std)
 
