@@ -127,33 +127,22 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
             torch.save(memo, path)
         rows.append(row)
     per = pd.DataFrame(rows)
-    summ = []
-    for tol in tols:
-        p = f"asa{tol:g}"
-        summ.append({"method": f"ASA (adaptive, tol {tol:g})", "evaluations": int(per[f"{p}_evals"].sum()),
-                     "evals/type": per[f"{p}_evals"].mean(), "wall_s": per[f"{p}_s"].sum(),
-                     "mean level err": per[f"{p}_err"].mean(), "max level err": per[f"{p}_err"].max(),
-                     "types no worse than grid": int((per[f"{p}_err"] <= per["grid_err"] + 1e-9).sum())})
-    summ += [
-        {"method": f"uniform grid ({grid})", "evaluations": int(per["grid_evals"].sum()),
-         "evals/type": per["grid_evals"].mean(), "wall_s": per["grid_s"].sum(),
-         "mean level err": per["grid_err"].mean(), "max level err": per["grid_err"].max(),
-         "types no worse than grid": len(per)},
-        {"method": f"dense reference ({dense} + clean)", "evaluations": int(per["ref_evals"].sum()),
-         "evals/type": per["ref_evals"].mean(), "wall_s": per["ref_s"].sum(), "mean level err": 0.0,
-         "max level err": 0.0, "types no worse than grid": None},
-    ]
+    def row(frame, prefix, method, no_worse):  # the reference has no level error of its own (0 by definition)
+        err = frame[f"{prefix}_err"] if f"{prefix}_err" in frame else pd.Series([0.0])
+        return {"method": method, "evaluations": int(frame[f"{prefix}_evals"].sum()),
+                "evals/type": frame[f"{prefix}_evals"].mean(), "wall_s": frame[f"{prefix}_s"].sum(),
+                "mean level err": err.mean(), "max level err": err.max(), "types no worse than grid": no_worse}
+
+    def asa_no_worse(frame, prefix):
+        return int((frame[f"{prefix}_err"] <= frame["grid_err"] + 1e-9).sum())
+
+    summ = [row(per, f"asa{tol:g}", f"ASA (adaptive, tol {tol:g})", asa_no_worse(per, f"asa{tol:g}")) for tol in tols]
+    summ += [row(per, "grid", f"uniform grid ({grid})", len(per)),
+             row(per, "ref", f"dense reference ({dense} + clean)", None)]
     nd = per[~per["degenerate"]]
-    for tol in tols:
-        p = f"asa{tol:g}"
-        summ.append({"method": f"ASA (tol {tol:g}), non-degenerate types only", "evaluations": int(nd[f"{p}_evals"].sum()),
-                     "evals/type": nd[f"{p}_evals"].mean(), "wall_s": nd[f"{p}_s"].sum(),
-                     "mean level err": nd[f"{p}_err"].mean(), "max level err": nd[f"{p}_err"].max(),
-                     "types no worse than grid": int((nd[f"{p}_err"] <= nd["grid_err"] + 1e-9).sum())})
-    summ.append({"method": f"uniform grid ({grid}), non-degenerate types only", "evaluations": int(nd["grid_evals"].sum()),
-                 "evals/type": nd["grid_evals"].mean(), "wall_s": nd["grid_s"].sum(),
-                 "mean level err": nd["grid_err"].mean(), "max level err": nd["grid_err"].max(),
-                 "types no worse than grid": len(nd)})
+    summ += [row(nd, f"asa{tol:g}", f"ASA (tol {tol:g}), non-degenerate types only", asa_no_worse(nd, f"asa{tol:g}"))
+             for tol in tols]
+    summ.append(row(nd, "grid", f"uniform grid ({grid}), non-degenerate types only", len(nd)))
     summ = pd.DataFrame(summ)
     summ["types no worse than grid"] = summ["types no worse than grid"].astype("Int64")
     summ.attrs.update({"clean_miou": clean_miou, "clean_s": clean_s, "extractor": ext.tag, "n_images": len(images)})
