@@ -8,15 +8,15 @@ unweighted mean over its items (the paper's "mean over all").
 Each item is scored with one confusion matrix accumulated over the whole evaluation set
 (MMSegmentation's convention, :mod:`repro.metrics`). Perturbed labels are used where an item
 moves content (geometric basis perturbations, AdvSteer's lens distortion), so accuracy is always
-measured against the correspondingly transformed ground truth. Randomness (noise, IN-C) is drawn
-from generators seeded by ``(seed, item)``: the same seed gives the same numbers. ImageNet-C
+measured against the correspondingly transformed ground truth. Randomness (noise, AdvSteer, IN-C) is
+drawn from generators seeded by the package's seed rule (:func:`repro.seeds.derive_seed` of the seed and
+the item, :func:`item_batches`): the same seed gives the same numbers. ImageNet-C
 images are cached on disk per (dataset, split, images, corruption, severity, seed) as uint8 (labels
 only for the corruptions that move them, as uint8 when the ids fit).
 """
 from __future__ import annotations
 
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -28,11 +28,15 @@ import torch
 from . import cache
 from .data import DataError, SegDataset
 from .metrics import ConfusionMatrix
+from .seeds import derive_seed, torch_generator
 
 SUITES = ("clean", "basis_aug", "advsteer", "imagenet_c", "real_world")
 BASIS_MAGNITUDES = (0.2, 0.4, 0.6, 0.8, 1.0)
 SEVERITIES = (1, 2, 3, 4, 5)
 METRICS = ("aAcc", "mAcc", "mIoU")
+#: version of each suite's numbers, part of the keys of cached scores (2: the draws follow the seed rule of
+#: :mod:`repro.seeds`; version 1 drew by CRC32 of the item and chunk)
+SUITE_VERSIONS = {"clean": 1, "basis_aug": 2, "advsteer": 2, "imagenet_c": 2, "real_world": 1}
 
 
 @dataclass
@@ -47,10 +51,6 @@ class SuiteResult:
     def per_item(self) -> pd.DataFrame:
         """Mean over levels for each item (e.g. each perturbation type over its magnitudes)."""
         return self.table.groupby("item", sort=False)[list(METRICS)].mean()
-
-
-def _item_seed(seed: int, *parts) -> int:
-    return (int(seed) * 1_000_003 + zlib.crc32("/".join(map(str, parts)).encode())) % (2**63 - 1)
 
 
 def _check_suite(suite: str) -> str:
@@ -75,12 +75,12 @@ def _imagenet_c_images(dataset, indices, images, labels, name, severity, seed, b
 
     names = [dataset.names[i] for i in (indices if indices is not None else range(len(dataset)))]
     key = {"dataset": dataset.name, "split": dataset.split, "names": names,
-           "corruption": name, "severity": int(severity), "seed": int(seed), "version": 1}
+           "corruption": name, "severity": int(severity), "seed": int(seed), "version": 2}
 
     def compute():
         outs, labs = [], []
         for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
-            seeds = [_item_seed(seed, name, severity, n) for n in names[b * batch_size:b * batch_size + len(x)]]
+            seeds = [derive_seed(seed, name, severity, n) for n in names[b * batch_size:b * batch_size + len(x)]]
             x2, y2 = corrupt.imagenet_c(x, y, name, severity, seed=seeds)
             outs.append((x2.clamp(0, 1) * 255).round().to(torch.uint8))
             labs.append(y2)
@@ -146,11 +146,11 @@ def item_batches(dataset: SegDataset, suite: str, item: str, level, *, seed: int
     ``batch_size`` images (N×3×H×W float in [0, 1], N×H×W int64), perturbed as the item says.
 
     The one place where the suites perturb data (:func:`evaluate`, :mod:`repro.robustness`).
-    Random draws: ``basis_aug`` chunk ``b`` uses ``torch.Generator`` seeded with
-    ``_item_seed(seed, type, α, b)`` (so results depend on ``batch_size``), ``advsteer``
-    ``_item_seed(seed, "advsteer", c, b)``, ``imagenet_c`` one seed per image name,
-    ``_item_seed(seed, corruption, severity, name)``, with the corrupted images cached on disk
-    (namespace ``imagenet_c``). ``images``/``labels``: the already loaded ``dataset.batch(indices)``.
+    Random draws (:func:`repro.seeds.derive_seed`): ``basis_aug`` by :func:`repro.perturbed.perturbed_chunks`
+    (one generator ``derive_seed(seed, type)`` through the chunks: the same draws at every magnitude),
+    ``advsteer`` one generator ``derive_seed(seed, "advsteer", c)`` through the chunks, ``imagenet_c``
+    one seed per image name, ``derive_seed(seed, corruption, severity, name)``, with the corrupted
+    images cached on disk (namespace ``imagenet_c``). ``images``/``labels``: the already loaded ``dataset.batch(indices)``.
     """
     _check_suite(suite)
     if images is None:
@@ -158,18 +158,15 @@ def item_batches(dataset: SegDataset, suite: str, item: str, level, *, seed: int
     if suite in ("clean", "real_world"):
         yield from _chunks(images, labels, batch_size)
     elif suite == "basis_aug":
-        from . import perturb
+        from .perturbed import perturbed_chunks
 
-        t, m = item, float(level)
-        for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
-            g = torch.Generator().manual_seed(_item_seed(seed, t, m, b))
-            yield perturb.apply(x, y, t, m, generator=g, border=border)
+        yield from perturbed_chunks(images, labels, item, float(level), seed=seed, batch_size=batch_size, border=border)
     elif suite == "advsteer":
         from . import corrupt
 
         c = int(str(item).rsplit("_", 1)[1])
-        for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
-            g = torch.Generator().manual_seed(_item_seed(seed, "advsteer", c, b))
+        g = torch_generator(seed, "advsteer", c)
+        for x, y in _chunks(images, labels, batch_size):
             yield corrupt.advsteer(x, y, c, variant=advsteer_variant, generator=g)
     else:  # imagenet_c
         x2, y2 = _imagenet_c_images(dataset, indices, images, labels, item, int(level), seed, batch_size, force)

@@ -475,7 +475,7 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     from mmengine.config import Config
 
     from .data import load_dataset
-    from .evaluate import even_indices, evaluate, real_world_sets
+    from .evaluate import SUITE_VERSIONS, even_indices, evaluate, real_world_sets
     from .train.config import PAPER_DATASETS
     from .train.runner import _resolve_run_dir
 
@@ -513,7 +513,7 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
             indices = even_indices(n_images, n)  # the suites' shared subset rule (repro.evaluate)
             opts = suite_options.get(suite, {})
             key = {"run": r["config_hash"], "suite": suite, "split": split, "indices": indices, "seed": int(seed),
-                   "options": opts, "version": 1}
+                   "options": opts, "version": SUITE_VERSIONS[suite]}
             if paper or isinstance(ds, dict):
                 key["size"] = list(next(iter(ds.values())).size if isinstance(ds, dict) else ds.size)
 

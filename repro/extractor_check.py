@@ -17,7 +17,6 @@ Perturbation draws use one generator per type (the same draws at every α), as i
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Sequence
 
 import numpy as np
@@ -26,10 +25,6 @@ import pandas as pd
 __all__ = ["perturbation_response", "acceptance", "MAGNITUDES"]
 
 MAGNITUDES = (0.2, 0.4, 0.6, 0.8, 1.0)
-
-
-def _type_seed(seed: int, name: str) -> int:
-    return int(hashlib.sha1(f"extractor-check|{seed}|{name}".encode()).hexdigest()[:15], 16)
 
 
 def perturbation_response(extractor: Any, images, types: Sequence[str] | None = None, *,
@@ -59,6 +54,7 @@ def perturbation_response(extractor: Any, images, types: Sequence[str] | None = 
 
     from . import features, perturb
     from .kid import kid_result
+    from .perturbed import perturbed_chunks
 
     ext = extractor if isinstance(extractor, features.Extractor) else features.extractor(extractor)
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
@@ -81,11 +77,7 @@ def perturbation_response(extractor: Any, images, types: Sequence[str] | None = 
     rows = []
     for t in tqdm(names, desc=f"KID response ({ext.name})", disable=disabled(progress)):
         for m in mags:
-            g = torch.Generator(device=images.device).manual_seed(_type_seed(seed, t))
-            out = []
-            for s in range(0, n, batch_size):
-                y = None if labels is None else labels[s:s + batch_size]
-                out.append(perturb.apply(images[s:s + batch_size], y, t, m, generator=g, border=border)[0])
+            out = [x for x, _ in perturbed_chunks(images, labels, t, m, seed=seed, batch_size=batch_size, border=border)]
             k = kid_result(clean, feats(torch.cat(out)), subsets=subsets, subset_size=size, seed=seed, paired=True)
             rows.append({"type": t, "alpha": m, "kid": k.mean, "kid_std": k.std, "extractor": ext.tag})
     df = pd.DataFrame(rows, columns=["type", "alpha", "kid", "kid_std", "extractor"])

@@ -28,21 +28,13 @@ DEFAULT_STUDY_PERTURBATIONS = (("gaussian_noise", 0.2), ("gaussian_blur", 0.2), 
 
 
 def _perturb_transform(name: str, magnitude: float, seed: int, split: str, names: Sequence[str]):
-    """``(images, indices) -> perturbed images``; noise seeded per image (by split/name/seed),
-    so the result does not depend on the batch size."""
-    import zlib
-
-    from repro import perturb
+    """``(images, indices) -> perturbed images``, image i drawing from its own stream
+    ``derive_seed(seed, name, "split/file name")`` (:func:`repro.perturbed.perturb_each`), so the
+    result does not depend on the batch size."""
+    from repro.perturbed import perturb_each
 
     def transform(images: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        if name != "gaussian_noise":
-            return perturb.apply(images, None, name, magnitude)[0]
-        out = []
-        for row, i in enumerate(indices.tolist()):
-            g = torch.Generator(device=images.device)
-            g.manual_seed(zlib.crc32(f"{seed}/{split}/{names[i]}".encode()))
-            out.append(perturb.apply(images[row:row + 1], None, name, magnitude, generator=g)[0])
-        return torch.cat(out)
+        return perturb_each(images, name, magnitude, seed=seed, keys=[f"{split}/{names[i]}" for i in indices.tolist()])
 
     return transform
 
@@ -152,7 +144,8 @@ def sample_size_study(*, dataset: str = "camvid", splits: Sequence[str] = ("trai
     size_list = sorted({s for s in sizes if s is not None and s < n_pool}) + [n_pool]
     records = []
     for name, mag in perts:
-        key = {"perturbation": name, "magnitude": mag, "seed": seed, "border": "zoom"}
+        # draws: 2 = repro.perturbed's per-image seed rule (1: CRC32 of seed/split/name)
+        key = {"perturbation": name, "magnitude": mag, "seed": seed, "border": "zoom", "draws": 2}
         y = pool_features(lambda ds: _perturb_transform(name, mag, seed, ds.split, ds.names), key)
         ref = {"KID": kid_result(x, y, subsets=1, subset_size=n_pool, seed=seed).mean, "FID": fid(x, y)}
         gr = torch.Generator().manual_seed(seed + 1)

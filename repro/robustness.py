@@ -391,7 +391,8 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         for suite, item, level in this_plan:
             bar.set_postfix_str(f"{who}: {suite} {item} {level}".strip())
             t0 = time.perf_counter()
-            key = {**base, "model": ident_m, "suite": suite, "item": item, "level": level}
+            key = {**base, "model": ident_m, "suite": suite, "item": item, "level": level,
+                   "version": ev.SUITE_VERSIONS.get(suite, 1)}
             if suite == "sensitivity":
                 key.update(sa_subset=sa_subset, sa_budget=sa_budget, num_levels=num_levels, types=types,
                            extractor=get_ext().tag)

@@ -41,11 +41,12 @@ import pandas as pd
 
 from .features import extractor as extractor_of
 from .hashing import state_hash, tensor_hash
+from . import perturbed
 
 __all__ = [
     "cumulative_sensitivity", "targets", "monotone_points", "solve_targets", "LevelResult",
     "adaptive_levels", "uniform_levels", "snap_blur", "analyse", "points_frame",
-    "perturbation_evaluator", "perturbed_matrices", "pchip_curve", "blur_kernel", "degenerate_reason", "GUARD_Z",
+    "perturbation_evaluator", "pchip_curve", "blur_kernel", "degenerate_reason", "GUARD_Z",
 ]
 
 EPS = 1e-6
@@ -477,13 +478,6 @@ def blur_kernel(alpha) -> np.ndarray:
     return (2 * np.floor(49 * a / 2 + 1e-12) + 1).astype(int)
 
 
-def _seed_for(seed: int, name: str) -> int:
-    """Deterministic per-(seed, type) seed of the perturbation draws. The same draws serve every α
-    of a type (common random numbers: differences between magnitudes are not sampling noise), and
-    results do not depend on the order of evaluation."""
-    return int(hashlib.sha1(f"{seed}|{name}".encode()).hexdigest()[:15], 16)
-
-
 def points_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The evaluated points stored by :func:`analyse` (``table.attrs["points"]``) as a DataFrame."""
     recs = table.attrs.get("points")
@@ -499,54 +493,6 @@ def kid_subset_size_for(n: int, kid_subset_size: int | None) -> int:
     return max(2, min(int(kid_subset_size), n)) if kid_subset_size is not None else max(2, n // 2)
 
 
-def clean_matrices_of(model: Any, images, labels, *, num_classes: int, ignore_index: int = 255,
-                      batch_size: int = 8, device: Any = None):
-    """Per-image confusion matrices (N×C×C) of ``model`` on the clean ``images`` (for the guard's
-    paired bootstrap, :func:`repro.metrics.bootstrap_miou_se`)."""
-    import torch
-
-    from repro.inference import predict
-    from repro.metrics import per_image_matrices
-
-    out = []
-    for s in range(0, images.shape[0], batch_size):
-        pred = predict(model, images[s:s + batch_size], batch_size=batch_size, device=device,
-                       num_classes=num_classes).cpu()
-        out.append(per_image_matrices(pred, labels[s:s + batch_size].cpu(), num_classes, ignore_index))
-    return torch.cat(out)
-
-
-def perturbed_matrices(model: Any, images, labels, name: str, alpha: float, *, seed: int = 0, num_classes: int,
-                       ignore_index: int = 255, batch_size: int = 8, device: Any = None, border: str = "zoom",
-                       extractor: Any = None):
-    """Perturb then score: the per-image confusion matrices (N×C×C) of ``model`` on ``images``/``labels``
-    perturbed by ``name`` at magnitude ``alpha`` (and, with ``extractor``, the perturbed images' features,
-    else ``None``).
-
-    Chunk by chunk (``batch_size`` images): ``repro.perturb.apply`` with one ``torch.Generator`` seeded
-    from ``(seed, name)`` only (:func:`_seed_for`), so every α sees the same draws (common random
-    numbers) whatever the other types or the order of evaluation. The one "perturb then score" of the
-    sensitivity analysis (:func:`perturbation_evaluator`) and of the training hook's refreshes
-    (:func:`repro.train.hooks.evaluate_levels`).
-    """
-    import torch
-
-    from repro.inference import predict
-    from repro.metrics import per_image_matrices
-    from repro.perturb import functional as perturb
-
-    g = torch.Generator(device=images.device).manual_seed(_seed_for(seed, name))
-    mats, feats = [], []
-    for s in range(0, images.shape[0], batch_size):
-        xb, yb = perturb.apply(images[s:s + batch_size], labels[s:s + batch_size], name, float(alpha),
-                               generator=g, border=border)
-        pred = predict(model, xb, batch_size=batch_size, device=device, num_classes=num_classes).cpu()
-        mats.append(per_image_matrices(pred, yb.cpu(), num_classes, ignore_index))
-        if extractor is not None:
-            feats.append(extractor(xb).cpu())
-    return torch.cat(mats), (torch.cat(feats) if extractor is not None else None)
-
-
 def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: Any, clean_features,
                            num_classes: int, ignore_index: int = 255, seed: int = 0, batch_size: int = 8,
                            device: Any = None, border: str = "zoom", kid_subsets: int = 100,
@@ -554,9 +500,9 @@ def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: 
                            bootstrap: int = 200) -> Callable[[float], tuple[float, float, float, float]]:
     """``evaluate(α) -> (mIoU, KID, σ_ΔmIoU, σ_KID)`` for perturbation ``name`` on ``images``/``labels``.
 
-    Batch by batch: ``repro.perturb.apply`` with a ``torch.Generator`` seeded from
-    ``(seed, name)`` only -- the same draws at every α (common random numbers) --, the model's
-    per-image confusion matrices and the extractor's features; then
+    Perturb then score (:func:`repro.perturbed.perturbed_matrices`, whose seed rule gives the same
+    draws at every α: common random numbers): the model's per-image confusion matrices and the
+    extractor's features; then
 
     * mIoU (percent) of the summed matrices;
     * ``σ_ΔmIoU``: standard error of ``mIoU(clean) - mIoU(α)`` by a paired bootstrap over the
@@ -575,7 +521,7 @@ def perturbation_evaluator(model: Any, images, labels, name: str, *, extractor: 
     ksize = kid_subset_size_for(n, kid_subset_size)
 
     def evaluate(alpha: float) -> tuple[float, float, float, float]:
-        mats, feats = perturbed_matrices(model, images, labels, name, alpha, seed=seed, num_classes=num_classes,
+        mats, feats = perturbed.perturbed_matrices(model, images, labels, name, alpha, seed=seed, num_classes=num_classes,
                                          ignore_index=ignore_index, batch_size=batch_size, device=device,
                                          border=border, extractor=ext)
         miou = float(miou_of_matrices(mats.sum(0)))
@@ -731,7 +677,7 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
             from repro.metrics import miou_of_matrices
 
             clean["features"] = clean_features if clean_features is not None else features_of(images)
-            clean["matrices"] = clean_matrices_of(model, images, labels, num_classes=num_classes,
+            clean["matrices"] = perturbed.clean_matrices(model, images, labels, num_classes=num_classes,
                                                   ignore_index=ignore_index, batch_size=batch_size, device=dev)
             clean["miou"] = clean_miou if clean_miou is not None else float(miou_of_matrices(clean["matrices"].sum(0)))
         return clean

@@ -28,7 +28,8 @@ from .checkpoint import PlainCheckpointHook, trusted_checkpoints  # noqa: E402
 from .config import DATASETS, METHODS, MODELS, PROFILES, build_config, profile_defaults  # noqa: E402
 from .datasets import (ACDCDataset, CamVidDataset, DataLayoutError, FolderSegDataset, IDDDataset,  # noqa: E402
                        ISBIEMDataset, MMSegSegDataset, check_data_layout)
-from .hooks import SensitivityHook, evaluate_levels, event_iterations  # noqa: E402
+from ..perturbed import evaluate_levels  # noqa: E402 (re-exported: its home is repro.perturbed)
+from .hooks import SensitivityHook, event_iterations  # noqa: E402
 from .transforms import BasisPerturbation, PolicyAugment, SensitivityAugment, apply_perturbation_numpy  # noqa: E402
 from .runner import RESULT_KEYS, evaluate_split, is_done, load_model, prepare, run, run_dir_for, run_hash  # noqa: E402
 from .cli import cli_main  # noqa: E402

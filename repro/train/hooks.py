@@ -57,12 +57,12 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from .. import perturb
-from ..metrics import ConfusionMatrix
+from ..perturbed import evaluate_levels
 from ..sampling import Distribution, resolve_types
 from ..validation import check_int
 from .channel import announce, current_experiment, remove_pointer, schedule_path, write_pointer, write_schedule
 
-__all__ = ["SensitivityHook", "event_iterations", "evaluate_levels", "init_encoder_name", "shard_types",
+__all__ = ["SensitivityHook", "event_iterations", "init_encoder_name", "measures_levels", "shard_types",
            "merge_payloads"]
 
 #: ``valid_until`` of the last schedule segment (no further refresh)
@@ -102,39 +102,6 @@ def init_encoder_name(model_name: str, dataset: str) -> str:
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
-
-
-def evaluate_levels(model, images: torch.Tensor, labels: torch.Tensor, levels: Mapping[str, Sequence[float]], *,
-                    num_classes: int, ignore_index: int = 255, batch_size: int = 8, border: str = "zoom",
-                    seed: int = 0) -> tuple[pd.DataFrame, float]:
-    """mIoU (percent) of ``model`` on ``images`` perturbed by every type at each of its levels.
-
-    ``images``: N×3×H×W float RGB in [0, 1]; ``labels``: N×H×W int64; ``levels``: type → list of
-    magnitudes.  Noise draws are seeded by ``(seed, type index)``.  Returns (table with columns
-    type, level (1-based), alpha, miou; clean mIoU).
-    """
-    from ..inference import predict
-
-    def miou(x, y):
-        cm = ConfusionMatrix(num_classes, ignore_index)
-        cm.update(predict(model, x, batch_size=batch_size, num_classes=num_classes).cpu(), y.cpu())
-        return float(cm.scores()["mIoU"])
-
-    n = images.shape[0]
-    rows = []
-    for ti, (t, alphas) in enumerate(levels.items()):
-        alphas = [float(a) for a in alphas]
-        x = images.repeat(len(alphas), 1, 1, 1)
-        y = labels.repeat(len(alphas), 1, 1)
-        m = torch.tensor(alphas, dtype=torch.float32).repeat_interleave(n)
-        gen = torch.Generator(device=images.device).manual_seed(int(seed) * 1000 + perturb.NAMES.index(t))
-        x2, y2 = perturb.apply(x, y, t, m, generator=gen, border=border)
-        pred = predict(model, x2, batch_size=batch_size, num_classes=num_classes).cpu()
-        for li, a in enumerate(alphas):
-            cm = ConfusionMatrix(num_classes, ignore_index)
-            cm.update(pred[li * n:(li + 1) * n], y2[li * n:(li + 1) * n].cpu())
-            rows.append(dict(type=t, level=li + 1, alpha=a, miou=float(cm.scores()["mIoU"])))
-    return pd.DataFrame(rows, columns=["type", "level", "alpha", "miou"]), miou(images, labels)
 
 
 def _memoise(ext):
@@ -183,6 +150,21 @@ def _cuda_ready() -> bool:
     """Whether CUDA is available and already initialised (reading its RNG state then creates no
     CUDA context of its own)."""
     return bool(torch.cuda.is_available() and torch.cuda.is_initialized())
+
+
+def measures_levels(hook_cfg: Mapping[str, Any]) -> bool:
+    """Whether a run with this ``SensitivityHook`` config (missing keys: the hook's defaults) measures mIoU at
+    levels with :func:`repro.perturbed.evaluate_levels` (refreshes, a final refresh, ``analysis="none"`` or
+    ``measure_levels``), whose draws follow the seed rule of :mod:`repro.perturbed` since that module
+    exists (such runs got new identities then, :mod:`repro.train.run_identity`)."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(SensitivityHook.__init__).parameters.items()}
+
+    def get(key):
+        return hook_cfg.get(key, defaults[key])
+
+    return bool(get("analysis") == "none" or get("measure_levels") or get("num_refreshes") or get("final_refresh"))
 
 
 def shard_types(types: Sequence[str], rank: int, world_size: int) -> list[str]:
@@ -449,7 +431,9 @@ class SensitivityHook(Hook):
     def _event_key(self, model, kind: str, at_iter: int) -> dict:
         from ..hashing import state_hash
 
-        return dict(version=1, kind=kind, iter=at_iter, model=state_hash(model), types=list(self.types),
+        # version 2: events that measure mIoU at levels (evaluate_levels) draw by repro.perturbed's seed rule
+        measured = not (kind == "analysis" and self.analysis != "none" and not self.measure_levels)
+        return dict(version=2 if measured else 1, kind=kind, iter=at_iter, model=state_hash(model), types=list(self.types),
                     analysis=self.analysis, num_levels=self.num_levels, weighting=self.weighting, jitter=self.jitter,
                     dataset=self.dataset_cfg, subset=self.subset, subset_seed=self.subset_seed,
                     dataset_size=self.dataset_size,

@@ -25,13 +25,22 @@ def _channel_neutral(x):
     (MMSegmentation's published names carry their hash; the folder differs between machines).
     ``backend="torch"`` of ``SensitivityAugment``/``BasisPerturbation`` is dropped: it is the path the committed
     tables were trained with before the argument existed, so those configs keep their hashes (and cached runs);
-    ``backend="opencv"`` (numerically different within a tolerance) stays and gives new hashes."""
+    ``backend="opencv"`` (numerically different within a tolerance) stays and gives new hashes.
+    A ``SensitivityHook`` that measures mIoU at levels (:func:`repro.train.hooks.measures_levels`: refreshes,
+    ``analysis="none"``...) gets ``measurement_draws=2``: its draws follow :mod:`repro.perturbed`'s seed rule
+    (version 2), so those runs were trained anew; hooks that only analyse keep their hashes (the analysis'
+    draws did not change)."""
     if isinstance(x, dict):
         out = {k: _channel_neutral(v) for k, v in x.items()}
         if out.get("type") == "SensitivityAugment" and out.get("schedule_file") == "auto":
             out["schedule_file"] = None
         if out.get("type") in ("SensitivityAugment", "BasisPerturbation") and out.get("backend") == "torch":
             del out["backend"]
+        if out.get("type") == "SensitivityHook":
+            from .hooks import measures_levels
+
+            if measures_levels(out):
+                out["measurement_draws"] = 2
         if out.get("type") == "Pretrained" and isinstance(out.get("checkpoint"), str):
             out["checkpoint"] = Path(out["checkpoint"]).name
         return out

@@ -80,7 +80,7 @@ def test_labels_move_with_geometry_and_distortion(val, monkeypatch):
     pad = ev.evaluate(oracle, val, "basis_aug", types=["rotate+"], magnitudes=(1.0,), border="pad", progress=False)
     assert pad.table["aAcc"].min() > 90.0
     # the same check fails when the ground truth is NOT moved: it really tests alignment
-    from repro import perturb
+    from repro.perturb import functional as perturb  # the module repro.perturbed applies
 
     real_apply = perturb.apply
     monkeypatch.setattr(perturb, "apply", lambda x, y, *a, **k: (real_apply(x, y, *a, **k)[0], y))

@@ -141,3 +141,12 @@ def test_merge_payloads_refuses_mismatched_parts(runner):
         H.merge_payloads([p0], ["R+", "V-"])
     with pytest.raises(ValueError, match="no partial result"):
         H.merge_payloads([], ["R+"])
+
+
+def test_measures_levels_follows_the_hook_settings_and_defaults():
+    # the hook's defaults (analysis adaptive, measure_levels, refreshes, final refresh) measure levels
+    assert H.measures_levels({})
+    only_analysis = dict(analysis="adaptive", measure_levels=False, num_refreshes=0, final_refresh=False)
+    assert not H.measures_levels(only_analysis)
+    for change in (dict(analysis="none"), dict(measure_levels=True), dict(num_refreshes=2), dict(final_refresh=True)):
+        assert H.measures_levels({**only_analysis, **change}), change

@@ -11,7 +11,8 @@ from repro import paths
 PKG = paths.REPO_ROOT / "repro"
 #: the core of the method: usable without MMSegmentation
 CORE = ("repro.perturb", "repro.kid", "repro.features", "repro.sensitivity", "repro.sampling", "repro.metrics",
-        "repro.data", "repro.evaluate", "repro.corrupt", "repro.hashing", "repro.small_models", "repro.cache")
+        "repro.data", "repro.evaluate", "repro.corrupt", "repro.hashing", "repro.small_models", "repro.cache",
+        "repro.perturbed", "repro.seeds", "repro.validation")
 
 
 def _module_name(path: Path) -> str:

@@ -531,17 +531,3 @@ def test_plot_helpers_tables_and_figures(tmp_cache):
         matplotlib.pyplot.close(fig)
     with pytest.raises(ValueError, match="units must be"):
         ps.levels_wide(ad, units="pixels")
-
-
-def test_perturbed_matrices_is_seeded_by_type_only():
-    from repro.sensitivity import perturbed_matrices
-    images, labels = toy_data()
-    kw = dict(seed=5, num_classes=2, batch_size=3)
-    a, none = perturbed_matrices(RedThreshold(), images, labels, "gaussian_noise", 0.6, **kw)
-    b, _ = perturbed_matrices(RedThreshold(), images, labels, "gaussian_noise", 0.6, **kw)
-    assert none is None and a.shape == (images.shape[0], 2, 2) and torch.equal(a, b)
-    assert int(a.sum()) == int((labels != 255).sum())  # every labelled pixel counted once
-    c, _ = perturbed_matrices(RedThreshold(), images, labels, "gaussian_noise", 0.6, **{**kw, "seed": 6})
-    assert not torch.equal(a, c)
-    _, feats = perturbed_matrices(RedThreshold(), images, labels, "R+", 0.5, extractor=tiny_extractor(), **kw)
-    assert feats.shape[0] == images.shape[0]
