@@ -118,9 +118,9 @@ def main(argv=None) -> int:
         f"model {args.model}, profile `{args.profile}` settings: crop {list(cfg.model.data_preprocessor.size)}, "
         f"batch {cfg.train_dataloader.batch_size}, {int(ours['iters'])} iterations, "
         f"{cfg.train_dataloader.num_workers} dataloader worker(s). Analysis settings: subset {hook['subset']} images "
-        f"at {list(hook['dataset_size'])} (W×H), extractor {hook['extractor']}, ASA budget {hook['max_evals']} "
+        f"at {list(hook['dataset_size'])} (W×H), extractor {hook['extractor']}, ASA budget {hook['analysis'].get('budget')} "
         f"evaluations per type, {hook['num_analyses']} analyses + {hook['num_refreshes']} refreshes, 24 types × "
-        f"{hook.get('num_levels', 5)} levels.",
+        f"{hook['analysis'].get('num_levels', 5)} levels.",
         "",
         "## Data pipeline per sample (no workers; median)",
         "",

@@ -98,6 +98,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._compat.imagecorruptions import COMMON as IMAGENET_C_COMMON
+from ._compat.imagecorruptions import HELD_OUT as IMAGENET_C_HELD_OUT
 from .data import IGNORE_INDEX
 from .perturb.functional import gaussian_kernel1d
 from .validation import check_images
@@ -423,12 +425,8 @@ def advsteer(images: torch.Tensor, labels: torch.Tensor | None, index: int, *, v
 
 # --------------------------------------------------------------------------- ImageNet-C
 
-IMAGENET_C_COMMON = (
-    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
-    "motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast",
-    "elastic_transform", "pixelate", "jpeg_compression",
-)
-IMAGENET_C_HELD_OUT = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+# IMAGENET_C_COMMON (the 15 common corruptions) and IMAGENET_C_HELD_OUT (the 4 held-out ones), in
+# ImageNet-C's order, are repro._compat.imagecorruptions' COMMON and HELD_OUT (imported above).
 #: All 19 ImageNet-C corruptions: the 15 common ones, then the 4 held-out ones.
 IMAGENET_C = IMAGENET_C_COMMON + IMAGENET_C_HELD_OUT
 #: The 7 corruptions the authors evaluated (SPEC.md §6).

@@ -26,6 +26,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from . import paths
+from .validation import is_int
 
 #: class id of void / unlabelled pixels in every label map of the package (shipped data, perturbations,
 #: corruptions, metrics)
@@ -126,7 +127,7 @@ def check_label_map(label_map, *, num_classes: int, ignore_index: int = IGNORE_I
     out = {}
     for k, v in label_map.items():
         for x in (k, v):
-            if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+            if not is_int(x):
                 raise TypeError(f"label_map must map int label values to int class ids such as {{255: 1}}, "
                                 f"got the entry {k!r}: {v!r}")
         if not 0 <= int(k) <= 65535:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import cache
 from .report import SCORE_COLUMNS
+from .validation import is_int_pair
 
 CLAIM_METHODS = ("baseline", "sota", "ours", "ours_no_sa", "ours_no_geo", "ours_no_photo")
 #: evaluation-set names of the shipped datasets (clean test split and real-world split)
@@ -327,7 +328,7 @@ def paper_eval_dataset(dataset_cfg: Mapping, *, name: str, split: str, size: Seq
     if size is None:
         h, w = _load(f"datasets/{name}.py")["crop_size"]
         size = (int(w), int(h))
-    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+    if not is_int_pair(size, 1):
         raise ValueError(f"size must be (W, H) in pixels, two positive ints, got {size!r}")
     mm = MMSegSegDataset(dataset_cfg, size=size, name=name)
 
@@ -355,7 +356,7 @@ def resized(dataset, size: Sequence[int]):
 
     from .data import SegDataset
 
-    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+    if not is_int_pair(size, 1):
         raise ValueError(f"size must be (W, H) in pixels, two positive ints, got {size!r}")
     hw = (int(size[1]), int(size[0]))
 

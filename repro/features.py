@@ -55,7 +55,7 @@ import torch
 from torch import nn
 
 from . import cache, paths
-from .validation import check_images, check_int
+from .validation import check_images, check_int, is_int_pair
 
 __all__ = ["Extractor", "extractor", "encoder_extractor", "features", "state_dict_hash", "inception_weights_path",
            "EXTRACTORS", "INCEPTION_WEIGHT_FILES", "INCEPTION_ENV"]
@@ -395,8 +395,7 @@ def encoder_extractor(model: nn.Module, *, name: str, grid: Sequence[int] = (3, 
         raise TypeError(f"model must be a torch.nn.Module (a segmentor or an encoder), got {type(model).__name__}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string naming the encoder, got {name!r}")
-    if (not isinstance(grid, (tuple, list)) or len(grid) != 2 or
-            not all(isinstance(g, int) and not isinstance(g, bool) and g >= 1 for g in grid)):
+    if not is_int_pair(grid, 1):
         raise ValueError(f"grid must be a pair (rows, columns) of ints >= 1, got {grid!r}")
     pre = getattr(model, "data_preprocessor", None)
     if hasattr(model, "extract_feat") and pre is not None and hasattr(pre, "mean") and hasattr(pre, "std"):

@@ -38,6 +38,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
+from .validation import is_int_pair
+
 __all__ = ["main", "write_synthetic_cityscapes", "run_cuda_tests", "train_check", "write_report",
            "SKIP_LINE", "DEFAULT_MODELS", "DEFAULT_OUT"]
 
@@ -80,8 +82,7 @@ def write_synthetic_cityscapes(root: str | os.PathLike, *, size: Sequence[int] =
     import numpy as np
     from PIL import Image
 
-    if not (isinstance(size, (list, tuple)) and len(size) == 2 and
-            all(isinstance(v, int) and not isinstance(v, bool) and v >= 8 for v in size)):
+    if not is_int_pair(size, 8):
         raise ValueError(f"size must be a pair (W, H) of ints >= 8 (pixels), got {size!r}")
     _check_pos_int(num_train, "num_train")
     _check_pos_int(num_val, "num_val")
@@ -336,8 +337,8 @@ def _settings(args) -> dict:
         raise ValueError(f"--num-workers must be a non-negative int, got {workers}")
     sia = dict(num_analyses=1, num_refreshes=2, subset=n, analyse_at_start=False, final_refresh=True)
     if tiny:
-        sia.update(extractor="conv-random", subset=2, types=["R+", "rotate+", "gaussian_blur"], max_evals=3,
-                   eval_batch_size=2)
+        sia.update(extractor="conv-random", subset=2, types=["R+", "rotate+", "gaussian_blur"],
+                   analysis=dict(budget=3, batch_size=2))
     return dict(models=list(models), iters=iters, size=list(size), num_train=n, num_val=n,
                 crop=None if crop is None else list(crop), batch_size=batch, num_workers=workers, sia=sia,
                 tiny=bool(tiny))

@@ -21,6 +21,8 @@ PROFILES_FILE = Path(__file__).resolve().parent / "profiles.yaml"
 PROFILES = ("smoke", "cpu", "paper")
 #: the key of a profile that holds build_config's defaults (not a notebook parameter)
 TRAIN_KEY = "train"
+#: the key of a profile that holds the analysis settings (a notebook parameter and a build_config default)
+ANALYSIS_KEY = "analysis"
 
 
 @functools.lru_cache(maxsize=4)
@@ -51,10 +53,17 @@ def profile_parameters(profile: str, path: str | Path | None = None) -> dict:
 
 
 def training_defaults(profile: str, path: str | Path | None = None) -> dict:
-    """build_config's defaults for ``profile`` (its ``train`` mapping; ``crop`` as an (H, W) tuple)."""
-    train = _profile(profile, path).get(TRAIN_KEY)
+    """build_config's defaults for ``profile``: its ``train`` mapping (``crop`` as an (H, W) tuple) and the
+    profile's ``analysis`` settings (shared with notebook 03), under ``analysis``."""
+    prof = _profile(profile, path)
+    train = prof.get(TRAIN_KEY)
     if not isinstance(train, dict):
         raise ValueError(f"profile {profile!r} has no '{TRAIN_KEY}' mapping in {PROFILES_FILE.name}")
+    analysis = prof.get(ANALYSIS_KEY) or {}
+    if not isinstance(analysis, dict):
+        raise ValueError(f"profile {profile!r}: '{ANALYSIS_KEY}' must be a mapping of AnalysisSettings fields, got "
+                         f"{analysis!r}")
+    train[ANALYSIS_KEY] = dict(analysis)
     if isinstance(train.get("crop"), list):
         train["crop"] = tuple(train["crop"])
     return train

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .validation import is_int
+
 __all__ = ["TYPE_SETS", "Distribution", "rank_weights", "resolve_types"]
 
 
@@ -190,7 +192,7 @@ class Distribution:
         from U[0, 1] instead). ``generator`` is a ``numpy.random.Generator`` or a
         ``torch.Generator`` (CPU); same generator state → same draws.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        if not is_int(n, 0):
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
         p = self._rows["p"].to_numpy(float)
         if isinstance(generator, np.random.Generator):

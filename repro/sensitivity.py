@@ -41,12 +41,14 @@ import pandas as pd
 
 from .features import extractor as extractor_of
 from .hashing import state_hash, tensor_hash
+from .perturb.functional import MAX_BLUR_KERNEL, blur_kernel_size
+from .validation import is_number
 from . import perturbed
 
 __all__ = [
     "cumulative_sensitivity", "targets", "monotone_points", "solve_targets", "LevelResult",
     "adaptive_levels", "uniform_levels", "snap_blur", "analyse", "points_frame",
-    "perturbation_evaluator", "pchip_curve", "blur_kernel", "degenerate_reason", "GUARD_Z",
+    "perturbation_evaluator", "pchip_curve", "AnalysisSettings", "METHODS", "blur_kernel", "degenerate_reason", "GUARD_Z",
 ]
 
 EPS = 1e-6
@@ -298,7 +300,7 @@ def degenerate_reason(miou_drop: float, kid: float, *, miou_se: float = math.nan
     ``miou_drop = mIoU(0) - mIoU(α_max)`` (percent) and ``kid = KID(α_max)`` must exceed ``z`` times
     their noise (``miou_se``, ``kid_se``; NaN counts as 0, i.e. they must then be > 0).
     """
-    if not (isinstance(z, (int, float)) and not isinstance(z, bool) and z >= 0):
+    if not (is_number(z) and z >= 0):
         raise ValueError(f"guard z must be a number >= 0, got {z!r}")
     ms = 0.0 if not math.isfinite(miou_se) else float(miou_se)
     ks = 0.0 if not math.isfinite(kid_se) else float(kid_se)
@@ -458,10 +460,11 @@ def uniform_levels(evaluate: Callable[[float], tuple[float, float]], *, num_leve
 
 
 # ----------------------------------------------------------------------------- blur rounding
-def snap_blur(alpha: float, *, k_max: int = 49) -> float:
-    """Round a blur magnitude to the nearest one giving an odd kernel ``k = 2·floor(49·α/2)+1``.
+def snap_blur(alpha: float, *, k_max: int = MAX_BLUR_KERNEL) -> float:
+    """Round a blur magnitude to the nearest one giving an odd kernel ``k = 2·floor(k_max·α/2)+1``
+    (:func:`repro.perturb.blur_kernel_size`, ``k_max`` = 49 pixels at α = 1).
 
-    Returns the smallest magnitude giving that kernel, ``(k-1)/49``, nudged up by 1e-9 so that
+    Returns the smallest magnitude giving that kernel, ``(k-1)/k_max``, nudged up by 1e-9 so that
     floating point cannot drop it to the kernel below (units: magnitude in [0, 1]).
     """
     a = float(alpha)
@@ -473,9 +476,10 @@ def snap_blur(alpha: float, *, k_max: int = 49) -> float:
 
 
 def blur_kernel(alpha) -> np.ndarray:
-    """Kernel size ``2·floor(49·α/2)+1`` for magnitudes ``alpha`` (SPEC.md §1)."""
+    """Kernel sizes (pixels) for magnitudes ``alpha`` (an array of any shape): :func:`repro.perturb.blur_kernel_size`
+    element by element (SPEC.md §1)."""
     a = np.asarray(alpha, dtype=np.float64)
-    return (2 * np.floor(49 * a / 2 + 1e-12) + 1).astype(int)
+    return np.array([blur_kernel_size(float(x)) for x in a.ravel()], dtype=int).reshape(a.shape)
 
 
 def points_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -573,14 +577,107 @@ def _resolve_data(dataset, subset, seed):
     return images, labels, num_classes, ignore_index, ident
 
 
-def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, subset: int | Sequence[int] | None = None,
-            extractor: Any = "auto", method: str = "adaptive", num_levels: int = 5, tol: float = 0.05,
-            budget: int | None = None, grid: int = 10, seed: int = 0, batch_size: int = 8, device: Any = None,
-            cache: bool = True, force: bool = False, clean_features: Any = None, clean_miou: float | None = None,
-            num_classes: int | None = None, ignore_index: int | None = None, alpha_max: float = 1.0,
-            border: str = "zoom", kid_subsets: int = 100, kid_subset_size: int | None = None,
-            guard: float | None = GUARD_Z, cache_key: str | None = None, progress: bool = True,
-            warn: bool = True) -> pd.DataFrame:
+#: the analysis methods of :class:`AnalysisSettings` (``"none"``: no analysis; the training hook then uses
+#: the uniform levels ``k·α_max/L``, Ours~SA)
+METHODS = ("adaptive", "uniform", "none")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How a sensitivity analysis measures and chooses its levels: one object under one set of names from
+    the profile (``analysis:`` in ``repro/profiles.yaml``) to :func:`analyse`, notebook 03 and the training
+    hook (``SensitivityHook(analysis=dict(...))``).
+
+    method : ``"adaptive"`` (ASA, :func:`adaptive_levels`), ``"uniform"`` (:func:`uniform_levels`) or
+        ``"none"`` (no analysis: levels ``k·α_max/L``; only the training hook accepts it, for Ours~SA)
+    num_levels : L, levels per type (L-1 solved for the targets ``2k/L``, plus α_max); an int ≥ 2
+    tol : ASA stops when every level lies within ``tol·α_max`` of an evaluated magnitude (fraction of α_max)
+    budget : ASA evaluations per type, α_max's included (``None``: until ``tol`` is met)
+    grid : uniform SA evaluates ``α_max·i/grid``, i = 1..grid
+    alpha_max : the largest magnitude (unitless, in (0, 1])
+    batch_size : images per forward pass (model and extractor), also the chunk of the noise stream
+        (:mod:`repro.perturbed`)
+    seed : seed of the subset draw, the perturbation draws (:func:`repro.seeds.derive_seed`), the KID
+        subsets and the bootstrap
+    border : border mode of the geometric perturbations (:data:`repro.perturb.BORDERS`)
+    kid_subsets, kid_subset_size : KID as the mean over ``kid_subsets`` subsets of ``kid_subset_size``
+        images (``None``: half the analysed images, :func:`kid_subset_size_for`)
+    guard : z of the degenerate-curve guard (:func:`degenerate_reason`; ``None``: off)
+
+    ``AnalysisSettings.of(x, **changes)`` accepts an ``AnalysisSettings``, a mapping of these names
+    (a config dict) or ``None`` (the defaults), then applies ``changes``; an unknown name is a
+    ``TypeError`` that lists the known ones.
+    """
+
+    method: str = "adaptive"
+    num_levels: int = 5
+    tol: float = 0.05
+    budget: int | None = None
+    grid: int = 10
+    alpha_max: float = 1.0
+    batch_size: int = 8
+    seed: int = 0
+    border: str = "zoom"
+    kid_subsets: int = 100
+    kid_subset_size: int | None = None
+    guard: float | None = GUARD_Z
+
+    def __post_init__(self):
+        from .perturb import functional as perturb_functional
+        from .validation import check_int
+
+        if self.method not in METHODS:
+            raise ValueError(f"analysis method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        targets(check_int(self.num_levels, "num_levels", 2))
+        if not is_number(self.tol) or not 0 < self.tol < 1:
+            raise ValueError(f"tol must be a fraction of alpha_max in (0, 1), got {self.tol!r}")
+        check_int(self.budget, "budget", 1, optional=True)
+        check_int(self.grid, "grid", 1)
+        if not is_number(self.alpha_max) or not 0 < self.alpha_max <= 1:
+            raise ValueError(f"alpha_max must be a number in (0, 1], got {self.alpha_max!r}")
+        check_int(self.batch_size, "batch_size", 1)
+        check_int(self.seed, "seed", 0)
+        if self.border not in perturb_functional.BORDERS:
+            raise ValueError(f"border must be one of {perturb_functional.BORDERS}, got {self.border!r}")
+        check_int(self.kid_subsets, "kid_subsets", 1)
+        check_int(self.kid_subset_size, "kid_subset_size", 2, optional=True)
+        if self.guard is not None and (not is_number(self.guard) or self.guard < 0):
+            raise ValueError(f"guard must be a number >= 0 or None, got {self.guard!r}")
+
+    @classmethod
+    def of(cls, settings: "AnalysisSettings | Mapping[str, Any] | None" = None, **changes) -> "AnalysisSettings":
+        """``settings`` (an ``AnalysisSettings``, a mapping of field names, or ``None``: the defaults) with ``changes``."""
+        import dataclasses
+
+        if settings is None:
+            base = {}
+        elif isinstance(settings, AnalysisSettings):
+            base = dataclasses.asdict(settings)
+        elif isinstance(settings, Mapping):
+            base = dict(settings)
+        else:
+            raise TypeError(f"analysis settings must be an AnalysisSettings, a mapping of its fields or None, got "
+                            f"{type(settings).__name__}")
+        base.update(changes)
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(base) - set(known))
+        if unknown:
+            raise TypeError(f"unknown analysis setting(s) {', '.join(unknown)}; the settings are {', '.join(known)}")
+        return cls(**base)
+
+    def to_dict(self) -> dict:
+        """The fields as a plain dict (for configs and cache keys)."""
+        import dataclasses
+
+        return dataclasses.asdict(self)
+
+
+def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *,
+            settings: AnalysisSettings | Mapping[str, Any] | None = None, subset: int | Sequence[int] | None = None,
+            extractor: Any = "auto", device: Any = None, cache: bool = True, force: bool = False,
+            clean_features: Any = None, clean_miou: float | None = None, num_classes: int | None = None,
+            ignore_index: int | None = None, cache_key: str | None = None, progress: bool = True,
+            warn: bool = True, **changes) -> pd.DataFrame:
     """Sensitivity analysis of ``model`` for many perturbation types on a data subset.
 
     For each type the levels are chosen by :func:`adaptive_levels` (``method="adaptive"``) or
@@ -597,12 +694,12 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     model : nn.Module / callable images→logits, or an MMSegmentation segmentor
     dataset : a SegDataset (``batch``, ``num_classes``) or a pair ``(images, labels)`` of tensors
     types : perturbation names or a :data:`repro.sampling.TYPE_SETS` key
-    subset : number of samples drawn with ``seed`` (sorted), explicit indices, or None (all)
+    settings, **changes : the :class:`AnalysisSettings` (method, num_levels, tol, budget, grid, alpha_max,
+        batch_size, seed, border, kid_subsets, kid_subset_size, guard): ``AnalysisSettings.of(settings,
+        **changes)``, e.g. ``analyse(model, data, settings=profile_settings, budget=6)``
+    subset : number of samples drawn with the settings' ``seed`` (sorted), explicit indices, or None (all)
     extractor : a name for :func:`repro.features.extractor` (e.g. ``"auto"``, ``"conv-random"``), an
         ``Extractor`` or ``nn.Module``
-    method, num_levels, tol, budget, grid, alpha_max : see the level functions
-    seed : seed of the subset draw, the noise perturbation and the KID subsets
-    batch_size : images per forward pass (model and extractor); the noise draw depends on it
     device : where to run (default: the model's device)
     cache, force, cache_key : cache each type's result with :func:`repro.cache.cached` (namespace
         ``sensitivity``) keyed by the type, the model's state hash, the images' content, the
@@ -611,10 +708,6 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     clean_features : precomputed clean features ``n × d`` of the subset (e.g. in a training hook)
     clean_miou : precomputed clean mIoU (percent) of the subset
     num_classes, ignore_index : needed when ``dataset`` is a tensor pair (ignore default 255)
-    border : border mode of the geometric perturbations
-    kid_subsets, kid_subset_size : KID subsets (default: 100 subsets of half the images, see
-        :func:`kid_subset_size_for`)
-    guard : z of the degenerate-curve guard (:func:`degenerate_reason`; ``None``: off)
     warn : warn (``UserWarning``) for each degenerate type; callers that report ``attrs["flags"]``
         themselves (notebooks, the training hook's log) pass ``False``
 
@@ -635,8 +728,12 @@ def analyse(model: Any, dataset: Any, types: str | Sequence[str] = "all", *, sub
     from repro.inference import model_device
     from repro.sampling import resolve_types
 
-    if method not in ("adaptive", "uniform"):
-        raise ValueError(f"method must be 'adaptive' or 'uniform', got {method!r}")
+    st = AnalysisSettings.of(settings, **changes)
+    if st.method == "none":
+        raise ValueError("method must be 'adaptive' or 'uniform' for analyse ('none' means no analysis)")
+    method, num_levels, tol, budget, grid, alpha_max = st.method, st.num_levels, st.tol, st.budget, st.grid, st.alpha_max
+    batch_size, seed, border, kid_subsets, kid_subset_size, guard = (st.batch_size, st.seed, st.border, st.kid_subsets,
+                                                                     st.kid_subset_size, st.guard)
     names = resolve_types(types)
     if not callable(model):
         raise TypeError(f"model must be callable (nn.Module, images -> logits function, or mmseg segmentor), got {type(model).__name__}")

@@ -9,7 +9,29 @@ from typing import Any
 
 import torch
 
-__all__ = ["check_int", "check_images"]
+__all__ = ["check_int", "check_images", "is_int", "is_number", "is_int_pair"]
+
+
+def is_int(value: Any, minimum: int | None = None) -> bool:
+    """Whether ``value`` is an integer (Python or numpy; ``bool`` is not: ``True`` is not a count),
+    ``>= minimum`` when given."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        return False
+    return minimum is None or value >= minimum
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (int or float, Python or numpy; not ``bool``)."""
+    import numpy as np
+
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def is_int_pair(value: Any, minimum: int | None = None) -> bool:
+    """Whether ``value`` is a list or tuple of two integers (:func:`is_int`) ``>= minimum``."""
+    return isinstance(value, (list, tuple)) and len(value) == 2 and all(is_int(v, minimum) for v in value)
 
 
 def check_int(value: Any, name: str, minimum: int | None = None, *, optional: bool = False) -> Any:

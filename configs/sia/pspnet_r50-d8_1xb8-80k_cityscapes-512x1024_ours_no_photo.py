@@ -3,8 +3,8 @@ _base_ = ['./_base_/pspnet_r50-d8_1xb8-80k_cityscapes-512x1024.py']
 custom_hooks = [
     dict(type='PlainCheckpointHook'),
     dict(
-        analysis='adaptive',
-        border='zoom',
+        analysis=dict(
+            batch_size=8, border='zoom', budget=10, method='adaptive', seed=0),
         dataset=dict(
             data_prefix=dict(
                 img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
@@ -14,14 +14,11 @@ custom_hooks = [
             1024,
             512,
         ),
-        eval_batch_size=8,
         extractor='auto',
-        max_evals=None,
         num_analyses=4,
         num_refreshes=8,
         run_id=None,
         schedule_file=None,
-        seed=0,
         subset=100,
         type='SensitivityHook',
         types='no_photo'),

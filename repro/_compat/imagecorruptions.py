@@ -41,7 +41,8 @@ import numpy as np
 __all__ = ["CORRUPTIONS", "COMMON", "HELD_OUT", "corrupt", "module", "frost_files"]
 
 #: The 15 common corruptions followed by the 4 held-out ("validation") ones, in the package's
-#: (and ImageNet-C's) order.
+#: (and ImageNet-C's) order; the one definition (:mod:`repro.corrupt` imports them as
+#: ``IMAGENET_C_COMMON`` and ``IMAGENET_C_HELD_OUT``).
 COMMON = (
     "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
     "motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast",

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import IGNORE_INDEX
-from ..validation import check_images
+from ..validation import check_images, is_int
 
 __all__ = [
     "NAMES",
@@ -740,7 +740,7 @@ def warp_matrix(name: str, magnitude: float, height: int, width: int, *, border:
     if border not in BORDERS:
         raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     for what, v in (("height", height), ("width", width)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        if not is_int(v, 1):
             raise ValueError(f"{what} must be a positive int (pixels), got {v!r}")
     p = affine_parameters(name, magnitude, height, width)
     # forward map dst - c = A·(src - c) + t (as _forward_matrices), inverted in closed form

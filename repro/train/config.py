@@ -3,8 +3,10 @@
 The parts are ordinary mmengine config files in ``repro/train/configs/``:
 
 * ``_base_/default_runtime.py`` -- runtime, SGD + poly schedule, hooks, evaluator;
-* ``models/{pspnet_r18,pspnet_r50,segformer_b0}.py`` -- BN (not SyncBN), ``init_cfg=None``; ImageNet
-  backbone weights come from local files through ``build_config(pretrained=...)`` (:mod:`.pretrained`);
+* ``models/<name>.py`` (:data:`MODELS`) -- BN (not SyncBN), ``init_cfg=None``; what they share (the
+  ``EncoderDecoder`` shell and its data preprocessor; the ``OptimWrapper`` of models with their own optimiser)
+  is in ``models/_base_*.py``; ImageNet backbone weights come from local files through
+  ``build_config(pretrained=...)`` (:mod:`.pretrained`);
 * ``datasets/<name>.py`` -- dataset class, data root, class count, scales, split folders and the
   expected folder layout (``data_layout``) used in the error raised when data is missing.
 
@@ -38,7 +40,7 @@ from mmengine.config import Config, ConfigDict
 
 from ..dataset_roots import PAPER_DATASETS
 from ..profiles import PROFILES, training_defaults
-from ..validation import check_int
+from ..validation import check_int, is_int, is_int_pair
 
 __all__ = ["build_config", "CONFIG_DIR", "MODELS", "METHODS", "DATASETS", "PROFILES", "POLICIES",
            "profile_defaults"]
@@ -96,10 +98,9 @@ def _check_choice(value, choices, what):
 
 
 def _pair(x, what) -> tuple[int, int]:
-    if isinstance(x, int) and not isinstance(x, bool):
+    if is_int(x):
         x = (x, x)
-    if (not isinstance(x, (list, tuple)) or len(x) != 2 or
-            not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in x)):
+    if not is_int_pair(x, 1):
         raise ValueError(f"{what} must be a positive int or a pair (H, W) of positive ints, got {x!r}")
     return int(x[0]), int(x[1])
 
@@ -169,7 +170,8 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     checkpoint_interval : iterations between checkpoints.
     border : border mode of the geometric perturbations (``zoom`` or ``pad``).
     sia : overrides of the ``SensitivityHook`` arguments (``ours*`` methods only), e.g.
-        ``dict(subset=8, extractor="inception")``.
+        ``dict(subset=8, extractor="inception", analysis=dict(budget=4))``; ``analysis`` updates the profile's
+        analysis settings (:class:`repro.sensitivity.AnalysisSettings`; the method is the variant's, the seed 0).
     eval_splits : splits :func:`repro.train.run` evaluates at the end (default: the dataset's).
     eval_limit : evaluate on the first N images of each split only (``None``: all; ``"profile"``:
         the profile's choice -- smoke uses 8).
@@ -362,6 +364,20 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         types, analysis = OURS[method]
         s = dict(prof["sia"])
         s.update(dict(sia or {}))
+        from .hooks import LEGACY_ANALYSIS_ARGS
+
+        moved = [f"{k} is sia=dict(analysis=dict({LEGACY_ANALYSIS_ARGS[k]}=...))" for k in s
+                 if k in LEGACY_ANALYSIS_ARGS and not (k == "analysis" and isinstance(s[k], Mapping))]
+        if moved:
+            raise ValueError("sia: the analysis settings go under analysis (repro.sensitivity.AnalysisSettings): "
+                             + "; ".join(moved))
+        # the analysis seed (subset, noise draws, KID subsets) is a measurement setting, not the training
+        # seed: runs of every seed that share a warm start then share their first analysis
+        settings = dict(method=analysis, seed=0, border=border, **prof.get("analysis", {}))
+        settings.update(dict(s.pop("analysis", None) or {}))
+        from ..sensitivity import AnalysisSettings
+
+        AnalysisSettings.of(settings)  # a bad setting fails here, with its name, not in the runner
         factor = s.pop("size_factor", None)
         ana_split = ds.get("analysis_split", val_split)
         if dataset in SHIPPED_DATASETS:
@@ -374,10 +390,8 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         if "dataset_size" not in s and factor:
             w, h = ds["img_scale"]
             s["dataset_size"] = (max(8, int(round(w * factor))), max(8, int(round(h * factor))))
-        # the analysis seed (subset, noise draws, KID subsets) is a measurement setting, not the training
-        # seed: runs of every seed that share a warm start then share their first analysis
-        hook = dict(type="SensitivityHook", types=types, analysis=analysis, dataset=hook_ds, seed=0,
-                    border=border, schedule_file=None, run_id=None)
+        hook = dict(type="SensitivityHook", types=types, analysis=settings, dataset=hook_ds, schedule_file=None,
+                    run_id=None)
         hook.update(s)
         if "types" in s:  # the warm-up of the transform uses the same perturbation set
             for t in train_pipeline:

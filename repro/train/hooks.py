@@ -56,13 +56,13 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from .. import perturb
 from ..perturbed import evaluate_levels
 from ..sampling import Distribution, resolve_types
+from ..sensitivity import AnalysisSettings
 from ..validation import check_int
 from .channel import announce, current_experiment, remove_pointer, schedule_path, write_pointer, write_schedule
 
-__all__ = ["SensitivityHook", "event_iterations", "init_encoder_name", "measures_levels", "shard_types",
+__all__ = ["SensitivityHook", "event_iterations", "init_encoder_name", "measures_levels", "hook_args", "LEGACY_ANALYSIS_ARGS", "shard_types",
            "merge_payloads"]
 
 #: ``valid_until`` of the last schedule segment (no further refresh)
@@ -152,6 +152,33 @@ def _cuda_ready() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_initialized())
 
 
+#: the hook's flat analysis arguments in configs written before :class:`repro.sensitivity.AnalysisSettings`
+#: → the setting each one is now (``SensitivityHook(analysis=dict(<setting>=...))``)
+LEGACY_ANALYSIS_ARGS = {"analysis": "method", "num_levels": "num_levels", "tol": "tol", "max_evals": "budget",
+                        "eval_batch_size": "batch_size", "border": "border", "seed": "seed", "guard": "guard"}
+
+
+def hook_args(spec: Mapping[str, Any]) -> dict:
+    """``SensitivityHook`` arguments from a config's hook dict (``type`` dropped), also from a config written
+    before :class:`~repro.sensitivity.AnalysisSettings`, whose flat analysis arguments (``analysis="adaptive"``,
+    ``max_evals=6``, ``eval_batch_size=16``...) are moved into ``analysis=dict(method=..., budget=..., batch_size=...)``
+    (:data:`LEGACY_ANALYSIS_ARGS`)."""
+    args = {k: v for k, v in spec.items() if k != "type"}
+    flat = {LEGACY_ANALYSIS_ARGS[k]: args.pop(k) for k in list(args)
+            if k in LEGACY_ANALYSIS_ARGS and not (k == "analysis" and not isinstance(args[k], str))}
+    if flat:
+        args["analysis"] = {**flat, **dict(args.get("analysis") or {})}
+    return args
+
+
+def _method_of(analysis) -> str:
+    if isinstance(analysis, str):  # a config written before AnalysisSettings
+        return analysis
+    if isinstance(analysis, AnalysisSettings):
+        return analysis.method
+    return (analysis or {}).get("method", "adaptive")
+
+
 def measures_levels(hook_cfg: Mapping[str, Any]) -> bool:
     """Whether a run with this ``SensitivityHook`` config (missing keys: the hook's defaults) measures mIoU at
     levels with :func:`repro.perturbed.evaluate_levels` (refreshes, a final refresh, ``analysis="none"`` or
@@ -164,7 +191,8 @@ def measures_levels(hook_cfg: Mapping[str, Any]) -> bool:
     def get(key):
         return hook_cfg.get(key, defaults[key])
 
-    return bool(get("analysis") == "none" or get("measure_levels") or get("num_refreshes") or get("final_refresh"))
+    return bool(_method_of(hook_cfg.get("analysis")) == "none" or get("measure_levels") or get("num_refreshes")
+                or get("final_refresh"))
 
 
 def shard_types(types: Sequence[str], rank: int, world_size: int) -> list[str]:
@@ -237,8 +265,12 @@ class SensitivityHook(Hook):
         says in ``before_run`` which file it writes (:mod:`repro.train.channel`).
     run_id : written into the schedule file (see :mod:`repro.train.channel`); ``None``: the
         runner's experiment name.
-    analysis : ``"adaptive"``, ``"uniform"`` or ``"none"`` (``Ours~SA``).
-    num_levels : L levels per type (L-1 solved + α_max).
+    analysis : the analysis settings, :class:`repro.sensitivity.AnalysisSettings` or a dict of its fields
+        (``method`` ``"adaptive"``/``"uniform"``/``"none"`` (``Ours~SA``: levels k/L, no analysis),
+        ``num_levels`` L, ``tol``, ``budget``, ``batch_size`` (images per forward pass), ``border``,
+        ``seed`` (subset draws, perturbation draws, KID subsets; independent of the training seed, so
+        runs sharing a warm start share their first analysis), ``guard``...); ``None``: the defaults.
+        The same object and names as :func:`repro.sensitivity.analyse` and the profiles' ``analysis:``.
     num_analyses, num_refreshes : events per run (4 and 8 in the paper).
     weighting, jitter : passed to :meth:`Distribution.from_analysis`.
     dataset : ``None`` (default): the config's own validation dataset (``val_dataloader.dataset``,
@@ -256,11 +288,6 @@ class SensitivityHook(Hook):
         the model as it was before training (a warm start; :func:`repro.features.encoder_extractor`),
         read from the checkpoint ``extractor_weights`` when given (a resumed run), else taken
         from the model at ``before_train`` of a fresh run.
-    tol, max_evals : ASA tolerance (fraction of α_max) and evaluation budget per type.
-    eval_batch_size : images per forward pass during evaluations.
-    border : border mode of geometric perturbations.
-    seed : seed of the analysis (subset draws, noise draws, KID subsets); independent of the
-        training seed, so that runs sharing a warm start share their first analysis.
     restore_rng : keep the torch RNG stream of training steps independent of in-between work: the
         CPU generator's state and, when CUDA is available and initialised, every CUDA device's
         generator state are saved after each training step, restored before the next one and
@@ -274,7 +301,6 @@ class SensitivityHook(Hook):
     final_refresh : refresh after the last iteration too (it only reports the final distribution).
     refresh_subset : refreshes (and the measurement after an analysis) use the first this many
         images of the analysis subset (``None``: all).
-    guard : z of the degenerate-curve guard of the analysis (:func:`repro.sensitivity.degenerate_reason`).
     cache_events : store each event's result under ``<cache>/sia_events`` keyed by the model's
         weights and every setting; an identical event (e.g. the first analysis of every run
         that starts from the same warm start) is then read instead of recomputed. The history
@@ -288,36 +314,39 @@ class SensitivityHook(Hook):
     priority = "NORMAL"  # before CheckpointHook (VERY_LOW): a checkpoint holds the refreshed state
 
     def __init__(self, types: str | Sequence[str] = "all", schedule_file: str | None = None,
-                 run_id: str | None = None, analysis: str = "adaptive", num_levels: int = 5,
+                 run_id: str | None = None, analysis: AnalysisSettings | Mapping[str, Any] | None = None,
                  num_analyses: int = 4, num_refreshes: int = 8, weighting: str = "accuracy",
                  jitter: float = 0.1, dataset: Mapping[str, Any] | None = None, subset: int | Sequence[int] = 8,
                  subset_seed: int = 0, dataset_size: Sequence[int] | None = None,
-                 extractor: str = "auto", extractor_weights: str | None = None, tol: float = 0.05,
-                 max_evals: int | None = None, eval_batch_size: int = 8, border: str = "zoom", seed: int = 0,
+                 extractor: str = "auto", extractor_weights: str | None = None,
                  restore_rng: bool = True, measure_levels: bool = True, analyse_at_start: bool = False,
-                 final_refresh: bool = True, refresh_subset: int | None = None, guard: float | None = 2.0,
-                 cache_events: bool = False, shard: bool = True):
+                 final_refresh: bool = True, refresh_subset: int | None = None,
+                 cache_events: bool = False, shard: bool = True, **unknown):
+        if unknown:
+            moved = [f"{k} is analysis=dict({LEGACY_ANALYSIS_ARGS[k]}=...)" for k in unknown if k in LEGACY_ANALYSIS_ARGS]
+            raise TypeError(f"SensitivityHook got unknown argument(s) {', '.join(sorted(unknown))}"
+                            + (f" ({'; '.join(moved)}: repro.sensitivity.AnalysisSettings)" if moved else ""))
+        if isinstance(analysis, str):
+            raise TypeError(f"SensitivityHook: analysis must be a dict of repro.sensitivity.AnalysisSettings fields "
+                            f"(e.g. dict(method={analysis!r})), an AnalysisSettings or None, got the string {analysis!r}")
         if not isinstance(shard, bool):
             raise TypeError(f"SensitivityHook: shard must be True or False, got {shard!r}")
-        if analysis not in ("adaptive", "uniform", "none"):
-            raise ValueError(f"analysis must be 'adaptive', 'uniform' or 'none', got {analysis!r}")
-        check_int(num_levels, "num_levels", 2)
+        settings = AnalysisSettings.of(analysis)
         if num_analyses < 1 or num_refreshes < 0:
             raise ValueError("num_analyses must be >= 1 and num_refreshes >= 0")
         if weighting not in ("accuracy", "rank"):
             raise ValueError(f"weighting must be 'accuracy' or 'rank', got {weighting!r}")
-        if border not in perturb.BORDERS:
-            raise ValueError(f"border must be one of {perturb.BORDERS}, got {border!r}")
         if isinstance(subset, int) and not isinstance(subset, bool) and subset < 2:
             raise ValueError(f"subset must hold at least 2 images (KID needs 2 samples), got {subset!r}")
         check_int(refresh_subset, "refresh_subset", 1, optional=True)
-        if extractor == "encoder" and analysis == "none":
+        if extractor == "encoder" and settings.method == "none":
             extractor = "conv-random"  # no analysis, no KID: nothing to build
         self.types = resolve_types(types)
         self.schedule_file = schedule_file
         self.run_id = run_id
-        self.analysis = analysis
-        self.num_levels = num_levels
+        self.settings = settings
+        self.analysis = settings.method
+        self.num_levels = settings.num_levels
         self.num_analyses = num_analyses
         self.num_refreshes = num_refreshes
         self.weighting = weighting
@@ -331,17 +360,14 @@ class SensitivityHook(Hook):
         self.dataset_size = tuple(dataset_size) if dataset_size is not None else None
         self.extractor_name = extractor
         self.extractor_weights = extractor_weights
-        self.tol = float(tol)
-        self.max_evals = max_evals
-        self.eval_batch_size = int(eval_batch_size)
-        self.border = border
-        self.seed = int(seed)
+        self.eval_batch_size = settings.batch_size
+        self.border = settings.border
+        self.seed = settings.seed
         self.restore_rng = bool(restore_rng)
         self.measure_levels = bool(measure_levels)
         self.analyse_at_start = bool(analyse_at_start)
         self.final_refresh = bool(final_refresh)
         self.refresh_subset = refresh_subset
-        self.guard = guard
         self.cache_events = bool(cache_events)
         self.shard = shard
         self._clean_features: torch.Tensor | None = None
@@ -438,8 +464,8 @@ class SensitivityHook(Hook):
                     dataset=self.dataset_cfg, subset=self.subset, subset_seed=self.subset_seed,
                     dataset_size=self.dataset_size,
                     extractor=self._extractor.tag if kind == "analysis" and self._extractor is not None else None,
-                    tol=self.tol, max_evals=self.max_evals, border=self.border, seed=self.seed,
-                    measure_levels=self.measure_levels, refresh_subset=self.refresh_subset, guard=self.guard,
+                    tol=self.settings.tol, max_evals=self.settings.budget, border=self.border, seed=self.seed,
+                    measure_levels=self.measure_levels, refresh_subset=self.refresh_subset, guard=self.settings.guard,
                     levels=self.levels if kind == "refresh" else None)
 
     def _event_payload(self, runner, kind: str, at_iter: int) -> dict:
@@ -557,10 +583,9 @@ class SensitivityHook(Hook):
         # cached per type (with cache_events): runs from one warm start share their first analysis with each
         # other, with their ablations (a subset of the types) and with notebook 03 (the same settings)
         return sensitivity.analyse(
-            model, (images, labels), list(types), extractor=self._extractor, method=self.analysis,
-            num_levels=self.num_levels, tol=self.tol, budget=self.max_evals, seed=self.seed,
-            batch_size=self.eval_batch_size, device=device, cache=self.cache_events, clean_features=self._clean_features,
-            num_classes=num_classes, border=self.border, guard=self.guard, progress=False, warn=False)
+            model, (images, labels), list(types), settings=self.settings, extractor=self._extractor, device=device,
+            cache=self.cache_events, clean_features=self._clean_features, num_classes=num_classes, progress=False,
+            warn=False)
 
     def _apply_payload(self, runner, payload: dict) -> None:
         self.levels = {k: list(v) for k, v in payload["levels"].items()}

@@ -18,6 +18,7 @@ about a quarter of a second).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 __all__ = ["PUBLISHED", "RECOMMENDED", "PRETRAINED_DIR_ENV", "PretrainedNotFoundError", "PretrainedWeightsError",
@@ -40,7 +41,48 @@ PUBLISHED = {
                      "mit_b0_20220624-7e0fe6dd.pth"),
 }
 
-_SLIDE_1024 = dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768))
+#: model → the MMSegmentation 1.2.2 configs (ImageNet-initialised backbone) whose schedules
+#: :data:`RECOMMENDED` holds; a name ``<model>_<G>xb<B>-<N>k_<dataset>-<H>x<W>`` says the schedule:
+#: N·1000 iterations, G GPUs × B images per GPU, H×W crops
+_MMSEG_CONFIGS = {
+    "pspnet_r50": ("pspnet_r50-d8_4xb2-80k_cityscapes-512x1024", "pspnet_r50-d8_4xb4-80k_ade20k-512x512",
+                   "pspnet_r50-d8_4xb4-40k_voc12aug-512x512", "pspnet_r50-d8_4xb4-80k_potsdam-512x512",
+                   "pspnet_r50-d8_4xb4-80k_loveda-512x512"),
+    "pspnet_r18": ("pspnet_r18-d8_4xb2-80k_cityscapes-512x1024", "pspnet_r18-d8_4xb4-80k_potsdam-512x512",
+                   "pspnet_r18-d8_4xb4-80k_loveda-512x512"),
+    "segformer_b0": ("segformer_mit-b0_8xb1-160k_cityscapes-1024x1024", "segformer_mit-b0_8xb2-160k_ade20k-512x512"),
+}
+#: dataset names in MMSegmentation config names that differ from ours
+_MMSEG_DATASETS = {"voc12aug": "voc2012"}
+#: (model, dataset) → inference mode in that config where it is not whole-image
+_TEST_CFG = {("segformer_b0", "cityscapes"): dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768))}
+#: models whose Cityscapes schedule ACDC and IDD (driving scenes too, no mmseg config) take over
+_FOLLOW_CITYSCAPES = ("pspnet_r50", "segformer_b0")
+_CONFIG_NAME = re.compile(r"_(\d+)xb(\d+)-(\d+)k_([a-z0-9]+)-(\d+)x(\d+)$")
+
+
+def _recommended() -> dict:
+    """:data:`RECOMMENDED` read from :data:`_MMSEG_CONFIGS`, each model's pairs in that order, with
+    ``(model, "acdc")`` and ``(model, "idd")`` right after ``(model, "cityscapes")`` for the models in
+    :data:`_FOLLOW_CITYSCAPES` (the Cityscapes schedule, ``source`` marked ``" (Cityscapes')"``)."""
+    table = {}
+    for model, names in _MMSEG_CONFIGS.items():
+        for name in names:
+            found = _CONFIG_NAME.search(name)
+            if found is None:
+                raise ValueError(f"_MMSEG_CONFIGS[{model!r}]: {name!r} is not an MMSegmentation config name "
+                                 "<model>_<G>xb<B>-<N>k_<dataset>-<H>x<W>")
+            gpus, per_gpu, kilo_iters, mmseg_dataset, h, w = found.groups()
+            dataset = _MMSEG_DATASETS.get(mmseg_dataset, mmseg_dataset)
+            schedule = dict(iters=int(kilo_iters) * 1000, crop=(int(h), int(w)), batch_size=int(gpus) * int(per_gpu))
+            if (model, dataset) in _TEST_CFG:
+                schedule["test_cfg"] = _TEST_CFG[model, dataset]
+            table[model, dataset] = dict(schedule, source=name)
+            if dataset == "cityscapes" and model in _FOLLOW_CITYSCAPES:
+                for follower in ("acdc", "idd"):
+                    table[model, follower] = dict(schedule, source=f"{name} (Cityscapes')")
+    return table
+
 
 #: (model, dataset) → MMSegmentation 1.2.2's recommended schedule for an ImageNet-initialised backbone:
 #: ``iters`` (training iterations), ``crop`` (H, W) in pixels, ``batch_size`` (images per iteration
@@ -49,39 +91,7 @@ _SLIDE_1024 = dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768))
 #: ACDC and IDD (no mmseg config) follow Cityscapes; pairs not listed keep the profile's schedule.
 #: ``test_cfg`` (when given): the model's inference mode in that config (SegFormer on Cityscapes evaluates
 #: with 1024×1024 sliding windows at stride 768; every other pair here is ``whole``-image inference).
-RECOMMENDED = {
-    ("pspnet_r50", "cityscapes"): dict(iters=80000, crop=(512, 1024), batch_size=8,
-                                       source="pspnet_r50-d8_4xb2-80k_cityscapes-512x1024"),
-    ("pspnet_r50", "acdc"): dict(iters=80000, crop=(512, 1024), batch_size=8,
-                                 source="pspnet_r50-d8_4xb2-80k_cityscapes-512x1024 (Cityscapes')"),
-    ("pspnet_r50", "idd"): dict(iters=80000, crop=(512, 1024), batch_size=8,
-                                source="pspnet_r50-d8_4xb2-80k_cityscapes-512x1024 (Cityscapes')"),
-    ("pspnet_r50", "ade20k"): dict(iters=80000, crop=(512, 512), batch_size=16,
-                                   source="pspnet_r50-d8_4xb4-80k_ade20k-512x512"),
-    ("pspnet_r50", "voc2012"): dict(iters=40000, crop=(512, 512), batch_size=16,
-                                    source="pspnet_r50-d8_4xb4-40k_voc12aug-512x512"),
-    ("pspnet_r50", "potsdam"): dict(iters=80000, crop=(512, 512), batch_size=16,
-                                    source="pspnet_r50-d8_4xb4-80k_potsdam-512x512"),
-    ("pspnet_r50", "loveda"): dict(iters=80000, crop=(512, 512), batch_size=16,
-                                   source="pspnet_r50-d8_4xb4-80k_loveda-512x512"),
-    ("pspnet_r18", "cityscapes"): dict(iters=80000, crop=(512, 1024), batch_size=8,
-                                       source="pspnet_r18-d8_4xb2-80k_cityscapes-512x1024"),
-    ("pspnet_r18", "potsdam"): dict(iters=80000, crop=(512, 512), batch_size=16,
-                                    source="pspnet_r18-d8_4xb4-80k_potsdam-512x512"),
-    ("pspnet_r18", "loveda"): dict(iters=80000, crop=(512, 512), batch_size=16,
-                                   source="pspnet_r18-d8_4xb4-80k_loveda-512x512"),
-    ("segformer_b0", "cityscapes"): dict(iters=160000, crop=(1024, 1024), batch_size=8,
-                                         test_cfg=_SLIDE_1024,
-                                         source="segformer_mit-b0_8xb1-160k_cityscapes-1024x1024"),
-    ("segformer_b0", "acdc"): dict(iters=160000, crop=(1024, 1024), batch_size=8,
-                                   test_cfg=_SLIDE_1024,
-                                   source="segformer_mit-b0_8xb1-160k_cityscapes-1024x1024 (Cityscapes')"),
-    ("segformer_b0", "idd"): dict(iters=160000, crop=(1024, 1024), batch_size=8,
-                                  test_cfg=_SLIDE_1024,
-                                  source="segformer_mit-b0_8xb1-160k_cityscapes-1024x1024 (Cityscapes')"),
-    ("segformer_b0", "ade20k"): dict(iters=160000, crop=(512, 512), batch_size=16,
-                                     source="segformer_mit-b0_8xb2-160k_ade20k-512x512"),
-}
+RECOMMENDED = _recommended()
 
 
 class PretrainedNotFoundError(FileNotFoundError):

@@ -98,15 +98,15 @@ def final_analysis(run) -> dict:
     import torch
     from mmengine.config import Config
 
-    from .hooks import SensitivityHook
+    from ..sensitivity import AnalysisSettings
+    from .hooks import SensitivityHook, hook_args
     from .runner import load_model, quiet_logger
 
     folder = run_folder(run)
     cfg = Config.fromfile(str(folder / "config.py"))
-    spec = next((dict(h) for h in cfg.get("custom_hooks", []) if h.get("type") == "SensitivityHook"), None)
-    if spec is None or spec.get("analysis") == "none":
+    spec = next((hook_args(h) for h in cfg.get("custom_hooks", []) if h.get("type") == "SensitivityHook"), None)
+    if spec is None or AnalysisSettings.of(spec.get("analysis")).method == "none":
         raise ValueError(f"{folder.name}: the run has no sensitivity analysis to repeat (method {cfg.get('method')})")
-    spec.pop("type")
     spec.update(cache_events=True, schedule_file=None)
     hook = SensitivityHook(**spec)
     model = load_model(folder)

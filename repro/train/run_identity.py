@@ -29,7 +29,10 @@ def _channel_neutral(x):
     A ``SensitivityHook`` that measures mIoU at levels (:func:`repro.train.hooks.measures_levels`: refreshes,
     ``analysis="none"``...) gets ``measurement_draws=2``: its draws follow :mod:`repro.perturbed`'s seed rule
     (version 2), so those runs were trained anew; hooks that only analyse keep their hashes (the analysis'
-    draws did not change)."""
+    draws did not change). The hook's ``analysis=dict(...)`` (:class:`repro.sensitivity.AnalysisSettings`)
+    enters under the flat names the hook's arguments had before (``method`` as ``analysis``, ``budget`` as
+    ``max_evals``, ``batch_size`` as ``eval_batch_size``, :data:`repro.train.hooks.LEGACY_ANALYSIS_ARGS`), so a
+    run keeps its identity whichever spelling its config uses."""
     if isinstance(x, dict):
         out = {k: _channel_neutral(v) for k, v in x.items()}
         if out.get("type") == "SensitivityAugment" and out.get("schedule_file") == "auto":
@@ -37,8 +40,11 @@ def _channel_neutral(x):
         if out.get("type") in ("SensitivityAugment", "BasisPerturbation") and out.get("backend") == "torch":
             del out["backend"]
         if out.get("type") == "SensitivityHook":
-            from .hooks import measures_levels
+            from .hooks import LEGACY_ANALYSIS_ARGS, measures_levels
 
+            if isinstance(out.get("analysis"), dict):  # AnalysisSettings fields → the flat names they had before
+                legacy = {v: k for k, v in LEGACY_ANALYSIS_ARGS.items()}
+                out.update({legacy.get(k, k): v for k, v in out.pop("analysis").items()})
             if measures_levels(out):
                 out["measurement_draws"] = 2
         if out.get("type") == "Pretrained" and isinstance(out.get("checkpoint"), str):

@@ -404,16 +404,15 @@ def prepare(config: Config | Mapping[str, Any]) -> None:
     where the run's hook finds it)."""
     from types import SimpleNamespace
 
-    from .hooks import SensitivityHook
+    from .hooks import SensitivityHook, hook_args
 
     cfg = _resolve_cfg(config, None, None)
     if not cfg.get("warm_start"):
         return
     ws = run(build_config(**cfg.warm_start["args"]))
-    spec = next((dict(h) for h in cfg.get("custom_hooks", []) or [] if h.get("type") == "SensitivityHook"), None)
+    spec = next((hook_args(h) for h in cfg.get("custom_hooks", []) or [] if h.get("type") == "SensitivityHook"), None)
     if spec is None or not spec.get("analyse_at_start") or not spec.get("cache_events"):
         return
-    spec.pop("type")
     spec["schedule_file"] = None
     if spec.get("extractor") == "encoder" and not spec.get("extractor_weights"):
         spec["extractor_weights"] = str(_resolve_run_dir(ws) / ws["checkpoint"])

@@ -46,7 +46,7 @@ class Runner:
 
 def _hook(**kw):
     args = dict(types=TYPES, dataset=dict(name="camvid", split="val"), subset=4, dataset_size=(64, 48),
-                extractor="conv-random", max_evals=3, eval_batch_size=4, guard=None)
+                extractor="conv-random", analysis=dict(budget=3, batch_size=4, guard=None))
     args.update(kw)
     return H.SensitivityHook(**args)
 
@@ -130,7 +130,7 @@ def test_event_in_a_simulated_two_rank_job_uses_the_shards_and_the_cache(runner,
 
 
 def test_merge_payloads_refuses_mismatched_parts(runner):
-    hook = _hook(types=["R+", "V-"], max_evals=2)
+    hook = _hook(types=["R+", "V-"], analysis=dict(budget=2, batch_size=4, guard=None))
     hook._ensure_extractor(runner, torch.device("cpu"))
     hook.levels = {"R+": [0.2, 0.4, 0.6, 0.8, 1.0], "V-": [0.2, 0.4, 0.6, 0.8, 1.0]}
     p0 = hook._compute_payload(runner, "refresh", 2, ["R+"])
@@ -150,3 +150,29 @@ def test_measures_levels_follows_the_hook_settings_and_defaults():
     assert not H.measures_levels(only_analysis)
     for change in (dict(analysis="none"), dict(measure_levels=True), dict(num_refreshes=2), dict(final_refresh=True)):
         assert H.measures_levels({**only_analysis, **change}), change
+
+
+def test_one_set_of_analysis_settings_from_profile_to_hook():
+    import repro.train as T
+    from repro.profiles import profile_parameters
+    from repro.sensitivity import AnalysisSettings
+    from repro.train.run_identity import run_hash
+
+    for profile in ("smoke", "cpu"):
+        cfg = T.build_config("fastscnn", "ours", "camvid", profile=profile)
+        spec = next(h for h in cfg.custom_hooks if h["type"] == "SensitivityHook")
+        hook = H.SensitivityHook(**H.hook_args(spec))
+        # notebook 03's analysis parameter and the hook's settings are the profile's one block
+        want = AnalysisSettings.of(profile_parameters(profile)["analysis"], method="adaptive", seed=0, border="zoom")
+        assert hook.settings == want
+        # a config written before AnalysisSettings (flat hook arguments) keeps the run's identity and settings
+        legacy = dict(spec)
+        a = dict(legacy.pop("analysis"))
+        legacy.update(analysis=a.pop("method"), max_evals=a.pop("budget"), eval_batch_size=a.pop("batch_size"), **a)
+        old = cfg.copy()
+        old.custom_hooks = [h if h["type"] != "SensitivityHook" else legacy for h in cfg.custom_hooks]
+        assert run_hash(old) == run_hash(cfg)
+        assert H.SensitivityHook(**H.hook_args(legacy)).settings == want
+    no_sa = T.build_config("fastscnn", "ours_no_sa", "camvid", profile="cpu")
+    spec = next(h for h in no_sa.custom_hooks if h["type"] == "SensitivityHook")
+    assert H.SensitivityHook(**H.hook_args(spec)).settings.method == "none"

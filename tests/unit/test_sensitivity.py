@@ -531,3 +531,49 @@ def test_plot_helpers_tables_and_figures(tmp_cache):
         matplotlib.pyplot.close(fig)
     with pytest.raises(ValueError, match="units must be"):
         ps.levels_wide(ad, units="pixels")
+
+
+# ----------------------------------------------------------------------------- AnalysisSettings
+def test_analysis_settings_of_changes_and_errors():
+    from repro.sensitivity import AnalysisSettings
+
+    s = AnalysisSettings.of({"budget": 6, "batch_size": 16}, tol=0.1)
+    assert (s.method, s.budget, s.batch_size, s.tol, s.num_levels) == ("adaptive", 6, 16, 0.1, 5)
+    assert AnalysisSettings.of(s) == s and AnalysisSettings.of(s, budget=None).budget is None
+    assert AnalysisSettings.of(None) == AnalysisSettings() and AnalysisSettings.of(s.to_dict()) == s
+    with pytest.raises(Exception):  # frozen
+        s.budget = 3
+    with pytest.raises(TypeError, match="unknown analysis setting\\(s\\) eval_batch_size; the settings are method"):
+        AnalysisSettings.of(eval_batch_size=8)
+    with pytest.raises(TypeError, match="must be an AnalysisSettings, a mapping of its fields or None, got list"):
+        AnalysisSettings.of([1])
+    for bad, msg in [(dict(method="grid"), "analysis method must be one of adaptive, uniform, none"),
+                     (dict(num_levels=1), "num_levels must be an int >= 2"),
+                     (dict(tol=0), "tol must be a fraction of alpha_max in \\(0, 1\\)"),
+                     (dict(budget=0), "budget must be an int >= 1 or None"),
+                     (dict(alpha_max=1.5), "alpha_max must be a number in \\(0, 1\\]"),
+                     (dict(batch_size=True), "batch_size must be an int >= 1"),
+                     (dict(border="wrap"), "border must be one of"),
+                     (dict(kid_subset_size=1), "kid_subset_size must be an int >= 2 or None"),
+                     (dict(guard=-1.0), "guard must be a number >= 0 or None")]:
+        with pytest.raises((ValueError, TypeError), match=msg):
+            AnalysisSettings(**bad)
+
+
+def test_analyse_takes_settings_or_their_names():
+    from repro.sensitivity import AnalysisSettings, analyse
+
+    images, labels = toy_data()
+    kw = dict(extractor=tiny_extractor(), num_classes=2, cache=False, progress=False, warn=False)
+    st = AnalysisSettings(num_levels=3, budget=3, batch_size=4, kid_subsets=5, seed=2)
+    a = analyse(RedThreshold(), (images, labels), ["R+", "V-"], settings=st, **kw)
+    b = analyse(RedThreshold(), (images, labels), ["R+", "V-"], num_levels=3, budget=3, batch_size=4, kid_subsets=5,
+                seed=2, **kw)
+    c = analyse(RedThreshold(), (images, labels), ["R+", "V-"], settings=st.to_dict(), **kw)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c)
+    assert a.attrs["config"]["budget"] == 3 and a.attrs["config"]["batch_size"] == 4
+    with pytest.raises(ValueError, match="'none' means no analysis"):
+        analyse(RedThreshold(), (images, labels), ["R+"], method="none", **kw)
+    with pytest.raises(TypeError, match="unknown analysis setting\\(s\\) max_evals"):
+        analyse(RedThreshold(), (images, labels), ["R+"], max_evals=3, **kw)

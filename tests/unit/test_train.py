@@ -319,10 +319,16 @@ def test_event_iterations():
 
 
 def test_hook_bad_arguments():
-    with pytest.raises(ValueError, match="analysis"):
-        T.SensitivityHook(analysis="grid")
-    with pytest.raises(ValueError, match="num_levels"):
-        T.SensitivityHook(num_levels=1)
+    with pytest.raises(ValueError, match="analysis method must be one of adaptive, uniform, none, got 'grid'"):
+        T.SensitivityHook(analysis=dict(method="grid"))
+    with pytest.raises(ValueError, match="num_levels must be an int >= 2"):
+        T.SensitivityHook(analysis=dict(num_levels=1))
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) max_evals \(max_evals is analysis=dict\(budget=...\)"):
+        T.SensitivityHook(max_evals=3)
+    with pytest.raises(TypeError, match="unknown analysis setting\\(s\\) max_evals; the settings are method"):
+        T.SensitivityHook(analysis=dict(max_evals=3))
+    with pytest.raises(TypeError, match="analysis must be a dict of repro.sensitivity.AnalysisSettings fields"):
+        T.SensitivityHook(analysis="adaptive")
     with pytest.raises(ValueError, match="at least 2 images"):
         T.SensitivityHook(subset=1)
     with pytest.raises(ValueError, match="weighting"):
@@ -351,7 +357,7 @@ def test_configs_compose_for_every_method(dataset):
         elif method.startswith("ours"):
             assert pipe[4] == "SensitivityAugment" and hooks == ["PlainCheckpointHook", "SensitivityHook"]
             hook = cfg.custom_hooks[1]
-            assert hook["analysis"] == ("none" if method == "ours_no_sa" else "adaptive")
+            assert hook["analysis"]["method"] == ("none" if method == "ours_no_sa" else "adaptive")
             assert hook["types"] == {"ours_no_geo": "no_geo", "ours_no_photo": "no_photo"}.get(method, "all")
         else:
             assert pipe[4] == "PolicyAugment" and cfg.train_dataloader.dataset.pipeline[4]["policy"] == method
@@ -398,6 +404,11 @@ def test_build_config_bad_arguments():
         T.build_config(eval_splits=["night"])
     with pytest.raises(TypeError, match="sia"):
         T.build_config(method="ours", sia=[1])
+    with pytest.raises(ValueError, match=r"sia: the analysis settings go under analysis .*max_evals is "
+                                         r"sia=dict\(analysis=dict\(budget=...\)\)"):
+        T.build_config(method="ours", sia=dict(max_evals=3))
+    with pytest.raises(ValueError, match="tol must be a fraction of alpha_max in \\(0, 1\\), got 2"):
+        T.build_config(method="ours", sia=dict(analysis=dict(tol=2)))
     with pytest.raises(TypeError, match="Config"):
         T.run(42)
 
@@ -416,7 +427,7 @@ def test_cli_dumps_a_loadable_config(tmp_path):
 # the paper's schedule (random init, uniform warm-up, 4 analyses, 8 refreshes), on a tiny scale
 TINY = dict(model="segformer_b0", method="ours", dataset="camvid", profile="smoke", iters=10, crop=48,
             batch_size=2, num_workers=0, checkpoint_interval=5, eval_splits=["val"], eval_limit=2, warm_start=None,
-            sia=dict(types=["R+", "rotate+"], subset=2, dataset_size=(64, 48), max_evals=2, extractor="conv-random",
+            sia=dict(types=["R+", "rotate+"], subset=2, dataset_size=(64, 48), analysis=dict(budget=2), extractor="conv-random",
                      num_analyses=4, num_refreshes=8, analyse_at_start=False, final_refresh=True,
                      refresh_subset=None, cache_events=False))
 
@@ -534,7 +545,7 @@ def test_second_run_in_the_same_process_logs_into_its_own_folder(tiny_run, tmp_p
 # ----------------------------------------------------------------------------- the warm-start protocol (cpu)
 WARM = dict(model="fastscnn", method="ours", dataset="camvid", profile="smoke", iters=4, crop=64, batch_size=2,
             num_workers=0, checkpoint_interval=4, eval_splits=["val"], eval_limit=2, warm_start=dict(iters=3),
-            sia=dict(types=["R+", "rotate+"], subset=4, refresh_subset=2, dataset_size=(64, 48), max_evals=3))
+            sia=dict(types=["R+", "rotate+"], subset=4, refresh_subset=2, dataset_size=(64, 48), analysis=dict(budget=3)))
 
 
 @pytest.fixture(scope="module")

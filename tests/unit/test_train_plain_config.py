@@ -46,7 +46,7 @@ class RecordSensitivityDraws(BaseTransform):
 def _write_config(tmp_path: Path, *, hooks: bool = True, workers: int = 1) -> Path:
     hook = (f"custom_hooks = [dict(type='SensitivityHook', types={TYPES!r}, num_analyses=1, num_refreshes=0, "
             "analyse_at_start=True, final_refresh=False, subset=4, dataset_size=(96, 72), extractor='conv-random', "
-            "max_evals=3, measure_levels=False)]") if hooks else "custom_hooks = []"
+            "analysis=dict(budget=3), measure_levels=False)]") if hooks else "custom_hooks = []"
     text = textwrap.dedent(f"""\
         default_scope = 'mmseg'
         custom_imports = dict(imports=['repro.train'], allow_failed_imports=False)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 # the paper's schedule (random init, warm-up, analyses and refreshes during training) on a tiny scale
 CFG = dict(model="segformer_b0", method="ours", dataset="camvid", profile="smoke", iters=12, crop=48,
            batch_size=2, num_workers=1, checkpoint_interval=4, eval_splits=["val"], eval_limit=2, warm_start=None,
-           sia=dict(types=["R+", "rotate+"], subset=2, dataset_size=(64, 48), max_evals=2, extractor="conv-random",
+           sia=dict(types=["R+", "rotate+"], subset=2, dataset_size=(64, 48), analysis=dict(budget=2), extractor="conv-random",
                     num_analyses=4, num_refreshes=8, analyse_at_start=False, final_refresh=True,
                     refresh_subset=None, cache_events=False))
 

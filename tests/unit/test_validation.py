@@ -38,3 +38,16 @@ def test_check_images():
         check_images(x.to(torch.uint8))
     with pytest.raises(ValueError, match="at least one image"):
         check_images(x[:0], allow_empty=False)
+
+
+def test_integer_and_number_predicates():
+    import numpy as np
+
+    from repro.validation import is_int, is_int_pair, is_number
+
+    assert is_int(3) and is_int(np.int64(3)) and is_int(0, 0) and not is_int(0, 1)
+    assert not is_int(True) and not is_int(3.0) and not is_int("3")
+    assert is_number(0.5) and is_number(np.float32(0.5)) and is_number(2) and not is_number(False)
+    assert not is_number("1")
+    assert is_int_pair((8, 16), 8) and is_int_pair([1, 2]) and not is_int_pair((7, 16), 8)
+    assert not is_int_pair((1, 2, 3)) and not is_int_pair((True, 2)) and not is_int_pair(8)

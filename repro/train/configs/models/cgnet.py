@@ -1,18 +1,8 @@
 # CGNet (Wu et al. 2020), MMSegmentation's architecture trained from scratch; BN (not SyncBN),
 # unweighted cross-entropy. Adam as in MMSegmentation's CGNet configs.
+_base_ = ['./_base_encoder_decoder.py', './_base_own_optimizer.py']
 norm_cfg = dict(type='BN', eps=1e-03, requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    init_cfg=None,
     backbone=dict(
         type='CGNet', norm_cfg=norm_cfg, in_channels=3, num_channels=(32, 64, 128), num_blocks=(3, 21),
         dilations=(2, 4), reductions=(8, 16)),
@@ -23,6 +13,4 @@ model = dict(
     train_cfg=dict(sampler=None),
     test_cfg=dict(mode='whole'))
 optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
     optimizer=dict(type='Adam', lr=0.001, eps=1e-08, weight_decay=0.0005))

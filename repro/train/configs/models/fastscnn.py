@@ -1,19 +1,9 @@
 # Fast-SCNN (Poudel et al. 2019), MMSegmentation's architecture trained from scratch; BN (not SyncBN),
 # softmax cross-entropy (mmseg's Cityscapes config uses a sigmoid loss, a known quirk), SGD + poly.
 # The `cpu` profile's model: ~0.3 s per training step at batch 8 on 176x176 crops on 2 CPU cores (0.34 s in the cpu batch).
+_base_ = ['./_base_encoder_decoder.py', './_base_own_optimizer.py']
 norm_cfg = dict(type='BN', requires_grad=True, momentum=0.01)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    init_cfg=None,
     backbone=dict(
         type='FastSCNN', downsample_dw_channels=(32, 48), global_in_channels=64,
         global_block_channels=(64, 96, 128), global_block_strides=(2, 2, 1), global_out_channels=128,
@@ -35,6 +25,4 @@ model = dict(
     test_cfg=dict(mode='whole'))
 # MMSegmentation's Fast-SCNN schedule: SGD lr 0.12, momentum 0.9, weight decay 4e-5 (batch 32)
 optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.12, momentum=0.9, weight_decay=4e-5))

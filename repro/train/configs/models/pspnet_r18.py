@@ -1,18 +1,8 @@
 # PSPNet with a ResNetV1c-18 D8 backbone; BN, random init here (build_config(pretrained=...) can set
 # backbone.init_cfg to a local resnet18_v1c-b5776b93.pth).
+_base_ = ['./_base_encoder_decoder.py']
 norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    init_cfg=None,
     backbone=dict(
         type='ResNetV1c', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
         dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), norm_cfg=norm_cfg, norm_eval=False,

@@ -1,18 +1,8 @@
 # SegFormer with a MiT-b0 encoder; BN in the head, random init here: build_config(pretrained=...) sets
 # backbone.init_cfg to a local mit_b0_20220624-7e0fe6dd.pth (paper profile: "auto").
+_base_ = ['./_base_encoder_decoder.py', './_base_own_optimizer.py']
 norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    init_cfg=None,
     backbone=dict(
         type='MixVisionTransformer', in_channels=3, embed_dims=32, num_stages=4,
         num_layers=[2, 2, 2, 2], num_heads=[1, 2, 5, 8], patch_sizes=[7, 3, 3, 3],
@@ -26,8 +16,6 @@ model = dict(
     test_cfg=dict(mode='whole'))
 # SegFormer's recommended optimiser (AdamW, head lr x10, no decay on norms/pos_block)
 optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=0.00006, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(custom_keys=dict(
         pos_block=dict(decay_mult=0.), norm=dict(decay_mult=0.), head=dict(lr_mult=10.))))

@@ -1,20 +1,11 @@
 # MMSegmentation's UNet backbone (Ronneberger et al. 2015) with base_channels=16 and 4 stages,
 # an FCN head, trained from scratch; inputs padded to a multiple of 8.
+_base_ = ['./_base_encoder_decoder.py', './_base_own_optimizer.py']
 norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size_divisor=8,
-    test_cfg=dict(size_divisor=8))
+# merged into the base's data_preprocessor (the top-level one and the model's)
+data_preprocessor = dict(size_divisor=8, test_cfg=dict(size_divisor=8))
 model = dict(
-    type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    pretrained=None,
-    init_cfg=None,
     backbone=dict(
         type='UNet', in_channels=3, base_channels=16, num_stages=4, strides=(1, 1, 1, 1),
         enc_num_convs=(2, 2, 2, 2), dec_num_convs=(2, 2, 2), downsamples=(True, True, True),
@@ -28,6 +19,4 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
     optimizer=dict(type='Adam', lr=0.001, weight_decay=0.0005))
