@@ -257,7 +257,7 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                       magnitudes: Sequence[float] = ev.BASIS_MAGNITUDES, types: Sequence[str] | None = None,
                       corruptions: Sequence[str] | None = None, severities: Sequence[int] = ev.SEVERITIES,
                       combinations: Sequence[int] = (1, 2, 3, 4, 5, 6), advsteer_variant: str = "paper",
-                      sa_subset: int = 16, sa_budget: int | None = 6, num_levels: int = 5,
+                      sa_subset: int = 16, analysis: Any = None,
                       weighting: str = "accuracy", kid_severities: Sequence[int] = (3,), kid_subsets: int = 100,
                       model_name: str | None = None, reference_name: str | None = None,
                       model_key: str | None = None, reference_key: str | None = None, force: bool = False,
@@ -286,8 +286,10 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         magnitudes, types: ``basis_aug`` items (default all 24 types × 0.2…1.0).
         corruptions, severities: ImageNet-C items (default all 19 × 1–5).
         combinations, advsteer_variant: AdvSteer items.
-        sa_subset, sa_budget, num_levels, weighting: the sensitivity analysis (images drawn with
-            ``seed``, ASA evaluations per type, levels L) and the distribution's weighting.
+        sa_subset, analysis, weighting: the sensitivity analysis: ``sa_subset`` images (drawn with ``seed``),
+            its settings (:class:`repro.sensitivity.AnalysisSettings` or a dict of its fields; ``None``: the
+            defaults with ``budget=6``; its ``seed`` and ``batch_size`` are this function's), and the
+            distribution's weighting.
         kid_severities: ImageNet-C severities whose KID to the clean images is reported.
         model_key, reference_key: identify plain functions (no state dict) in the cache keys.
         force: recompute every item. render: write report.md/report.html and the plots.
@@ -307,6 +309,11 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         raise TypeError(f"seed must be an int >= 0, got {seed!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    from .sensitivity import AnalysisSettings
+
+    settings = AnalysisSettings.of({"budget": 6} if analysis is None else analysis, seed=int(seed), batch_size=batch_size)
+    if settings.method == "none":
+        raise ValueError("analysis: method 'none' has no analysis to report; use 'adaptive' or 'uniform'")
     if not callable(model):
         raise TypeError(f"model must be an nn.Module or callable images -> logits, got {type(model).__name__}")
     if preprocess is not None:
@@ -394,11 +401,9 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
             key = {**base, "model": ident_m, "suite": suite, "item": item, "level": level,
                    "version": ev.SUITE_VERSIONS.get(suite, 1)}
             if suite == "sensitivity":
-                key.update(sa_subset=sa_subset, sa_budget=sa_budget, num_levels=num_levels, types=types,
-                           extractor=get_ext().tag)
-                sensitivity = items.get(suite, key, lambda: _analysis(m, dataset, indices, sa_subset, sa_budget,
-                                                                        num_levels, types, get_ext(), seed,
-                                                                        batch_size, device, mid, progress))
+                key.update(sa_subset=sa_subset, analysis=settings.to_dict(), types=types, extractor=get_ext().tag)
+                sensitivity = items.get(suite, key, lambda: _analysis(m, dataset, indices, sa_subset, settings, types,
+                                                                        get_ext(), device, mid, progress))
             else:
                 if suite == "basis_aug":
                     key["border"] = "zoom"
@@ -442,8 +447,8 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                        settings={"batch_size": batch_size, "magnitudes": [float(m) for m in magnitudes],
                                  "types": list(types) if types is not None else None, "corruptions": corruptions,
                                  "severities": [int(s) for s in severities], "combinations": list(combinations),
-                                 "advsteer_variant": advsteer_variant, "sa_subset": sa_subset, "sa_budget": sa_budget,
-                                 "num_levels": num_levels, "weighting": weighting,
+                                 "advsteer_variant": advsteer_variant, "sa_subset": sa_subset,
+                                 "analysis": settings.to_dict(), "weighting": weighting,
                                  "kid_severities": [int(s) for s in kid_severities], "kid_subsets": kid_subsets,
                                  "preprocess": repr(preprocess) if preprocess is not None else None,
                                  "real_world": rw_ident})
@@ -460,23 +465,22 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
     return report
 
 
-def _analysis(model, dataset, indices, sa_subset, sa_budget, num_levels, types, extractor, seed, batch_size, device,
-              mid, progress) -> dict:
+def _analysis(model, dataset, indices, sa_subset, settings, types, extractor, device, mid, progress) -> dict:
     """The adaptive sensitivity analysis as JSON-able records (levels, points, clean mIoU, flags)."""
     from .sensitivity import analyse
 
     ds = dataset if indices is None else dataset.subset(indices)
     n = min(int(sa_subset), len(ds)) if sa_subset else len(ds)
     sub = None if n >= len(ds) else n
-    table = analyse(model, ds, types or "all", subset=sub, extractor=extractor, budget=sa_budget,
-                    num_levels=num_levels, seed=int(seed), batch_size=batch_size, device=device, cache=True,
+    table = analyse(model, ds, types or "all", settings=settings, subset=sub, extractor=extractor, device=device, cache=True,
                     cache_key=mid, progress=progress, warn=False)
     cols = ["type", "level", "alpha", "miou", "kid", "S", "target", "evaluated", "n_evals", "flag"]
     return {"levels": json.loads(table[cols].to_json(orient="records")),
             "points": json.loads(pd.DataFrame(table.attrs["points"]).to_json(orient="records")),
             "clean_miou": float(table.attrs["clean_miou"]), "extractor": table.attrs["extractor"],
             "n_evaluations": int(table.attrs["n_evaluations"]), "flags": dict(table.attrs["flags"]),
-            "n_images": n, "method": "adaptive", "budget": sa_budget, "num_levels": num_levels}
+            "n_images": n, "method": settings.method, "budget": settings.budget,
+            "num_levels": settings.num_levels}
 
 
 def _summary(rows: list[dict]) -> dict:

@@ -18,7 +18,7 @@ SEV = (1, 3)
 TYPES = ["R+", "rotate+"]
 MAGS = (0.5, 1.0)
 SMALL = dict(corruptions=CORR, severities=SEV, types=TYPES, magnitudes=MAGS, combinations=(1, 3),
-             extractor="conv-random", sa_subset=3, sa_budget=3, kid_subsets=10, batch_size=2, progress=False)
+             extractor="conv-random", sa_subset=3, analysis=dict(budget=3), kid_subsets=10, batch_size=2, progress=False)
 
 
 def _write_folder(root: Path, n: int, seed: int) -> Path:
@@ -191,6 +191,10 @@ def test_argument_errors(data, tmp_path):
         rb.robustness_report(m, [1, 2], out=tmp_path / "x")
     with pytest.raises(ValueError, match="needs model_key"):
         rb.robustness_report(lambda x: m(x), data, suites=["clean"], out=tmp_path / "x")
+    with pytest.raises(TypeError, match="unknown analysis setting\\(s\\) sa_budget"):
+        rb.robustness_report(m, data, suites=["clean"], out=tmp_path / "x", analysis=dict(sa_budget=3))
+    with pytest.raises(ValueError, match="method 'none' has no analysis to report"):
+        rb.robustness_report(m, data, suites=["clean"], out=tmp_path / "x", analysis=dict(method="none"))
     assert not (tmp_path / "x").exists()
 
 
