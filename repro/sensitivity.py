@@ -41,8 +41,8 @@ import pandas as pd
 
 from .features import extractor as extractor_of
 from .hashing import state_hash, tensor_hash
-from .perturb.functional import MAX_BLUR_KERNEL, blur_kernel_size
-from .validation import is_number
+from .perturb.functional import BORDERS, MAX_BLUR_KERNEL, blur_kernel_size
+from .validation import check_int, is_number
 from . import perturbed
 
 __all__ = [
@@ -623,9 +623,6 @@ class AnalysisSettings:
     guard: float | None = GUARD_Z
 
     def __post_init__(self):
-        from .perturb import functional as perturb_functional
-        from .validation import check_int
-
         if self.method not in METHODS:
             raise ValueError(f"analysis method must be one of {', '.join(METHODS)}, got {self.method!r}")
         targets(check_int(self.num_levels, "num_levels", 2))
@@ -637,8 +634,8 @@ class AnalysisSettings:
             raise ValueError(f"alpha_max must be a number in (0, 1], got {self.alpha_max!r}")
         check_int(self.batch_size, "batch_size", 1)
         check_int(self.seed, "seed", 0)
-        if self.border not in perturb_functional.BORDERS:
-            raise ValueError(f"border must be one of {perturb_functional.BORDERS}, got {self.border!r}")
+        if self.border not in BORDERS:
+            raise ValueError(f"border must be one of {BORDERS}, got {self.border!r}")
         check_int(self.kid_subsets, "kid_subsets", 1)
         check_int(self.kid_subset_size, "kid_subset_size", 2, optional=True)
         if self.guard is not None and (not is_number(self.guard) or self.guard < 0):

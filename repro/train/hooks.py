@@ -345,8 +345,6 @@ class SensitivityHook(Hook):
         self.schedule_file = schedule_file
         self.run_id = run_id
         self.settings = settings
-        self.analysis = settings.method
-        self.num_levels = settings.num_levels
         self.num_analyses = num_analyses
         self.num_refreshes = num_refreshes
         self.weighting = weighting
@@ -360,9 +358,6 @@ class SensitivityHook(Hook):
         self.dataset_size = tuple(dataset_size) if dataset_size is not None else None
         self.extractor_name = extractor
         self.extractor_weights = extractor_weights
-        self.eval_batch_size = settings.batch_size
-        self.border = settings.border
-        self.seed = settings.seed
         self.restore_rng = bool(restore_rng)
         self.measure_levels = bool(measure_levels)
         self.analyse_at_start = bool(analyse_at_start)
@@ -458,20 +453,20 @@ class SensitivityHook(Hook):
         from ..hashing import state_hash
 
         # version 2: events that measure mIoU at levels (evaluate_levels) draw by repro.perturbed's seed rule
-        measured = not (kind == "analysis" and self.analysis != "none" and not self.measure_levels)
+        measured = not (kind == "analysis" and self.settings.method != "none" and not self.measure_levels)
         return dict(version=2 if measured else 1, kind=kind, iter=at_iter, model=state_hash(model), types=list(self.types),
-                    analysis=self.analysis, num_levels=self.num_levels, weighting=self.weighting, jitter=self.jitter,
+                    analysis=self.settings.method, num_levels=self.settings.num_levels, weighting=self.weighting, jitter=self.jitter,
                     dataset=self.dataset_cfg, subset=self.subset, subset_seed=self.subset_seed,
                     dataset_size=self.dataset_size,
                     extractor=self._extractor.tag if kind == "analysis" and self._extractor is not None else None,
-                    tol=self.settings.tol, max_evals=self.settings.budget, border=self.border, seed=self.seed,
+                    tol=self.settings.tol, max_evals=self.settings.budget, border=self.settings.border, seed=self.settings.seed,
                     measure_levels=self.measure_levels, refresh_subset=self.refresh_subset, guard=self.settings.guard,
                     levels=self.levels if kind == "refresh" else None)
 
     def _event_payload(self, runner, kind: str, at_iter: int) -> dict:
         """Compute (or, with ``cache_events``, read) an event's result (rank 0 only)."""
         model = _unwrap(runner.model)
-        if kind == "analysis" and self.analysis != "none":
+        if kind == "analysis" and self.settings.method != "none":
             self._ensure_extractor(runner, next(model.parameters()).device)
         if not self.cache_events:
             return self._compute_payload(runner, kind, at_iter)
@@ -511,23 +506,23 @@ class SensitivityHook(Hook):
                         n_evaluations=None, flags={}, extractor=None)
         try:
             with torch.no_grad():
-                if kind == "analysis" and self.analysis != "none":
+                if kind == "analysis" and self.settings.method != "none":
                     analysis_table = self._analyse(model, dev, images, labels, num_classes, types)
                     clean = float(analysis_table.attrs["clean_miou"])
                     levels = {t: [float(a) for a in g.sort_values("level")["alpha"]]
                               for t, g in analysis_table.groupby("type", sort=False) if t in types}
                     if self.measure_levels:
                         table, clean = evaluate_levels(model, ref_images, ref_labels, levels, num_classes=num_classes,
-                                                       batch_size=self.eval_batch_size, border=self.border,
-                                                       seed=self.seed + at_iter)
+                                                       batch_size=self.settings.batch_size, border=self.settings.border,
+                                                       seed=self.settings.seed + at_iter)
                     else:  # mIoU at the levels from the analysis (interpolated between evaluated points)
                         table = analysis_table[["type", "level", "alpha", "miou"]].copy()
                 else:
                     levels = {t: self.levels[t] for t in types} if kind == "refresh" else {
-                        t: [k / self.num_levels for k in range(1, self.num_levels + 1)] for t in types}
+                        t: [k / self.settings.num_levels for k in range(1, self.settings.num_levels + 1)] for t in types}
                     table, clean = evaluate_levels(model, ref_images, ref_labels, levels, num_classes=num_classes,
-                                                   batch_size=self.eval_batch_size, border=self.border,
-                                                   seed=self.seed + at_iter)
+                                                   batch_size=self.settings.batch_size, border=self.settings.border,
+                                                   seed=self.settings.seed + at_iter)
         finally:
             if was_training:
                 model.train()
@@ -578,8 +573,8 @@ class SensitivityHook(Hook):
         from .. import sensitivity
 
         if self._clean_features is None:  # the subset is fixed: clean features once per run
-            self._clean_features = torch.cat([self._extractor(images[s:s + self.eval_batch_size]).cpu()
-                                              for s in range(0, images.shape[0], self.eval_batch_size)])
+            self._clean_features = torch.cat([self._extractor(images[s:s + self.settings.batch_size]).cpu()
+                                              for s in range(0, images.shape[0], self.settings.batch_size)])
         # cached per type (with cache_events): runs from one warm start share their first analysis with each
         # other, with their ablations (a subset of the types) and with notebook 03 (the same settings)
         return sensitivity.analyse(
@@ -620,7 +615,7 @@ class SensitivityHook(Hook):
         if get_rank() == 0:
             out = Path(runner.work_dir) / "sia_history.json"
             tmp = out.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(dict(types=list(self.types), analysis=self.analysis, history=self.history)))
+            tmp.write_text(json.dumps(dict(types=list(self.types), analysis=self.settings.method, history=self.history)))
             os.replace(tmp, out)
 
     # ------------------------------------------------------------------ hook points
@@ -703,7 +698,7 @@ class SensitivityHook(Hook):
         """The event computed by all ranks, each on its :func:`shard_types`; identical on every rank."""
         t0 = time.perf_counter()
         model = _unwrap(runner.model)
-        if kind == "analysis" and self.analysis != "none":
+        if kind == "analysis" and self.settings.method != "none":
             self._ensure_extractor(runner, next(model.parameters()).device)
         key = self._event_key(model, kind, at_iter) if self.cache_events else None
         hit = [None]

@@ -293,7 +293,7 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     analysis_time = 0.0
     if hook is not None:
         analysis_time = float(sum(e["time_s"] for e in hook.history))
-        sia = dict(types=list(hook.types), analysis=hook.analysis, levels=hook.levels,
+        sia = dict(types=list(hook.types), analysis=hook.settings.method, levels=hook.levels,
                    distribution=hook.distribution.to_dict(),
                    events=[dict(kind=e["kind"], iter=e["iter"], time_s=e["time_s"], clean_miou=e["clean_miou"],
                                 n_evaluations=e.get("n_evaluations"), cached=bool(e.get("cached", False)),
