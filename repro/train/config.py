@@ -364,19 +364,19 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         types, analysis = OURS[method]
         s = dict(prof["sia"])
         s.update(dict(sia or {}))
-        from .hooks import LEGACY_ANALYSIS_ARGS
+        from .hooks import LEGACY_ANALYSIS_ARGS, legacy_analysis_args
 
-        moved = [f"{k} is sia=dict(analysis=dict({LEGACY_ANALYSIS_ARGS[k]}=...))" for k in s
-                 if k in LEGACY_ANALYSIS_ARGS and not (k == "analysis" and isinstance(s[k], Mapping))]
+        moved = [f"{k} is sia=dict(analysis=dict({LEGACY_ANALYSIS_ARGS[k]}=...))" for k in legacy_analysis_args(s)]
         if moved:
             raise ValueError("sia: the analysis settings go under analysis (repro.sensitivity.AnalysisSettings): "
                              + "; ".join(moved))
         # the analysis seed (subset, noise draws, KID subsets) is a measurement setting, not the training
         # seed: runs of every seed that share a warm start then share their first analysis
-        settings = dict(method=analysis, seed=0, border=border, **prof.get("analysis", {}))
-        settings.update(dict(s.pop("analysis", None) or {}))
         from ..sensitivity import AnalysisSettings
 
+        settings = dict(method=analysis, seed=0, border=border, **prof.get("analysis", {}))
+        over = s.pop("analysis", None) or {}
+        settings.update(over.to_dict() if isinstance(over, AnalysisSettings) else dict(over))
         AnalysisSettings.of(settings)  # a bad setting fails here, with its name, not in the runner
         factor = s.pop("size_factor", None)
         ana_split = ds.get("analysis_split", val_split)

@@ -62,8 +62,8 @@ from ..sensitivity import AnalysisSettings
 from ..validation import check_int
 from .channel import announce, current_experiment, remove_pointer, schedule_path, write_pointer, write_schedule
 
-__all__ = ["SensitivityHook", "event_iterations", "init_encoder_name", "measures_levels", "hook_args", "LEGACY_ANALYSIS_ARGS", "shard_types",
-           "merge_payloads"]
+__all__ = ["SensitivityHook", "event_iterations", "init_encoder_name", "measures_levels", "hook_args",
+           "legacy_analysis_args", "LEGACY_ANALYSIS_ARGS", "shard_types", "merge_payloads"]
 
 #: ``valid_until`` of the last schedule segment (no further refresh)
 FOREVER = 2 ** 62
@@ -158,14 +158,19 @@ LEGACY_ANALYSIS_ARGS = {"analysis": "method", "num_levels": "num_levels", "tol":
                         "eval_batch_size": "batch_size", "border": "border", "seed": "seed", "guard": "guard"}
 
 
+def legacy_analysis_args(spec: Mapping[str, Any]) -> list[str]:
+    """The keys of a hook config (or ``build_config``'s ``sia``) that are flat analysis arguments of a config
+    written before :class:`~repro.sensitivity.AnalysisSettings` (``analysis`` only when it is a method name)."""
+    return [k for k, v in spec.items() if k in LEGACY_ANALYSIS_ARGS and not (k == "analysis" and not isinstance(v, str))]
+
+
 def hook_args(spec: Mapping[str, Any]) -> dict:
     """``SensitivityHook`` arguments from a config's hook dict (``type`` dropped), also from a config written
     before :class:`~repro.sensitivity.AnalysisSettings`, whose flat analysis arguments (``analysis="adaptive"``,
     ``max_evals=6``, ``eval_batch_size=16``...) are moved into ``analysis=dict(method=..., budget=..., batch_size=...)``
     (:data:`LEGACY_ANALYSIS_ARGS`)."""
     args = {k: v for k, v in spec.items() if k != "type"}
-    flat = {LEGACY_ANALYSIS_ARGS[k]: args.pop(k) for k in list(args)
-            if k in LEGACY_ANALYSIS_ARGS and not (k == "analysis" and not isinstance(args[k], str))}
+    flat = {LEGACY_ANALYSIS_ARGS[k]: args.pop(k) for k in legacy_analysis_args(args)}
     if flat:
         args["analysis"] = {**flat, **dict(args.get("analysis") or {})}
     return args

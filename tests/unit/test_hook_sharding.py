@@ -173,6 +173,12 @@ def test_one_set_of_analysis_settings_from_profile_to_hook():
         old.custom_hooks = [h if h["type"] != "SensitivityHook" else legacy for h in cfg.custom_hooks]
         assert run_hash(old) == run_hash(cfg)
         assert H.SensitivityHook(**H.hook_args(legacy)).settings == want
+    assert H.legacy_analysis_args(dict(analysis="none", max_evals=3, subset=4)) == ["analysis", "max_evals"]
+    assert H.legacy_analysis_args(dict(analysis=dict(budget=3), subset=4)) == []
+    st = AnalysisSettings(budget=4, batch_size=2)  # an AnalysisSettings in build_config's sia is taken as it is
+    spec = next(h for h in T.build_config("fastscnn", "ours", "camvid", profile="cpu", sia=dict(analysis=st)).custom_hooks
+                if h["type"] == "SensitivityHook")
+    assert H.SensitivityHook(**H.hook_args(spec)).settings == st
     no_sa = T.build_config("fastscnn", "ours_no_sa", "camvid", profile="cpu")
     spec = next(h for h in no_sa.custom_hooks if h["type"] == "SensitivityHook")
     assert H.SensitivityHook(**H.hook_args(spec)).settings.method == "none"
