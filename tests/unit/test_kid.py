@@ -333,9 +333,9 @@ def test_auto_without_inception_file_falls_back_to_resnet18_and_says_so_once(tmp
         ext = F.extractor("auto")
     msgs = [str(w.message) for w in record if "extractor('auto')" in str(w.message)]
     assert len(msgs) == 1 and "\n" not in msgs[0]
-    assert "using 'resnet18-random'" in msgs[0] and F.INCEPTION_WEIGHT_FILES[0] in msgs[0]
+    assert "using 'imagenet-lite0'" in msgs[0] and F.INCEPTION_WEIGHT_FILES[0] in msgs[0]
     assert "REPRO_INCEPTION_WEIGHTS" in msgs[0] and f"{tmp_path.resolve().as_posix()}/checkpoints" in msgs[0]
-    assert ext.name == "resnet18-random" and ext.tag == F.extractor("resnet18-random").tag
+    assert ext.name == "imagenet-lite0" and ext.tag == F.extractor("imagenet-lite0").tag
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same choice is not announced twice in one process
         assert F.extractor("auto").tag == ext.tag
@@ -345,7 +345,7 @@ def test_auto_with_missing_env_file_names_it(tmp_path, monkeypatch):
     _no_inception_file(tmp_path, monkeypatch)
     monkeypatch.setenv(F.INCEPTION_ENV, str(tmp_path / "gone.pth"))
     with pytest.warns(UserWarning, match=r"REPRO_INCEPTION_WEIGHTS=.*gone\.pth \(no such file\)"):
-        assert F.extractor("auto").name == "resnet18-random"
+        assert F.extractor("auto").name == "imagenet-lite0"
 
 
 def test_auto_with_named_missing_file_is_an_error(tmp_path, monkeypatch):
