@@ -70,12 +70,14 @@ FOREVER = 2 ** 62
 
 
 def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int = 8, *, at_start: bool = False,
-                     final_refresh: bool = True) -> tuple[list[int], list[int]]:
+                     final_refresh: bool = True, keep: Sequence[int] | None = None) -> tuple[list[int], list[int]]:
     """(analysis iterations, refresh iterations).
 
     Analyses at ``round(k·T/(A+1))``, k = 1..A (after a uniform warm-up), or with ``at_start``
     (a warm-started run, whose initial model is already trained) at ``round(k·T/A)``,
-    k = 0..A-1: the first one before any training step.  Refreshes at ``round(k·T/F)``,
+    k = 0..A-1: the first one before any training step.  ``keep`` (1-based, increasing) runs only
+    those of the A points, e.g. ``A = 4, keep = (1, 3)``: the paper's grid (warm-up for the
+    first fifth), analyses at 1/5 and 3/5 only.  Refreshes at ``round(k·T/F)``,
     k = 1..F (k < F without ``final_refresh``: the refresh after the last iteration trains
     nothing, it only reports the final distribution).
 
@@ -86,10 +88,17 @@ def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int =
     check_int(max_iters, "max_iters", 1)
     if num_analyses < 0 or num_refreshes < 0:
         raise ValueError("num_analyses and num_refreshes must be >= 0")
+    if keep is not None:
+        keep = list(keep)
+        if (not keep or any(not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= num_analyses for k in keep)
+                or keep != sorted(set(keep))):
+            raise ValueError(f"keep must list increasing analysis numbers in 1..{num_analyses} (num_analyses), "
+                             f"got {keep!r}")
+    slots = keep if keep is not None else range(1, num_analyses + 1)
     if at_start:
-        ana = sorted({int(round(k * max_iters / num_analyses)) for k in range(num_analyses)}) if num_analyses else []
+        ana = sorted({int(round((k - 1) * max_iters / num_analyses)) for k in slots}) if num_analyses else []
     else:
-        ana = sorted({max(1, int(round(k * max_iters / (num_analyses + 1)))) for k in range(1, num_analyses + 1)})
+        ana = sorted({max(1, int(round(k * max_iters / (num_analyses + 1)))) for k in slots})
     last = num_refreshes + 1 if final_refresh else num_refreshes
     ref = sorted({max(1, int(round(k * max_iters / num_refreshes))) for k in range(1, last)})
     return ana, ref
@@ -277,6 +286,9 @@ class SensitivityHook(Hook):
         runs sharing a warm start share their first analysis), ``guard``...); ``None``: the defaults.
         The same object and names as :func:`repro.sensitivity.analyse` and the profiles' ``analysis:``.
     num_analyses, num_refreshes : events per run (4 and 8 in the paper).
+    keep_analyses : run only these of the ``num_analyses`` analysis points (1-based, increasing; ``None``:
+        all), keeping their places: ``num_analyses=4, keep_analyses=[1, 3]`` warms up for the first fifth and
+        analyses at 1/5 and 3/5 of the run (:func:`event_iterations`).
     weighting, jitter : passed to :meth:`Distribution.from_analysis`.
     dataset : ``None`` (default): the config's own validation dataset (``val_dataloader.dataset``,
         its pipeline replaced by MMSegmentation's loading transforms); ``dict(name=..., split=...,
@@ -320,7 +332,8 @@ class SensitivityHook(Hook):
 
     def __init__(self, types: str | Sequence[str] = "all", schedule_file: str | None = None,
                  run_id: str | None = None, analysis: AnalysisSettings | Mapping[str, Any] | None = None,
-                 num_analyses: int = 4, num_refreshes: int = 8, weighting: str = "accuracy",
+                 num_analyses: int = 4, num_refreshes: int = 8, keep_analyses: Sequence[int] | None = None,
+                 weighting: str = "accuracy",
                  jitter: float = 0.1, dataset: Mapping[str, Any] | None = None, subset: int | Sequence[int] = 8,
                  subset_seed: int = 0, dataset_size: Sequence[int] | None = None,
                  extractor: str = "auto", extractor_weights: str | None = None,
@@ -351,6 +364,8 @@ class SensitivityHook(Hook):
         self.run_id = run_id
         self.settings = settings
         self.num_analyses = num_analyses
+        self.keep_analyses = None if keep_analyses is None else list(keep_analyses)
+        event_iterations(max(1, num_analyses + 1), num_analyses, 0, keep=self.keep_analyses)  # a bad keep fails here
         self.num_refreshes = num_refreshes
         self.weighting = weighting
         self.jitter = float(jitter)
@@ -637,7 +652,8 @@ class SensitivityHook(Hook):
         dl = runner.train_dataloader
         self._batch_size = int(getattr(dl, "batch_size", None) or 1)
         self._events = event_iterations(int(runner.max_iters), self.num_analyses, self.num_refreshes,
-                                        at_start=self.analyse_at_start, final_refresh=self.final_refresh)
+                                        at_start=self.analyse_at_start, final_refresh=self.final_refresh,
+                                        keep=self.keep_analyses)
         # an analysis at iteration 0 comes in before_train: until then the workers wait
         self._publish(runner, 0, pending=0 in self._events[0])
 
