@@ -6,15 +6,23 @@ Our scores come as a long DataFrame (see :func:`repro.experiments.score_runs`) w
 reports the mean ± std over seeds (``n_seeds`` says how many) and the published numbers in
 columns prefixed ``paper_``. The published tables are on other datasets (Cityscapes, ACDC, …),
 so the side-by-side is a comparison of trends (orderings, gains), not of absolute values.
+
+The claim sentences are ``str`` subclasses (:class:`ClaimResult`, :class:`OrderResult`) that also
+carry their content; :func:`publish` writes it as ``<name>_claims.csv`` beside the table, one row
+per (claim, label, suite) with the paper's difference of the same two methods where a published
+table has it (:func:`paper_difference`), and :mod:`repro.claims_page` gathers those files into
+``CLAIMS.md``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from pathlib import Path
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .tables import published
+from . import paths
+from .tables import _check_name, published
 
 METRICS = ("aAcc", "mAcc", "mIoU")
 METHOD_ORDER = ("Baseline", "AugMix", "AutoAugment", "RandAugment", "TrivialAugment", "SOTA", "Ours")
@@ -67,27 +75,75 @@ def _display_names(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+# ------------------------------------------------------------------ the paper's numbers, one lookup for all tables
+
+
+def paper_family(model: str) -> str:
+    """The published model family of one of our models: ``segformer`` for SegFormer models (a MiT encoder,
+    ``segformer_*``), else ``pspnet`` (the paper's CNN, also for ``lite0_segformer``: a CNN encoder with
+    SegFormer's decoder head)."""
+    return "segformer" if model.startswith("segformer") else "pspnet"
+
+
+def paper_condition(label: str) -> str:
+    """The ACDC condition of a Table-3 condition label: its first word (``"fog (IN-C s3, synthetic)"`` → ``fog``),
+    except that dusk is paired with the paper's night."""
+    return "night" if label.startswith("dusk") else label.split()[0]
+
+
+def paper_suite(suite: str) -> str:
+    """The published Table-5 suite of one of our suites: ``real_world`` ↔ ``acdc``, the others by name."""
+    return "acdc" if suite == "real_world" else suite
+
+
+def paper_numbers(name: str) -> pd.DataFrame:
+    """The published table ``name`` (:func:`repro.tables.published`) with its metrics in columns named
+    ``aAcc``, ``mAcc``, ``mIoU`` whatever their printed order (paper/README.md): Table 3's columns run
+    aAcc, mIoU, mAcc; Table 5's ``acdc`` rows too, its other rows aAcc, mAcc, mIoU. Percent."""
+    pub = published(name)
+    if name == "table3_acdc_by_condition":
+        pub = pub.rename(columns={"col1_aAcc": "aAcc", "col2_printed_mAcc": "mIoU", "col3_printed_mIoU": "mAcc"})
+    elif name == "table5_ablation":
+        acdc = pub["suite"] == "acdc"
+        pub = pub.assign(aAcc=pub["col1_aAcc"], mAcc=pub["col2"].where(~acdc, pub["col3"]),
+                         mIoU=pub["col3"].where(~acdc, pub["col2"]))
+    return pub
+
+
+def paper_row(pub: pd.DataFrame, **keys) -> pd.Series | None:
+    """The first row of a published table whose columns equal ``keys`` (e.g. ``model="pspnet",
+    method="Ours"``), or ``None`` when the paper has none."""
+    mask = np.ones(len(pub), dtype=bool)
+    for col, value in keys.items():
+        mask &= (pub[col] == value).to_numpy()
+    return pub[mask].iloc[0] if mask.any() else None
+
+
+def _paper_metrics(p: pd.Series | None, metrics: Sequence[str] = METRICS) -> dict[str, float]:
+    """``{"paper_<metric>": value}`` from :func:`paper_row`'s row (NaN where the paper has no row)."""
+    return {f"paper_{m}": float(p[m]) if p is not None else np.nan for m in metrics}
+
+
 def table1(scores: pd.DataFrame) -> pd.DataFrame:
     """Table 1: clean aAcc/mAcc/mIoU per model and method, the mIoU gain over Baseline (%), and the
     published Cityscapes numbers and gain for the same model family."""
     s = _display_names(suite_means(scores[scores["suite"] == "clean"], by=("model", "method")))
-    pub = published("table1_cityscapes_methods")
+    pub = paper_numbers("table1_cityscapes_methods")
     rows = []
     for model, grp in s.groupby("model", sort=False):
-        family = "segformer" if "segformer" in model else "pspnet"
+        family = paper_family(model)
         base = grp.loc[grp["method"] == "Baseline", "mIoU"]
-        pbase = pub[(pub.model == family) & (pub.method == "Baseline")]["mIoU"]
+        pbase = paper_row(pub, model=family, method="Baseline")
         for _, r in grp.iterrows():
-            p = pub[(pub.model == family) & (pub.method == r["method"])]
+            p = paper_row(pub, model=family, method=r["method"])
             row = {"model": model, "method": r["method"], "n_seeds": int(r["n_seeds"])}
             for m in METRICS:
                 row[m] = round(r[m], 2)
                 row[f"{m}_std"] = round(r[f"{m}_std"], 2) if np.isfinite(r[f"{m}_std"]) else np.nan
             row["mIoU_gain_vs_baseline_%"] = round(100 * (r["mIoU"] / base.iloc[0] - 1), 1) if len(base) else np.nan
-            for m in METRICS:
-                row[f"paper_{m}"] = float(p[m].iloc[0]) if len(p) else np.nan
-            row["paper_mIoU_gain_vs_baseline_%"] = (round(100 * (float(p["mIoU"].iloc[0]) / float(pbase.iloc[0]) - 1), 1)
-                                                    if len(p) and len(pbase) else np.nan)
+            row.update(_paper_metrics(p))
+            row["paper_mIoU_gain_vs_baseline_%"] = (round(100 * (float(p["mIoU"]) / float(pbase["mIoU"]) - 1), 1)
+                                                    if p is not None and pbase is not None else np.nan)
             rows.append(row)
     out = pd.DataFrame(rows)
     return _order(out, "method", METHOD_ORDER).sort_values("model", kind="stable").reset_index(drop=True)
@@ -114,24 +170,22 @@ def table3(scores: pd.DataFrame, conditions: dict[str, tuple[str, str]]) -> pd.D
     ``{"dusk (real)": ("real_world", "camvid_dusk"), "fog (IN-C, synthetic)": ("imagenet_c", "fog")}``.
     The paper's ACDC conditions are joined where the condition name starts with one of fog, rain,
     night, snow (dusk ↔ night)."""
-    pub = published("table3_acdc_by_condition").rename(
-        columns={"col1_aAcc": "aAcc", "col2_printed_mAcc": "mIoU", "col3_printed_mIoU": "mAcc"})  # see paper/README.md
+    pub = paper_numbers("table3_acdc_by_condition")  # printed order aAcc, mIoU, mAcc: see paper/README.md
     rows = []
     for label, (suite, item) in conditions.items():
         sub = scores[(scores["suite"] == suite) & (scores["item"] == item)]
         if sub.empty:
             continue
         s = _display_names(suite_means(sub, by=("model", "method")))
-        key = "night" if label.startswith("dusk") else label.split()[0]
+        key = paper_condition(label)
         for _, r in s.iterrows():
-            p = pub[(pub.condition == key) & (pub.method == r["method"])]
+            p = paper_row(pub, condition=key, method=r["method"])
             row = {"condition": label, "model": r["model"], "method": r["method"], "n_seeds": int(r["n_seeds"])}
             for m in METRICS:
                 row[m] = round(r[m], 2)
                 row[f"{m}_std"] = round(r[f"{m}_std"], 2) if np.isfinite(r[f"{m}_std"]) else np.nan
-            row["paper_condition"] = f"acdc_{key}" if len(p) else ""
-            for m in METRICS:
-                row[f"paper_{m}"] = float(p[m].iloc[0]) if len(p) else np.nan
+            row["paper_condition"] = f"acdc_{key}" if p is not None else ""
+            row.update(_paper_metrics(p))
             rows.append(row)
     return _order(pd.DataFrame(rows), "method", METHOD_ORDER).sort_values(["condition", "model"], kind="stable").reset_index(drop=True)
 
@@ -143,18 +197,17 @@ PAPER_ANALOG = {"camvid": "cityscapes", "isbi2012_em": "synapse"}
 def table4(scores: pd.DataFrame) -> pd.DataFrame:
     """Table 4: SOTA vs Ours per dataset and suite; paper numbers of the closest published domain."""
     s = _display_names(suite_means(scores[scores["method"].isin(["sota", "ours"])], by=("dataset", "method", "suite")))
-    pub = published("table4_datasets_suites")
+    pub = paper_numbers("table4_datasets_suites")
     rows = []
     for _, r in s.iterrows():
         analog = PAPER_ANALOG.get(r["dataset"], r["dataset"])
-        p = pub[(pub.dataset == analog) & (pub.method == r["method"]) & (pub.suite == r["suite"])]
+        p = paper_row(pub, dataset=analog, method=r["method"], suite=r["suite"])
         row = {"dataset": r["dataset"], "suite": r["suite"], "method": r["method"], "n_seeds": int(r["n_seeds"])}
         for m in METRICS:
             row[m] = round(r[m], 2)
             row[f"{m}_std"] = round(r[f"{m}_std"], 2) if np.isfinite(r[f"{m}_std"]) else np.nan
-        row["paper_dataset"] = analog if len(p) else ""
-        for m in METRICS:
-            row[f"paper_{m}"] = float(p[m].iloc[0]) if len(p) else np.nan
+        row["paper_dataset"] = analog if p is not None else ""
+        row.update(_paper_metrics(p))
         rows.append(row)
     suite_order = {s: i for i, s in enumerate(("clean", "basis_aug", "advsteer", "imagenet_c", "real_world"))}
     out = pd.DataFrame(rows)
@@ -167,15 +220,15 @@ def table5(scores: pd.DataFrame) -> pd.DataFrame:
     ``acdc`` rows are in the order aAcc, mIoU, mAcc (paper/README.md); ours map real_world to them."""
     s = _display_names(suite_means(scores, by=("method", "suite")))
     s = s[s["method"].isin(ABLATION_ORDER)]
-    pub = published("table5_ablation")
-    pub_miou = {(r.method, r.suite): (r.col2 if r.suite == "acdc" else r.col3) for r in pub.itertuples()}
+    pub = paper_numbers("table5_ablation")
     rows = []
     for _, r in s.iterrows():
-        psuite = "acdc" if r["suite"] == "real_world" else r["suite"]
+        psuite = paper_suite(r["suite"])
         rows.append({"method": r["method"], "suite": r["suite"], "mIoU": round(r["mIoU"], 2),
                      "mIoU_std": round(r["mIoU_std"], 2) if np.isfinite(r["mIoU_std"]) else np.nan,
                      "aAcc": round(r["aAcc"], 2), "mAcc": round(r["mAcc"], 2), "n_seeds": int(r["n_seeds"]),
-                     "paper_suite": psuite, "paper_mIoU": pub_miou.get((r["method"], psuite), np.nan)})
+                     "paper_suite": psuite,
+                     **_paper_metrics(paper_row(pub, method=r["method"], suite=psuite), ("mIoU",))})
     return _order(pd.DataFrame(rows), "method", ABLATION_ORDER).reset_index(drop=True)
 
 
@@ -239,43 +292,106 @@ def compare(scores: pd.DataFrame, a: str, b: str, suites: Sequence[str], *, metr
     return pd.DataFrame(rows, columns=[*by, a, b, "diff", "half", "lo", "hi", "n", "verdict"])
 
 
-def claim_sentence(cmp: pd.DataFrame, a: str, b: str, claim: str, *, metric: str = "mIoU") -> str:
+class ClaimRow(NamedTuple):
+    """One suite of a claim: the paired difference ``diff`` (points of the metric) over ``n`` seeds,
+    the half-width ``half`` of its 95% t-interval (NaN for one seed) and the ``verdict``."""
+    suite: str
+    diff: float
+    half: float
+    n: int
+    verdict: str
+
+
+class _Structured(str):
+    """A generated sentence that also carries its content: a ``str`` equal to the sentence (so the
+    notebooks print and publish it as before) with the fields of ``FIELDS`` as attributes."""
+    FIELDS: tuple[str, ...] = ()
+
+    def __new__(cls, text: str, **fields):
+        missing, unknown = [f for f in cls.FIELDS if f not in fields], [f for f in fields if f not in cls.FIELDS]
+        if missing or unknown:
+            raise TypeError(f"{cls.__name__} needs exactly the fields {', '.join(cls.FIELDS)}; "
+                            f"missing {missing}, unknown {unknown}")
+        obj = super().__new__(cls, text)
+        obj.__dict__.update(fields)
+        return obj
+
+    def fields(self) -> dict:
+        """The structured content as ``{field: value}``."""
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+    def relabel(self, label: str):
+        """The same content as the sentence ``"<label>: <sentence>"``, with ``label`` set."""
+        return type(self)(f"{label}: {self}", **{**self.fields(), "label": label})
+
+    def _with(self, **changes):
+        return type(self)(str(self), **{**self.fields(), **changes})
+
+    def __getnewargs_ex__(self):  # pickle and copy rebuild the fields too
+        return (str(self),), self.fields()
+
+
+class ClaimResult(_Structured):
+    """A verdict sentence on ``a > b`` (:func:`claim_sentence`) with its content: ``claim`` (the claim's
+    text), ``label`` (model, dataset or condition; ``None`` without), ``a``/``b`` (method keys),
+    ``metric``, ``overall`` (``holds``, ``does not hold``, ``is inconclusive``, ``holds partly`` or
+    ``not testable here``) and ``rows`` (one :class:`ClaimRow` per suite, in the sentence's order)."""
+    FIELDS = ("claim", "label", "a", "b", "metric", "overall", "rows")
+
+
+class OrderResult(_Structured):
+    """An ordering sentence (:func:`ordering_sentence`) with its content: ``claim``, ``label``,
+    ``metric`` (``None`` when not given), ``overall`` (``same order`` or ``different order``), and the
+    method names best first: ``paper_order`` (the paper's) and ``ours_order``."""
+    FIELDS = ("claim", "label", "metric", "overall", "paper_order", "ours_order")
+
+
+def _overall(n_h: int, n_no: int, n_inc: int) -> str:
+    total = n_h + n_no + n_inc
+    if n_h == total:
+        return "holds"
+    if n_no == total:
+        return "does not hold"
+    if n_inc == total:
+        return "is inconclusive"
+    return "holds partly"
+
+
+def claim_sentence(cmp: pd.DataFrame, a: str, b: str, claim: str, *, metric: str = "mIoU") -> ClaimResult:
     """One generated sentence: the verdict on ``a > b`` per suite in ``cmp`` (from :func:`compare`),
-    with each paired difference and the half-width of its 95% interval."""
+    with each paired difference and the half-width of its 95% interval; a :class:`ClaimResult`."""
+    content = {"claim": claim, "label": None, "a": a, "b": b, "metric": metric}
     if cmp.empty:
-        return f"Claim '{claim}': not testable here (no seed run by both {a} and {b})."
+        return ClaimResult(f"Claim '{claim}': not testable here (no seed run by both {a} and {b}).",
+                           **content, overall="not testable here", rows=())
     A, B = METHOD_NAMES.get(a, a), METHOD_NAMES.get(b, b)
     counts = cmp["verdict"].value_counts()
     n_h, n_no, n_inc = (int(counts.get(v, 0)) for v in ("holds", "does not hold", "inconclusive"))
     total = len(cmp)
-    if n_h == total:
-        overall = "holds"
-    elif n_no == total:
-        overall = "does not hold"
-    elif n_inc == total:
-        overall = "is inconclusive"
-    else:
-        overall = "holds partly"
+    overall = _overall(n_h, n_no, n_inc)
+    rows = tuple(ClaimRow(str(r.iloc[0]), float(r["diff"]), float(r["half"]), int(r["n"]), r["verdict"])
+                 for _, r in cmp.iterrows())
     parts = []
-    for _, r in cmp.iterrows():
-        hw = f"± {r['half']:.2f}" if np.isfinite(r["half"]) else "(one seed: no interval)"
-        parts.append(f"{r.iloc[0]}: {r['diff']:+.2f} {hw}, {r['verdict']}")
+    for r in rows:
+        hw = f"± {r.half:.2f}" if np.isfinite(r.half) else "(one seed: no interval)"
+        parts.append(f"{r.suite}: {r.diff:+.2f} {hw}, {r.verdict}")
     n = int(cmp["n"].max())
-    return (f"Claim '{claim}' {overall} in our numbers: {A} > {B} holds in {n_h}, does not hold in {n_no}, is "
+    text = (f"Claim '{claim}' {overall} in our numbers: {A} > {B} holds in {n_h}, does not hold in {n_no}, is "
             f"inconclusive in {n_inc} of {total} suites ({metric} difference {A} − {B}, paired over {n} seeds, "
             "mean ± half-width of the 95% t-interval: " + "; ".join(parts) + ").")
+    return ClaimResult(text, **content, overall=overall, rows=rows)
 
 
 def claim(scores: pd.DataFrame, a: str, b: str, suites: Sequence[str], text: str, *, label: str | None = None,
-          metric: str = "mIoU") -> str:
+          metric: str = "mIoU") -> ClaimResult:
     """The verdict sentence on ``a > b`` over ``suites``: :func:`compare` then :func:`claim_sentence`,
     prefixed with ``"<label>: "`` when a label (a model, a dataset, a condition) is given."""
     sentence = claim_sentence(compare(scores, a, b, suites, metric=metric), a, b, text, metric=metric)
-    return sentence if label is None else f"{label}: {sentence}"
+    return sentence if label is None else sentence.relabel(label)
 
 
 def claims(scores: pd.DataFrame, specs: Sequence[tuple[str, str, Sequence[str], str]], *, by: str | None = None,
-           groups: Sequence[str] | None = None, metric: str = "mIoU") -> list[str]:
+           groups: Sequence[str] | None = None, metric: str = "mIoU") -> list[ClaimResult]:
     """:func:`claim` for each ``(a, b, suites, text)`` of ``specs``; with ``by`` (a column of ``scores``),
     for each value of it in ``groups`` (default: their order in ``scores``) on that value's rows, the
     sentences labelled with it, group by group."""
@@ -288,27 +404,29 @@ def claims(scores: pd.DataFrame, specs: Sequence[tuple[str, str, Sequence[str], 
             for g in groups for a, b, suites, text in specs]
 
 
-def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> str:
-    """Does the ranking of ``means`` (index = method) follow ``expected`` (best first)?"""
+def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> OrderResult:
+    """Does the ranking of ``means`` (index = method) follow ``expected`` (best first)? An :class:`OrderResult`."""
     ours = [m for m in means.sort_values(ascending=False).index]
     exp = [m for m in expected if m in means.index]
     ours_names = [METHOD_NAMES.get(m, m) for m in ours]
     exp_names = [METHOD_NAMES.get(m, m) for m in exp]
     same = ours == exp
-    return (f"Claim '{claim}': the paper's order is {' > '.join(exp_names)}; ours is {' > '.join(ours_names)} — "
+    text = (f"Claim '{claim}': the paper's order is {' > '.join(exp_names)}; ours is {' > '.join(ours_names)} — "
             + ("the same order." if same else "a different order."))
+    return OrderResult(text, claim=claim, label=None, metric=None, overall="same order" if same else "different order",
+                       paper_order=tuple(exp_names), ours_order=tuple(ours_names))
 
 
 def method_order_claim(table: pd.DataFrame, published_table: pd.DataFrame, model: str, text: str, *,
-                       value: str = "mIoU") -> str:
+                       value: str = "mIoU") -> OrderResult:
     """:func:`ordering_sentence` for one model of a Table-1-like ``table`` (columns model, method,
-    ``value``) against the published order of its family (``segformer`` for SegFormer models,
-    else ``pspnet``) in ``published_table``, labelled with the model."""
+    ``value``) against the published order of its family (:func:`paper_family`: ``segformer`` for
+    SegFormer models, else ``pspnet``) in ``published_table``, labelled with the model."""
     ours = table[table.model == model].set_index("method")[value]
-    family = "segformer" if "segformer" in model else "pspnet"
+    family = paper_family(model)
     pub = published_table[(published_table.model == family) & published_table.method.isin(ours.index)]
     expected = pub.sort_values(value, ascending=False)["method"]
-    return f"{model}: " + ordering_sentence(ours, list(expected), text)
+    return ordering_sentence(ours, list(expected), text)._with(metric=value).relabel(model)
 
 
 def loss_sentence(scores: pd.DataFrame, from_suite: str, to_suite: str, text: str, *, label: str | None = None,
@@ -318,6 +436,123 @@ def loss_sentence(scores: pd.DataFrame, from_suite: str, to_suite: str, text: st
     loss = means[from_suite] - means[to_suite]
     line = f"{text}: " + ", ".join(f"{METHOD_NAMES.get(m, m)} {v:.1f}" for m, v in loss.items())
     return line if label is None else f"{label}: {line}"
+
+
+# ------------------------------------------------------------------------------------ claims as rows
+
+#: the file beside a published table ``<name>.csv`` that holds its claim rows (:func:`save_claims`)
+CLAIMS_SUFFIX = "_claims.csv"
+#: the columns of a claims file: one row per (claim, label, suite); ``ours_*`` in points of ``metric``
+CLAIM_COLUMNS = ("table", "claim", "label", "a", "b", "suite", "metric", "ours_diff", "ours_half", "n", "verdict",
+                 "overall", "paper_diff", "paper_note", "paper_order", "ours_order")
+
+
+def _analogue(table: str, label: str | None, suite: str) -> tuple[str, dict, str] | str:
+    """Where the paper reports the comparison of one claim row of our table ``table``: (published
+    table, the keys of its rows besides the method, a note saying which), or the reason it has none.
+    The keys are those :func:`table1` … :func:`table5` join the paper's columns on."""
+    if table == "table1_methods":
+        family = paper_family(label or "")
+        if suite != "clean":
+            return f"the paper's Table 1 is clean data only, not {suite}"
+        return "table1_cityscapes_methods", {"model": family}, f"Cityscapes, {family}"
+    if table == "table2_real_world":
+        if suite != "real_world":
+            return f"the paper's Table 2 is ACDC and IDD only, not {suite}"
+        return "table2_real_world_zero_shot", {"eval_dataset": "acdc"}, "ACDC; the paper also reports IDD"
+    if table == "table3_conditions":
+        if not label:
+            return "no condition label to match an ACDC condition"
+        cond = paper_condition(label)
+        return "table3_acdc_by_condition", {"condition": cond}, f"ACDC {cond}" + (
+            ", dusk ↔ night" if label.startswith("dusk") else "")
+    if table == "table4_datasets":
+        if not label:
+            return "no dataset label to match a published dataset"
+        analog = PAPER_ANALOG.get(label, label)
+        note = analog if analog == label else f"{analog}, closest published domain to {label}"
+        return "table4_datasets_suites", {"dataset": analog, "suite": suite}, note
+    if table == "table5_ablation":
+        psuite = paper_suite(suite)
+        return "table5_ablation", {"suite": psuite}, "Cityscapes, pspnet" + (f"; {suite} ↔ {psuite}" if psuite != suite else "")
+    return f"no published analogue of {table}"
+
+
+def paper_difference(table: str, a: str, b: str, *, label: str | None, suite: str,
+                     metric: str = "mIoU") -> tuple[float, str]:
+    """The paper's ``a − b`` (points of ``metric``, single published numbers) for one claim row of our
+    table ``table`` (e.g. ``table1_methods``), on the closest published setting (:func:`_analogue`),
+    and a note saying which; ``(nan, reason)`` where the paper has no such comparison."""
+    found = _analogue(table, label, suite)
+    if isinstance(found, str):
+        return float("nan"), found
+    name, keys, note = found
+    pub = paper_numbers(name)
+    if metric not in pub.columns:
+        return float("nan"), f"the paper reports no {metric} in {name}"
+    A, B = METHOD_NAMES.get(a, a), METHOD_NAMES.get(b, b)
+    pa, pb = paper_row(pub, method=A, **keys), paper_row(pub, method=B, **keys)
+    missing = [m for m, row in ((A, pa), (B, pb)) if row is None]
+    if missing:
+        where = ", ".join(f"{k} {v}" for k, v in keys.items())
+        return float("nan"), f"the paper has no {' or '.join(missing)} row for {where}"
+    return float(pa[metric]) - float(pb[metric]), note
+
+
+def _difference_rows(c: ClaimResult, table: str) -> list[dict]:
+    base = {"table": table, "claim": c.claim, "label": c.label or "", "a": c.a, "b": c.b, "metric": c.metric,
+            "overall": c.overall, "paper_order": "", "ours_order": ""}
+    if not c.rows:
+        return [{**base, "suite": "", "ours_diff": np.nan, "ours_half": np.nan, "n": 0, "verdict": c.overall,
+                 "paper_diff": np.nan, "paper_note": f"no seed run by both {c.a} and {c.b}"}]
+    out = []
+    for r in c.rows:
+        pdiff, pnote = paper_difference(table, c.a, c.b, label=c.label, suite=r.suite, metric=c.metric)
+        out.append({**base, "suite": r.suite, "ours_diff": r.diff, "ours_half": r.half, "n": r.n, "verdict": r.verdict,
+                    "paper_diff": pdiff, "paper_note": pnote})
+    return out
+
+
+def _order_row(o: OrderResult, table: str) -> dict:
+    return {"table": table, "claim": o.claim, "label": o.label or "", "a": "", "b": "", "suite": "",
+            "metric": o.metric or "", "ours_diff": np.nan, "ours_half": np.nan, "n": pd.NA, "verdict": o.overall,
+            "overall": o.overall, "paper_diff": np.nan, "paper_note": "an ordering: see paper_order and ours_order",
+            "paper_order": " > ".join(o.paper_order), "ours_order": " > ".join(o.ours_order)}
+
+
+def claim_rows(notes: Sequence[str], table: str) -> pd.DataFrame:
+    """The structured claims among ``notes`` (:class:`ClaimResult`, :class:`OrderResult`; plain
+    sentences are skipped) as rows of :data:`CLAIM_COLUMNS`, in the order of ``notes``: one per
+    (claim, label, suite), with ``ours_diff`` ± ``ours_half`` from :func:`compare` and ``paper_diff``
+    from :func:`paper_difference`; one row per ordering and per claim not testable here."""
+    if not isinstance(notes, (list, tuple)) or not all(isinstance(n, str) for n in notes):
+        raise TypeError(f"notes must be a list of strings (claim sentences), got {notes!r:.80}")
+    rows = []
+    for note in notes:
+        if isinstance(note, ClaimResult):
+            rows += _difference_rows(note, table)
+        elif isinstance(note, OrderResult):
+            rows.append(_order_row(note, table))
+    df = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+    df["n"] = df["n"].astype("Int64")
+    return df
+
+
+def save_claims(notes: Sequence[str], name: str, *, profile: str) -> Path | None:
+    """Write ``<name>_claims.csv`` (:func:`claim_rows`) beside the table ``<name>.csv`` in the profile's
+    folder (:func:`repro.paths.output_dir`, as :func:`repro.tables.save_table`). Without structured
+    claims nothing is written and a claims file of an earlier run is removed (it no longer matches the
+    table's notes). Returns the written path or ``None``. Not recorded in the index on its own: the
+    index lists it in its table's row (:func:`repro.reproduce.write_index`)."""
+    _check_name(name)
+    rows = claim_rows(notes, name)
+    path = paths.output_dir(profile) / f"{name}{CLAIMS_SUFFIX}"
+    if rows.empty:
+        path.unlink(missing_ok=True)
+        return None
+    rows.to_csv(path, index=False, float_format="%.4f")
+    print(f"saved {paths.relpath(path)} ({len(rows)} claim rows)")
+    return path
 
 
 # ------------------------------------------------------------------------------------ figures
@@ -358,8 +593,9 @@ def plot_bars(df: pd.DataFrame, *, group: str | Sequence[str], hue: str, value: 
 def publish(table: pd.DataFrame, name: str, *, profile: str, caption: str, notes: Sequence[str] = (),
             plot: dict | None = None):
     """A paper table's outputs in one call: the bar figure (:func:`plot_bars` with the ``plot``
-    arguments, saved as ``<name>.png``) and the table with its caption and claim sentences
-    (``<name>.csv`` / ``.md``, :func:`repro.tables.save_table`). Returns the figure (or ``None``)."""
+    arguments, saved as ``<name>.png``), the table with its caption and claim sentences
+    (``<name>.csv`` / ``.md``, :func:`repro.tables.save_table`) and the structured claims among the
+    notes (``<name>_claims.csv``, :func:`save_claims`). Returns the figure (or ``None``)."""
     from .tables import save_figure, save_table
 
     fig = None
@@ -367,4 +603,5 @@ def publish(table: pd.DataFrame, name: str, *, profile: str, caption: str, notes
         fig = plot_bars(table, **plot)
         save_figure(fig, name, profile=profile)
     save_table(table, name, profile=profile, caption=caption, notes=list(notes))
+    save_claims(list(notes), name, profile=profile)
     return fig

@@ -4,7 +4,8 @@
 gets only the parameters its ``parameters`` cell declares, taken from ``repro/profiles.yaml`` (:mod:`repro.profiles`).
 Executed copies go to ``<out>/executed/``; tables and figures are written by the notebooks
 themselves (``repro.tables``); at the end ``<out>/README.md`` indexes every table and figure with
-the notebook, profile, parameters, wall time and git commit that produced it. A failing notebook
+the notebook, profile, parameters, wall time and git commit that produced it, and ``<out>/CLAIMS.md``
+gathers the claim verdicts of all tables (:mod:`repro.claims_page`). A failing notebook
 does not stop the batch; the command exits non-zero at the end and names the failing cell.
 ``<out>`` is ``paper_tables/`` for ``cpu`` and ``paper_tables/<profile>/`` otherwise.
 """
@@ -19,7 +20,9 @@ import time
 from pathlib import Path
 
 from . import paths
+from .claims_page import PAGE_NAME as CLAIMS_PAGE, write_claims_page
 from .profiles import load_profiles, profile_parameters  # noqa: F401 (the driver's API)
+from .report import CLAIMS_SUFFIX
 
 KERNEL_NAME = "sia-repro"
 _NOTEBOOK_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
@@ -199,12 +202,23 @@ def reproduce(profile: str = "cpu", only: list[str] | None = None, *, inplace: b
             where = f" in cell {res['cell']}" if res["cell"] is not None else ""
             print(f"    FAILED{where} after {res['seconds']} s: {res['error']}", flush=True)
     write_index(profile)
+    write_claims_page(profile)
     print(f"{len(nbs) - failures} notebooks ok, {failures} failed; index: {paths.relpath(out / 'README.md')}")
     return 1 if failures else 0
 
 
+def _index_files(out: Path, name: str, kind: str) -> str:
+    """The index cell of one recorded table or figure: links to its files; a table's row also links its
+    claims file (``<name>_claims.csv``, written by ``repro.report.publish`` and not recorded on its own)."""
+    names = [f"{name}.{ext}" for ext in (("csv", "md") if kind == "table" else ("png",))]
+    if kind == "table" and (out / f"{name}{CLAIMS_SUFFIX}").exists():
+        names.append(f"{name}{CLAIMS_SUFFIX}")
+    return ", ".join(f"[{n}]({n})" for n in names)
+
+
 def write_index(profile: str) -> Path:
-    """Write ``<out>/README.md``: every table/figure with the run that produced it."""
+    """Write ``<out>/README.md``: every table/figure with the run that produced it, and a link to the
+    claims page (``CLAIMS.md``, which :func:`reproduce` writes right after the index)."""
     out = paths.output_dir(profile)
     index = json.loads((out / ".index.json").read_text()) if (out / ".index.json").exists() else {}
     runs = json.loads((out / ".runs.json").read_text()) if (out / ".runs.json").exists() else {}
@@ -212,6 +226,7 @@ def write_index(profile: str) -> Path:
     lines = [f"# Regenerated tables and figures (profile `{profile}`)", "",
              "Written by `python -m repro reproduce`; do not edit by hand. Published numbers sit beside ours in "
              "each table (columns marked `paper`).", "",
+             f"Whether the paper's claims hold in our numbers, table by table: [{CLAIMS_PAGE}]({CLAIMS_PAGE}).", "",
              "## Notebook runs", "",
              "Wall time of the last run, and of the longest run with the same parameters (the one that filled the "
              "cache: what a cold run costs).", "",
@@ -224,7 +239,7 @@ def write_index(profile: str) -> Path:
         lines.append(f"| `{nb}` | {status} | {r['seconds']} | {longest} | {r['commit']} | {r['finished']} | {ptxt} |")
     lines += ["", "## Tables and figures", "", "| file | kind | notebook | caption |", "|---|---|---|---|"]
     for name, meta in sorted(index.items()):
-        files = ", ".join(f"[{name}.{ext}]({name}.{ext})" for ext in (("csv", "md") if meta["kind"] == "table" else ("png",)))
+        files = _index_files(out, name, meta["kind"])
         cap = (meta.get("caption") or "").split("\n")[0].replace("|", "\\|")
         lines.append(f"| {files} | {meta['kind']} | `{producer.get(name, '?')}` | {cap} |")
     path = out / "README.md"

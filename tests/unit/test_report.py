@@ -144,3 +144,163 @@ def test_plot_bars_groups_by_several_columns():
     labels = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
     assert labels == ["camvid/clean", "camvid/basis_aug", "camvid/real_world"]
     assert "_group" not in t.columns  # the caller's frame is left as it is
+
+
+# ---------------------------------------------------------------- structured claims and the claims file
+
+
+def _fixed_scores():
+    """mIoU per (method, suite) and seed without noise (basis_aug: two items around the value shown)."""
+    values = {("baseline", "clean"): (40.0, 41.0, 39.5), ("sota", "clean"): (50.0, 50.5, 49.0),
+              ("ours", "clean"): (51.0, 51.0, 50.5), ("baseline", "basis_aug"): (30.0, 30.5, 29.0),
+              ("sota", "basis_aug"): (40.0, 41.0, 40.5), ("ours", "basis_aug"): (41.0, 42.5, 42.5),
+              ("baseline", "real_world"): (20.0, 21.0, 22.0), ("sota", "real_world"): (25.0, 26.0, 24.0),
+              ("ours", "real_world"): (24.0, 26.5, 24.2)}
+    rows = []
+    for (method, suite), per_seed in values.items():
+        for seed, v in enumerate(per_seed):
+            items = [("R+", v - 1.0), ("V-", v + 1.0)] if suite == "basis_aug" else [(suite if suite == "clean" else "camvid_dusk", v)]
+            for item, m in items:
+                rows.append({"dataset": "camvid", "model": "fastscnn", "method": method, "seed": seed, "suite": suite,
+                             "item": item, "level": "", "aAcc": m + 30, "mAcc": m + 5, "mIoU": m})
+    return pd.DataFrame(rows)
+
+
+_SPECS = [("ours", "sota", ["clean", "basis_aug", "real_world"], "Ours >= SOTA"),
+          ("ours", "baseline", ["clean"], "Ours > Baseline"), ("ours", "augmix", ["clean"], "Ours > AugMix")]
+
+#: the sentences report.claims returned before they carried structure (same frame, same specs)
+_OLD_SENTENCES = [
+    "fastscnn: Claim 'Ours >= SOTA' holds partly in our numbers: Ours > SOTA holds in 1, does not hold in 0, is "
+    "inconclusive in 2 of 3 suites (mIoU difference Ours − SOTA, paired over 3 seeds, mean ± half-width of the 95% "
+    "t-interval: clean: +1.00 ± 1.24, inconclusive; basis_aug: +1.50 ± 1.24, holds; real_world: -0.10 ± 1.97, "
+    "inconclusive).",
+    "fastscnn: Claim 'Ours > Baseline' holds in our numbers: Ours > Baseline holds in 1, does not hold in 0, is "
+    "inconclusive in 0 of 1 suites (mIoU difference Ours − Baseline, paired over 3 seeds, mean ± half-width of the "
+    "95% t-interval: clean: +10.67 ± 1.43, holds).",
+    "fastscnn: Claim 'Ours > AugMix': not testable here (no seed run by both ours and augmix).",
+]
+
+
+def test_claim_results_are_the_old_sentences_with_their_content():
+    s = _fixed_scores()
+    got = report.claims(s, _SPECS, by="model")
+    assert got == _OLD_SENTENCES and all(type(c) is report.ClaimResult for c in got)
+    first, second, untestable = got
+    assert (first.claim, first.label, first.a, first.b, first.metric, first.overall) == (
+        "Ours >= SOTA", "fastscnn", "ours", "sota", "mIoU", "holds partly")
+    cmp = report.compare(s, "ours", "sota", ["clean", "basis_aug", "real_world"])
+    assert [r.suite for r in first.rows] == list(cmp["suite"]) == ["clean", "basis_aug", "real_world"]
+    assert [r.diff for r in first.rows] == pytest.approx(list(cmp["diff"]))
+    assert [r.half for r in first.rows] == pytest.approx(list(cmp["half"]))
+    assert [r.verdict for r in first.rows] == list(cmp["verdict"]) == ["inconclusive", "holds", "inconclusive"]
+    assert [r.n for r in first.rows] == [3, 3, 3] and first.rows[1].diff == pytest.approx(1.5)
+    assert second.overall == "holds" and second.rows[0].diff == pytest.approx(32 / 3)
+    assert untestable.overall == "not testable here" and untestable.rows == () and untestable.label == "fastscnn"
+    one = report.claims(s[s.seed == 0], _SPECS[:1])[0]
+    assert one.label is None and one.overall == "is inconclusive" and one.startswith("Claim 'Ours >= SOTA' is inconclusive")
+    assert all(np.isnan(r.half) and r.n == 1 for r in one.rows)
+
+
+def test_structured_sentences_survive_pickle_and_reject_wrong_fields():
+    import copy
+    import pickle
+
+    c = report.claims(_fixed_scores(), _SPECS[:1], by="model")[0]
+    back = pickle.loads(pickle.dumps(c))
+    assert type(back) is report.ClaimResult and back == c and back.fields() == c.fields()
+    assert copy.deepcopy(c).rows == c.rows
+    with pytest.raises(TypeError, match="ClaimResult needs exactly the fields"):
+        report.ClaimResult("x", claim="c")
+
+
+def test_order_result_carries_both_orders():
+    t1 = report.table1(_fixed_scores())
+    pub = report.published("table1_cityscapes_methods")
+    o = report.method_order_claim(t1, pub, "fastscnn", "order")
+    assert o == ("fastscnn: Claim 'order': the paper's order is Ours > SOTA > Baseline; ours is Ours > SOTA > Baseline "
+                 "— the same order.")
+    assert type(o) is report.OrderResult and (o.label, o.metric, o.overall) == ("fastscnn", "mIoU", "same order")
+    assert o.paper_order == o.ours_order == ("Ours", "SOTA", "Baseline")
+    swapped = report.ordering_sentence(pd.Series({"sota": 2.0, "ours": 1.0}), ["ours", "sota"], "c")
+    assert swapped.overall == "different order" and swapped.ours_order == ("SOTA", "Ours") and swapped.label is None
+
+
+@pytest.mark.parametrize("table, a, b, label, suite, want, note", [
+    ("table1_methods", "ours", "sota", "fastscnn", "clean", 71.84 - 69.86, "Cityscapes, pspnet"),
+    ("table1_methods", "ours", "baseline", "segformer_b0", "clean", 76.33 - 48.365, "Cityscapes, segformer"),
+    ("table2_real_world", "ours", "sota", "fastscnn", "real_world", 26.34 - 25.83, "ACDC"),
+    ("table3_conditions", "ours", "sota", "dusk (real)", "real_world", 9.22 - 8.47, "ACDC night, dusk ↔ night"),
+    ("table3_conditions", "ours", "sota", "fog (IN-C s3, synthetic)", "imagenet_c", 48.64 - 47.13, "ACDC fog"),
+    ("table4_datasets", "ours", "sota", "camvid", "basis_aug", 58.417 - 52.066, "cityscapes"),
+    ("table4_datasets", "ours", "sota", "isbi2012_em", "clean", None, "synapse"),
+    ("table5_ablation", "ours", "ours_no_sa", None, "real_world", 26.34 - 27.13, "real_world ↔ acdc"),
+    ("table5_ablation", "ours", "ours_no_geo", None, "clean", 71.84 - 42.41, "Cityscapes, pspnet"),
+])
+def test_paper_difference_is_the_published_comparison(table, a, b, label, suite, want, note):
+    diff, got_note = report.paper_difference(table, a, b, label=label, suite=suite)
+    if want is None:  # Synapse clean, from the published table itself
+        pub = report.published("table4_datasets_suites")
+        row = pub[(pub.dataset == "synapse") & (pub.suite == "clean")].set_index("method")["mIoU"]
+        want = row["Ours"] - row["SOTA"]
+    assert diff == pytest.approx(want) and note in got_note
+
+
+@pytest.mark.parametrize("table, label, suite, reason", [
+    ("table3_conditions", "frost (IN-C s3, synthetic)", "imagenet_c", "no Ours or SOTA row for condition frost"),
+    ("table1_methods", "fastscnn", "real_world", "Table 1 is clean data only"),
+    ("table4_datasets", "voc", "clean", "no Ours or SOTA row for dataset voc"),
+    ("appendixD_compare", None, "clean", "no published analogue of appendixD_compare"),
+])
+def test_paper_difference_without_analogue_says_why(table, label, suite, reason):
+    diff, note = report.paper_difference(table, "ours", "sota", label=label, suite=suite)
+    assert np.isnan(diff) and reason in note
+
+
+def test_publish_writes_the_claims_file_beside_the_table(tmp_path, monkeypatch):
+    import json
+
+    from repro import paths
+
+    monkeypatch.setattr(paths, "TABLES_DIR", tmp_path)
+    s = _fixed_scores()
+    t1 = report.table1(s)
+    order = report.method_order_claim(t1, report.published("table1_cityscapes_methods"), "fastscnn", "order")
+    notes = [order] + report.claims(s, _SPECS, by="model") + ["a plain sentence"]
+    report.publish(t1, "table1_methods", profile="smoke", caption="cap", notes=notes)
+    out = tmp_path / "smoke"
+    df = pd.read_csv(out / "table1_methods_claims.csv", keep_default_na=False, na_values=[""])
+    assert list(df.columns) == list(report.CLAIM_COLUMNS)
+    assert len(df) == 1 + 3 + 1 + 1  # the ordering, three suites, one suite, one claim not testable
+    assert set(df["table"]) == {"table1_methods"} and set(df["label"]) == {"fastscnn"}
+    rows = df[df.claim == "Ours >= SOTA"].set_index("suite")
+    cmp = report.compare(s, "ours", "sota", ["clean", "basis_aug", "real_world"]).set_index("suite")
+    for suite in cmp.index:
+        assert rows.loc[suite, "ours_diff"] == pytest.approx(cmp.loc[suite, "diff"], abs=1e-4)
+        assert rows.loc[suite, "ours_half"] == pytest.approx(cmp.loc[suite, "half"], abs=1e-4)
+        assert rows.loc[suite, "n"] == cmp.loc[suite, "n"] and rows.loc[suite, "verdict"] == cmp.loc[suite, "verdict"]
+        assert rows.loc[suite, "overall"] == "holds partly" and rows.loc[suite, "metric"] == "mIoU"
+    assert rows.loc["clean", "paper_diff"] == pytest.approx(71.84 - 69.86, abs=1e-4)
+    assert np.isnan(rows.loc["basis_aug", "paper_diff"]) and "clean data only" in rows.loc["basis_aug", "paper_note"]
+    base = df[df.claim == "Ours > Baseline"].iloc[0]
+    assert base["paper_diff"] == pytest.approx(71.84 - 35.715, abs=1e-4) and (base["a"], base["b"]) == ("ours", "baseline")
+    ordering = df[df.claim == "order"].iloc[0]
+    assert ordering["verdict"] == "same order" and ordering["paper_order"] == "Ours > SOTA > Baseline"
+    assert df[df.claim == "Ours > AugMix"].iloc[0]["verdict"] == "not testable here"
+    index = json.loads((out / ".index.json").read_text())
+    assert "table1_methods" in index and not any("claims" in k for k in index)  # listed in its table's row only
+    # the same table published again without structured claims: no claims file, the stale one removed
+    report.publish(t1, "table1_methods", profile="smoke", caption="cap", notes=["a plain sentence"])
+    assert not (out / "table1_methods_claims.csv").exists() and (out / "table1_methods.csv").exists()
+    report.publish(t1, "table1_other", profile="smoke", caption="cap")
+    assert not (out / "table1_other_claims.csv").exists()
+    with pytest.raises(TypeError, match="notes must be a list of strings"):
+        report.save_claims("one string", "table1_methods", profile="smoke")
+    with pytest.raises(ValueError, match="name must be a plain file stem"):
+        report.save_claims(notes, "../x", profile="smoke")
+
+
+def test_loss_sentence_still_plain_text():
+    line = report.loss_sentence(_fixed_scores(), "clean", "real_world", "lost", label="m")
+    # clean − real_world means: Baseline 40.17 − 21.00, Ours 50.83 − 24.90, SOTA 49.83 − 25.00
+    assert type(line) is str and line == "m: lost: Baseline 19.2, Ours 25.9, SOTA 24.8"
