@@ -21,6 +21,8 @@ from .profiles import load_profiles
 from .report import CLAIM_COLUMNS, CLAIMS_SUFFIX
 
 PAGE_NAME = "CLAIMS.md"
+#: metrics in points of a segmentation score, named in the explanation rather than in each row
+MIOU_METRICS = ("mIoU", "aAcc", "mAcc")
 #: the verdicts of a difference row (:func:`repro.report.verdict`), in the order the summary counts them
 VERDICTS = ("holds", "does not hold", "inconclusive")
 _TABLE_RE = re.compile(r"^(table|appendix)([0-9]+|[A-Z]+)(?:_|$)")
@@ -34,7 +36,9 @@ EXPLANATION = (
     "0, or there is one seed and no interval. The paper reports single numbers (no seeds, no intervals): "
     "its column is the published difference of the same two methods in the closest published setting "
     "(the note says which), a trend to compare with, not a value to match. Ordering rows compare the "
-    "ranking of the methods instead.")
+    "ranking of the methods instead. Appendix rows (D, E) compare two ways of measuring, not two "
+    "methods: their n counts perturbation types (D) or resampled subsets (E) instead of seeds, and the "
+    "claim's metric says what the difference is.")
 
 
 def _check_profile(profile: str) -> str:
@@ -104,7 +108,10 @@ def _row_cells(r: pd.Series) -> list[str]:
         paper = (f"{pdiff:+.2f}" if not math.isnan(pdiff) else "—") + (f" ({_text(r['paper_note'])})" if _text(r["paper_note"]) else "")
         ours = format_ours(r["ours_diff"], r["ours_half"], r["n"])
     table = _text(r["table"])
-    return [paper_table_label(table), _text(r["claim"]), _text(r["label"]), _text(r["suite"]), paper, ours,
+    suite, metric = _text(r["suite"]), _text(r["metric"])
+    if metric and metric not in MIOU_METRICS and not is_order:   # say what a non-mIoU difference measures
+        suite = f"{suite} [{metric}]" if suite else f"[{metric}]"
+    return [paper_table_label(table), _text(r["claim"]), _text(r["label"]), suite, paper, ours,
             _text(r["verdict"]), f"[{table}.md]({table}.md)"]
 
 

@@ -404,6 +404,99 @@ def claims(scores: pd.DataFrame, specs: Sequence[tuple[str, str, Sequence[str], 
             for g in groups for a, b, suites, text in specs]
 
 
+def measured_claim(rows: pd.DataFrame, a: str, b: str, claim: str, *, metric: str, over: str,
+                   label: str | None = None) -> ClaimResult:
+    """A claim ``a > b`` measured by differences that are not paired over seeds (Appendices D and E:
+    over perturbation types, or over resampled subsets): ``rows`` has one row per suite with columns
+    ``suite``, ``diff`` (the measured a − b, in units of ``metric``), ``half`` (half-width of its 95%
+    interval) and ``n`` (what the interval is over, named by ``over``, e.g. ``"perturbation types"``).
+    The verdict of each row is :func:`verdict`, the overall one as for :func:`claim_sentence`; a
+    :class:`ClaimResult` whose sentence names ``over``."""
+    if not isinstance(rows, pd.DataFrame) or not {"suite", "diff", "half", "n"} <= set(rows.columns):
+        raise TypeError("rows must be a DataFrame with columns suite, diff, half, n")
+    if rows.empty:
+        raise ValueError(f"rows of claim {claim!r} is empty: nothing was measured")
+    rs = tuple(ClaimRow(str(r["suite"]), float(r["diff"]), float(r["half"]), int(r["n"]),
+                        verdict(float(r["diff"]), float(r["half"]))) for _, r in rows.iterrows())
+    counts = [sum(r.verdict == v for r in rs) for v in ("holds", "does not hold", "inconclusive")]
+    overall = _overall(*counts)
+    parts = [f"{r.suite}: {r.diff:+.3g} ± {r.half:.2g}, {r.verdict}" if np.isfinite(r.half)
+             else f"{r.suite}: {r.diff:+.3g} (no interval), {r.verdict}" for r in rs]
+    text = (f"Claim '{claim}' {overall} in our numbers: it holds in {counts[0]}, does not hold in {counts[1]}, "
+            f"is inconclusive in {counts[2]} of {len(rs)} rows ({metric}, mean ± half-width of the 95% t-interval "
+            f"over {over}: " + "; ".join(parts) + ").")
+    out = ClaimResult(text, claim=claim, label=None, a=a, b=b, metric=metric, overall=overall, rows=rs)
+    return out if label is None else out.relabel(label)
+
+
+#: Appendix D's grid step (α): uniform SA evaluates S on 10 magnitudes 0.1 … 1.0
+GRID_STEP = 0.1
+
+
+def appendix_d_claims(wide: pd.DataFrame, *, label: str | None = None) -> list[ClaimResult]:
+    """Appendix D's two claims on the levels table of notebook 03 (``wide``: one row per type with
+    ``level{k}_uniform``, ``level{k}_adaptive`` in α and ``n_evals_uniform``, ``n_evals_adaptive``):
+
+    - *adaptive SA needs fewer evaluations than the uniform grid*: per type
+      ``n_evals_uniform − n_evals_adaptive`` (evaluations), mean ± t-interval over the types;
+    - *adaptive SA finds levels as close as the grid resolves to the uniform ones*: per type
+      ``GRID_STEP − mean_k |level_k^adaptive − level_k^uniform|`` (α; > 0: closer than one grid
+      step on average), mean ± t-interval over the types.
+    """
+    need = {"type", "n_evals_uniform", "n_evals_adaptive"}
+    if not isinstance(wide, pd.DataFrame) or not need <= set(wide.columns):
+        raise TypeError(f"wide must be the levels table of notebook 03 with columns {sorted(need)} and level*_uniform/_adaptive")
+    ks = sorted(int(c[len("level"):-len("_uniform")]) for c in wide.columns
+                if c.startswith("level") and c.endswith("_uniform") and f"{c[:-len('_uniform')]}_adaptive" in wide.columns)
+    if not ks:
+        raise ValueError("wide has no pair of level<k>_uniform / level<k>_adaptive columns")
+    saved = wide["n_evals_uniform"].astype(float) - wide["n_evals_adaptive"].astype(float)
+    gap = np.mean([np.abs(wide[f"level{k}_adaptive"].astype(float) - wide[f"level{k}_uniform"].astype(float))
+                   for k in ks], axis=0)
+    out = []
+    for values, suite, claim, metric in (
+            (saved, "evaluations per type", "adaptive SA needs fewer evaluations than the uniform grid (App. D)",
+             "evaluations saved: uniform − adaptive"),
+            (GRID_STEP - gap, "levels (α)", "adaptive SA levels within one grid step of the uniform ones (App. D)",
+             f"{GRID_STEP} − mean |α adaptive − α uniform|")):
+        diff, half, n = paired_interval(list(values))
+        rows = pd.DataFrame([{"suite": suite, "diff": diff, "half": half, "n": n}])
+        out.append(measured_claim(rows, "adaptive", "uniform", claim, metric=metric, over="perturbation types",
+                                  label=label))
+    return out
+
+
+def appendix_e_claims(summary: pd.DataFrame, *, sizes: Sequence[int] | None = None,
+                      level: float = 0.95) -> list[ClaimResult]:
+    """Appendix E's claim, *KID's relative error at small sample sizes is smaller than FID's* (FID is
+    biased at small n, KID is not), on :func:`repro.kid_study.summarise_sample_size_study`'s frame.
+
+    Per perturbation and sample size n (default: the two smallest), with ``m`` the mean signed
+    relative error (%) over R resamples and ``s`` its std: the difference ``|m_FID| − |m_KID|`` (%)
+    ± ``t_{(1+level)/2, R−1} · sqrt((s_FID² + s_KID²) / R)`` (``s`` with ddof 1; the two metrics treated
+    as independent, which is conservative for errors computed on the same subsets). One claim row per
+    (perturbation, n)."""
+    from scipy import stats
+
+    need = {"perturbation", "magnitude", "metric", "n", "rel_error_mean", "rel_error_std", "resamples"}
+    if not isinstance(summary, pd.DataFrame) or not need <= set(summary.columns):
+        raise TypeError(f"summary must be summarise_sample_size_study's frame with columns {sorted(need)}")
+    full = summary["n"].max()
+    ns = sorted(n for n in set(summary["n"]) if n < full)[:2] if sizes is None else list(sizes)
+    rows = []
+    for (name, mag, n), sub in summary[summary["n"].isin(ns)].groupby(["perturbation", "magnitude", "n"], sort=False):
+        k, f = (sub[sub["metric"] == m].iloc[0] for m in ("KID", "FID"))
+        R = int(min(k["resamples"], f["resamples"]))
+        sd = [100 * float(r["rel_error_std"]) * np.sqrt(R / (R - 1)) if R > 1 else np.nan for r in (k, f)]
+        half = float(stats.t.ppf(0.5 + level / 2, R - 1) * np.sqrt((sd[0] ** 2 + sd[1] ** 2) / R)) if R > 1 else np.nan
+        diff = 100 * (abs(float(f["rel_error_mean"])) - abs(float(k["rel_error_mean"])))
+        rows.append({"suite": f"{name}@{mag:g}, n={int(n)}", "diff": diff, "half": half, "n": R})
+    if not rows:
+        raise ValueError(f"summary has no rows at the sample sizes {ns}")
+    return [measured_claim(pd.DataFrame(rows), "KID", "FID", "KID's relative error at small n is smaller than FID's (App. E)",
+                           metric="|rel. error| of FID − of KID, %", over="resampled subsets")]
+
+
 def ordering_sentence(means: pd.Series, expected: Sequence[str], claim: str) -> OrderResult:
     """Does the ranking of ``means`` (index = method) follow ``expected`` (best first)? An :class:`OrderResult`."""
     ours = [m for m in means.sort_values(ascending=False).index]
@@ -475,7 +568,24 @@ def _analogue(table: str, label: str | None, suite: str) -> tuple[str, dict, str
     if table == "table5_ablation":
         psuite = paper_suite(suite)
         return "table5_ablation", {"suite": psuite}, "Cityscapes, pspnet" + (f"; {suite} ↔ {psuite}" if psuite != suite else "")
+    if table.startswith("appendixE"):
+        return "the paper shows Appendix E as a figure, without numbers"
     return f"no published analogue of {table}"
+
+
+def _appendix_d_paper(suite: str) -> tuple[float, str]:
+    """The paper's Appendix D value of one of :func:`appendix_d_claims`' rows: for ``levels (α)``,
+    ``GRID_STEP − mean |adaptive − baseline|`` over its 12 colour-channel rows and 4 levels (the blur
+    and noise rows are printed as kernel size and σ, not α); no evaluation counts are printed."""
+    if suite != "levels (α)":
+        return float("nan"), "the paper's Appendix D prints levels, not evaluation counts"
+    pub = published("appendixD_levels")
+    pub = pub[pub["kind"] == "color_channel"]
+    cols = [c for c in pub.columns if c.startswith("level")]
+    ad = pub[pub["method"] == "adaptive"].set_index("row")[cols].astype(float)
+    un = pub[pub["method"] == "baseline"].set_index("row")[cols].astype(float)
+    gap = float((ad - un.reindex(ad.index)).abs().to_numpy().mean())
+    return GRID_STEP - gap, f"Appendix D, {len(ad)} colour-channel types × {len(cols)} levels"
 
 
 def paper_difference(table: str, a: str, b: str, *, label: str | None, suite: str,
@@ -483,6 +593,8 @@ def paper_difference(table: str, a: str, b: str, *, label: str | None, suite: st
     """The paper's ``a − b`` (points of ``metric``, single published numbers) for one claim row of our
     table ``table`` (e.g. ``table1_methods``), on the closest published setting (:func:`_analogue`),
     and a note saying which; ``(nan, reason)`` where the paper has no such comparison."""
+    if table.startswith("appendixD"):
+        return _appendix_d_paper(suite)
     found = _analogue(table, label, suite)
     if isinstance(found, str):
         return float("nan"), found
@@ -591,10 +703,11 @@ def plot_bars(df: pd.DataFrame, *, group: str | Sequence[str], hue: str, value: 
 
 
 def publish(table: pd.DataFrame, name: str, *, profile: str, caption: str, notes: Sequence[str] = (),
-            plot: dict | None = None):
+            plot: dict | None = None, floatfmt: str = ".2f"):
     """A paper table's outputs in one call: the bar figure (:func:`plot_bars` with the ``plot``
     arguments, saved as ``<name>.png``), the table with its caption and claim sentences
-    (``<name>.csv`` / ``.md``, :func:`repro.tables.save_table`) and the structured claims among the
+    (``<name>.csv`` / ``.md``, :func:`repro.tables.save_table`, numbers formatted by ``floatfmt``) and
+    the structured claims among the
     notes (``<name>_claims.csv``, :func:`save_claims`). Returns the figure (or ``None``)."""
     from .tables import save_figure, save_table
 
@@ -602,6 +715,6 @@ def publish(table: pd.DataFrame, name: str, *, profile: str, caption: str, notes
     if plot is not None:
         fig = plot_bars(table, **plot)
         save_figure(fig, name, profile=profile)
-    save_table(table, name, profile=profile, caption=caption, notes=list(notes))
+    save_table(table, name, profile=profile, caption=caption, notes=list(notes), floatfmt=floatfmt)
     save_claims(list(notes), name, profile=profile)
     return fig

@@ -103,3 +103,17 @@ def test_index_links_claims_page_and_each_claims_file_once(tables_dir):
     assert "table2_real_world_claims" not in index
     recorded = json.loads((tables_dir / "smoke" / ".index.json").read_text())
     assert sorted(recorded) == ["table1_methods", "table2_real_world"]
+
+
+def test_page_names_the_metric_of_appendix_rows(tables_dir):
+    out = tables_dir / "smoke"
+    out.mkdir()
+    row = {**_row("appendixD_levels_ours", "adaptive SA needs fewer evaluations", "m Baseline", "evaluations per type",
+                  5.75, 0.52, 24, "holds", np.nan, "the paper's Appendix D prints levels, not evaluation counts"),
+           "a": "adaptive", "b": "uniform", "metric": "evaluations saved: uniform − adaptive"}
+    _write(out, "appendixD_levels_ours", [row])
+    text = claims_page.write_claims_page("smoke").read_text()
+    assert ("| Appendix D | adaptive SA needs fewer evaluations | m Baseline | evaluations per type [evaluations saved: "
+            "uniform − adaptive] | — (the paper's Appendix D prints levels, not evaluation counts) | +5.75 ± 0.52 (n=24) "
+            "| holds |") in text
+    assert "resampled subsets (E) instead of seeds" in text

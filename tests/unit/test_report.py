@@ -250,7 +250,9 @@ def test_paper_difference_is_the_published_comparison(table, a, b, label, suite,
     ("table3_conditions", "frost (IN-C s3, synthetic)", "imagenet_c", "no Ours or SOTA row for condition frost"),
     ("table1_methods", "fastscnn", "real_world", "Table 1 is clean data only"),
     ("table4_datasets", "voc", "clean", "no Ours or SOTA row for dataset voc"),
-    ("appendixD_compare", None, "clean", "no published analogue of appendixD_compare"),
+    ("appendixG_levels_by_L", None, "clean", "no published analogue of appendixG_levels_by_L"),
+    ("appendixD_compare", None, "clean", "prints levels, not evaluation counts"),
+    ("appendixE_kid_vs_fid", None, "gaussian_noise@0.2, n=10", "Appendix E as a figure, without numbers"),
 ])
 def test_paper_difference_without_analogue_says_why(table, label, suite, reason):
     diff, note = report.paper_difference(table, "ours", "sota", label=label, suite=suite)
@@ -304,3 +306,93 @@ def test_loss_sentence_still_plain_text():
     line = report.loss_sentence(_fixed_scores(), "clean", "real_world", "lost", label="m")
     # clean − real_world means: Baseline 40.17 − 21.00, Ours 50.83 − 24.90, SOTA 49.83 − 25.00
     assert type(line) is str and line == "m: lost: Baseline 19.2, Ours 25.9, SOTA 24.8"
+
+
+# ------------------------------------------------------------------ Appendix D/E claims (measured, not paired over seeds)
+
+
+def test_measured_claim_verdicts_and_sentence():
+    rows = pd.DataFrame([{"suite": "x", "diff": 2.0, "half": 0.5, "n": 5}, {"suite": "y", "diff": -1.0, "half": 2.0, "n": 5}])
+    c = report.measured_claim(rows, "A", "B", "A beats B", metric="points", over="types", label="m")
+    assert isinstance(c, report.ClaimResult)
+    assert c.overall == "holds partly" and [r.verdict for r in c.rows] == ["holds", "inconclusive"]
+    assert c.label == "m" and str(c).startswith("m: Claim 'A beats B' holds partly")
+    assert "over types" in c and "x: +2 ± 0.5, holds" in c
+    with pytest.raises(TypeError, match="columns suite, diff, half, n"):
+        report.measured_claim(rows.drop(columns="half"), "A", "B", "c", metric="m", over="t")
+    with pytest.raises(ValueError, match="is empty"):
+        report.measured_claim(rows.iloc[:0], "A", "B", "c", metric="m", over="t")
+
+
+def _wide(adaptive_shift, evals_adaptive):
+    types = ["R+", "G-", "V-", "rotate+"]
+    uni = np.array([[0.2, 0.4, 0.6, 0.8]] * len(types))
+    ada = uni + np.asarray(adaptive_shift, dtype=float)[:, None]
+    df = pd.DataFrame({"type": types})
+    for k in range(4):
+        df[f"level{k + 1}_uniform"] = uni[:, k]
+    df["n_evals_uniform"] = 10
+    for k in range(4):
+        df[f"level{k + 1}_adaptive"] = ada[:, k]
+    df["n_evals_adaptive"] = evals_adaptive
+    return df
+
+
+def test_appendix_d_claims_against_hand_computed_values():
+    shifts = [0.02, -0.04, 0.03, 0.05]          # mean |Δα| per type = |shift|
+    evals = [4, 5, 4, 3]
+    saved, levels = report.appendix_d_claims(_wide(shifts, evals), label="m Baseline")
+    d = 10 - np.asarray(evals, float)
+    from scipy import stats
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    assert saved.rows[0].diff == pytest.approx(d.mean()) and saved.rows[0].half == pytest.approx(half)
+    assert saved.overall == "holds" and saved.rows[0].n == 4
+    m = 0.1 - np.abs(shifts)
+    assert levels.rows[0].diff == pytest.approx(m.mean())
+    assert levels.rows[0].half == pytest.approx(stats.t.ppf(0.975, 3) * m.std(ddof=1) / 2)
+    # adaptive levels two grid steps away: the claim does not hold
+    _, far = report.appendix_d_claims(_wide([0.2, -0.22, 0.21, 0.19], evals))
+    assert far.overall == "does not hold"
+    rows = report.claim_rows([saved, levels], "appendixD_levels_ours")
+    assert list(rows["suite"]) == ["evaluations per type", "levels (α)"]
+    assert np.isnan(rows["paper_diff"].iloc[0]) and "not evaluation counts" in rows["paper_note"].iloc[0]
+    assert rows["paper_diff"].iloc[1] == pytest.approx(report._appendix_d_paper("levels (α)")[0])
+    with pytest.raises(TypeError, match="levels table of notebook 03"):
+        report.appendix_d_claims(pd.DataFrame({"type": ["R+"]}))
+
+
+def test_appendix_d_paper_value_from_the_published_table():
+    pub = report.published("appendixD_levels")
+    pub = pub[pub.kind == "color_channel"]
+    cols = ["level1", "level2", "level3", "level4"]
+    ad = pub[pub.method == "adaptive"].sort_values("row")[cols].to_numpy(float)
+    un = pub[pub.method == "baseline"].sort_values("row")[cols].to_numpy(float)
+    value, note = report._appendix_d_paper("levels (α)")
+    assert value == pytest.approx(0.1 - np.abs(ad - un).mean()) and "12 colour-channel types" in note
+
+
+def _kid_fid_summary(kid_mean, fid_mean, std=0.1, resamples=20):
+    rows = []
+    for n in (10, 20, 50, 200):
+        for metric, m in (("KID", kid_mean), ("FID", fid_mean * 10 / n)):
+            rows.append({"perturbation": "gaussian_noise", "magnitude": 0.2, "metric": metric, "n": n, "reference": 1.0,
+                         "rel_error_mean": m, "rel_error_std": std, "abs_rel_error_mean": abs(m), "resamples": resamples})
+    return pd.DataFrame(rows)
+
+
+def test_appendix_e_claims_two_smallest_sizes_and_interval():
+    from scipy import stats
+    (c,) = report.appendix_e_claims(_kid_fid_summary(0.01, 1.5))
+    assert [r.suite for r in c.rows] == ["gaussian_noise@0.2, n=10", "gaussian_noise@0.2, n=20"]
+    sd = 100 * 0.1 * np.sqrt(20 / 19)
+    half = stats.t.ppf(0.975, 19) * np.sqrt(2 * sd ** 2 / 20)
+    assert c.rows[0].diff == pytest.approx(100 * (1.5 - 0.01)) and c.rows[0].half == pytest.approx(half)
+    assert c.overall == "holds"
+    (tie,) = report.appendix_e_claims(_kid_fid_summary(0.0, 0.0), sizes=[50])
+    assert [r.suite for r in tie.rows] == ["gaussian_noise@0.2, n=50"] and tie.overall == "is inconclusive"
+    rows = report.claim_rows([c], "appendixE_kid_vs_fid")
+    assert rows["paper_note"].str.contains("as a figure").all()
+    with pytest.raises(ValueError, match="no rows at the sample sizes"):
+        report.appendix_e_claims(_kid_fid_summary(0.0, 0.0), sizes=[7])
+    with pytest.raises(TypeError, match="summarise_sample_size_study"):
+        report.appendix_e_claims(pd.DataFrame({"n": [1]}))
