@@ -401,7 +401,7 @@ def _lite_lines(lite: list[dict], step: dict[str, list[dict]]) -> list[str]:
              "the slowest and their number), and `CPU min` = iterations × step s (projected; data loading and augmentation "
              "excluded).", "",
              "| candidate | frozen stages | crop | iters | lr_mult | method | device | val | test | test_dusk | "
-             "step s (range) | CPU min |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "step s | CPU min |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in lite:
         sp, last = r["spec"], r["curve"][-1]
         rows = step.get(_step_key(sp), [])
