@@ -792,7 +792,8 @@ def build_parser():
                                   "labels/ (label PNGs of class ids, 255 ignored)")
     p.add_argument("--suites", default=",".join(REPORT_SUITES),
                    help=f"comma-separated, from {','.join(REPORT_SUITES)} (default: all)")
-    p.add_argument("--out", default=None, help="report folder (default: robustness_report/<config name>)")
+    p.add_argument("--out", default=None, help="report folder (default: robustness_report/<config name>); with "
+                                               "--compare: the CSV file (.csv) or its folder")
     p.add_argument("--reference", nargs=2, metavar=("CONFIG", "CHECKPOINT"), default=None,
                    help="reference model for the corruption errors (CE, mCE, relative mCE)")
     p.add_argument("--real-world", action="append", default=[], metavar="SPLIT_OR_FOLDER",
