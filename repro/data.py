@@ -193,20 +193,30 @@ def ignore_only(values, *, ignore_index: int = IGNORE_INDEX) -> bool:
 
 
 def refuse_ignore_only_labels(values, files: Sequence, *, where: str, classes: Sequence[str] | None = None,
-                              ignore_index: int = IGNORE_INDEX, what: str = "the label files") -> None:
+                              ignore_index: int = IGNORE_INDEX, what: str = "the label files", prefix: str = "",
+                              training: bool = False) -> None:
     """Raise :class:`DataError` when :func:`ignore_only` holds for ``values``, the values found in
-    ``files`` (label paths; the first is named in the message, the line starts with it) of
-    ``where`` (a folder or dataset name). The message names the fix: a ``label_map``."""
+    ``files`` (label paths; the first is named in the message) of ``where`` (a folder or dataset).
+
+    The message is one line: ``prefix``, the file, ``what`` and ``where``, and the fix (a
+    ``label_map``). ``training``: the values are what a training run would learn from, so the
+    ``label_map={}`` way out (keep 255 as unlabelled) is not offered."""
     if not ignore_only(values, ignore_index=ignore_index):
         return
     files = list(files)
     fg = repr(classes[1]) if classes is not None and len(classes) > 1 else "class 1"
     head = f"{paths.relpath(files[0])}: " if files else ""
     others = f" (and the other {len(files) - 1} read)" if len(files) > 1 else ""
-    raise DataError(f"{head}{what} of {where}{others} hold only the values 0 and {ignore_index}, which looks like "
-                    f"binary 0/255 masks; {ignore_index} is the ignore index, so every foreground pixel would be "
-                    f"dropped from training and scoring. Fix: {BINARY_MASK_FIX.replace('255', str(ignore_index))} "
-                    f"({fg}), or label_map={{}} if {ignore_index} really means 'unlabelled'")
+    fix = BINARY_MASK_FIX.replace("255", str(ignore_index))
+    if training:
+        effect = "the model would learn background only (accuracy and mIoU read 100 %)"
+        alt = ""
+    else:
+        effect = "every foreground pixel would be dropped from training and scoring"
+        alt = f", or label_map={{}} if {ignore_index} really means 'unlabelled'"
+    raise DataError(f"{prefix}{head}{what} of {where}{others} hold only the values 0 and {ignore_index}, which looks "
+                    f"like binary 0/255 masks; {ignore_index} is the ignore index, so {effect}. Fix: {fix} "
+                    f"({fg}){alt}")
 
 
 def spread(items: Sequence, n: int) -> list:
