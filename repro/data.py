@@ -489,13 +489,17 @@ class SegDataset(torch.utils.data.Dataset):
 
     def batch(self, indices: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Stack samples into (images N×3×H×W float32, labels N×H×W int64); all by default."""
-        idx = range(len(self)) if indices is None else [int(i) for i in indices]
+        idx = list(range(len(self))) if indices is None else [int(i) for i in indices]
         items = [self[i] for i in idx]
         if not items:
             raise ValueError("indices must select at least one sample")
-        shapes = {tuple(it["image"].shape) for it in items}
-        if len(shapes) > 1:
-            raise ValueError(f"samples have different sizes {sorted(shapes)}; batch them at one size")
+        first = tuple(items[0]["image"].shape)
+        for i, it in zip(idx, items):
+            if tuple(it["image"].shape) != first:
+                (h0, w0), (h, w) = first[1:], tuple(it["image"].shape[1:])
+                raise DataError(f"{paths.relpath(self.image_paths[i])}: image size {w}×{h} (W×H) differs from "
+                                f"{w0}×{h0} of {paths.relpath(self.image_paths[idx[0]])}; samples are stacked at one "
+                                "size: resize the images and their labels (nearest neighbour) to one size")
         return torch.stack([it["image"] for it in items]), torch.stack([it["label"] for it in items])
 
     def subset(self, indices: Sequence[int]) -> "SegDataset":

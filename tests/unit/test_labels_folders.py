@@ -138,6 +138,17 @@ def test_validate_reads_every_pair_at_once(tmp_path):
         ds.validate()
 
 
+def test_batch_of_two_sizes_names_the_odd_image(tmp_path):
+    img_dir, lab_dir = vessel_folder(tmp_path, label_name="{stem}.png", values=(0, 1))
+    Image.fromarray(np.zeros((15, 20), np.uint8)).save(img_dir / "02.tif")
+    Image.fromarray(np.ones((15, 20), np.uint8)).save(lab_dir / "02.png")
+    ds = FolderDataset(img_dir, lab_dir, ("b", "v"))
+    assert ds.validate() is ds and ds.batch([0, 1])[0].shape == (2, 3, 30, 40)  # each pair is consistent
+    with pytest.raises(DataError, match="^" + full(img_dir / "02.tif") + r": image size 20×15 \(W×H\) differs from "
+                       "40×30 of " + full(img_dir / "01.tif") + "; samples are stacked at one size"):
+        ds.batch([1, 2])
+
+
 def test_converted_note(tmp_path):
     img_dir, lab_dir = vessel_folder(tmp_path, label_name="{stem}.png", values=(0, 1), image_ext=".png")
     assert FolderDataset(img_dir, lab_dir, ("b", "v")).converted == "grayscale → RGB"

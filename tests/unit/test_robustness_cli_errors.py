@@ -80,6 +80,10 @@ def test_data_errors_are_one_line_exit_2_and_leave_no_out_folder(model_files, tm
     Image.fromarray(np.full((30, 40), 7, np.uint8)).save(lab_range / "00.png")
     img_lone, lab_lone = vessel_folder(root / "lone", n=2, label_name="{stem}.png", values=(0, 1))
     Image.fromarray(np.zeros((30, 40), np.uint8)).save(lab_lone / "05.png")
+    # images of two sizes (each pair consistent): found only when the report stacks them, after --out was made
+    img_mixed, lab_mixed = vessel_folder(root / "mixed", n=2, label_name="{stem}.png", values=(0, 1))
+    Image.fromarray(np.zeros((15, 20), np.uint8)).save(img_mixed / "01.tif")
+    Image.fromarray(np.ones((15, 20), np.uint8)).save(lab_mixed / "01.png")
     cases = [
         (root / "empty", [], "^" + PROG + ": error: " + full(root / "empty" / "images") + ": no image files "
          r"\(\.png, .*\) found; the split is empty"),
@@ -89,6 +93,8 @@ def test_data_errors_are_one_line_exit_2_and_leave_no_out_folder(model_files, tm
          r"--classes.*--label-map VALUE:CLASS"),
         (root / "lone", [], full(lab_lone / "05.png") + r": label file has no image \(expected "
          + full(img_lone / "05") + r"\.<png\|"),
+        (root / "mixed", [], full(img_mixed / "01.tif") + r": image size 20×15 \(W×H\) differs from 40×30 of "
+         + full(img_mixed / "00.tif") + "; samples are stacked at one size: resize"),
         (root / "vessels", [], full(root / "vessels" / "images" / "00.tif") + ": label file is missing for image "
          r"00\.tif: .*--label-suffix _manual1 on the command line"),
         (root / "vessels", ["--label-suffix", "_manual1"], full(labels / "00_manual1.gif") + ": the label files of .* "
