@@ -95,7 +95,8 @@ def _take_options(argv: list[str], names) -> tuple[dict[str, str], list[str]]:
         if name in names and a != "--":
             if not eq:
                 if i + 1 >= len(argv) or (argv[i + 1].startswith("--") and argv[i + 1] != "--"):
-                    raise ValueError(f"{name}: expected a value, e.g. {name} {'255:1' if 'map' in name else '_manual1'}")
+                    example = "255:1" if name == "--label-map" else "_manual1"
+                    raise ValueError(f"{name}: expected a value, e.g. {name} {example}")
                 value = argv[i + 1]
                 i += 1
             if name in found:

@@ -63,6 +63,8 @@ class LabelMapError(ValueError):
 #: file endings read as images and as label maps, on either side of a folder pair (compared
 #: case-insensitively); a user's folder may mix them, e.g. ``01.tif`` with ``01_manual1.gif``
 FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
+#: "any of them", as messages write it
+ANY_ENDING = ".<" + "|".join(s[1:] for s in FILE_SUFFIXES) + ">"
 
 #: how to read 0/255 binary masks, in each place a label map can be given
 BINARY_MASK_FIX = ("pass label_map={255: 1} (Python, or the dataset dict of an MMSegmentation config) or "
@@ -331,10 +333,11 @@ def pair_files(image_dir, label_dir, *, label_suffix: str = "", image_suffix: st
     for k, img in images.items():
         found = labels.get(k, [])
         if len(found) > 1:
-            raise DataError(f"{paths.relpath(img)}: two label files match this image ({', '.join(f.name for f in found)}); "
-                            "keep one, or fix the ending with label_suffix (e.g. '.png'; --label-suffix on the command line)")
+            raise DataError(f"{paths.relpath(img)}: two label files match this image "
+                            f"({', '.join(f.name for f in found)}); keep one, or fix the ending with label_suffix "
+                            "(e.g. '.png'; --label-suffix on the command line)")
         if not found:
-            want = label_dir / f"{k}{label_suffix}{'' if fixed_ending else '.<' + '|'.join(s[1:] for s in FILE_SUFFIXES) + '>'}"
+            want = label_dir / f"{k}{label_suffix}{'' if fixed_ending else ANY_ENDING}"
             hint = _suffix_hint(label_dir, k, label_suffix)
             raise DataError(f"{paths.relpath(img)}: label file is missing for image {img.name}: expected "
                             f"{paths.relpath(want)}{hint}")
@@ -344,8 +347,7 @@ def pair_files(image_dir, label_dir, *, label_suffix: str = "", image_suffix: st
         for k, found in labels.items():
             if k not in used:
                 raise DataError(f"{paths.relpath(found[0])}: label file has no image (expected "
-                                f"{paths.relpath(image_dir / k)}.<{'|'.join(s[1:] for s in FILE_SUFFIXES)}>); "
-                                "remove it or add its image")
+                                f"{paths.relpath(image_dir / k)}{ANY_ENDING}); remove it or add its image")
     return pairs
 
 

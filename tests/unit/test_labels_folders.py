@@ -58,7 +58,8 @@ def test_tif_images_pair_with_gif_labels_through_label_suffix(tmp_path):
 def test_any_common_ending_on_both_sides(tmp_path, image_ext, label_ext):
     img_dir, lab_dir = vessel_folder(tmp_path, n=2, label_name="{stem}" + label_ext, values=(0, 1), image_ext=image_ext)
     ds = FolderDataset(img_dir, lab_dir, ("background", "vessel"))
-    assert [p.suffix for p in ds.image_paths] == [image_ext] * 2 and [p.suffix for p in ds.label_paths] == [label_ext] * 2
+    assert [p.suffix for p in ds.image_paths] == [image_ext] * 2
+    assert [p.suffix for p in ds.label_paths] == [label_ext] * 2
     assert set(ds[1]["label"].unique().tolist()) == {0, 1}
 
 
@@ -112,7 +113,8 @@ def test_refuse_binary_masks_stops_at_the_first_class_id(tmp_path):
 def test_parse_label_map():
     assert data.parse_label_map("255:1") == {255: 1}
     assert data.parse_label_map(" 255 : 1 , 128:2") == {255: 1, 128: 2}
-    for text, msg in [("255-1", r"label map '255-1': '255-1' is not a STORED:CLASS pair of integers; write e\.g\. 255:1"),
+    for text, msg in [("255-1", r"label map '255-1': '255-1' is not a STORED:CLASS pair of integers; "
+                                r"write e\.g\. 255:1"),
                       ("255:1,", r"'' is not a STORED:CLASS pair"), ("a:1", r"'a:1' is not a STORED:CLASS pair"),
                       ("255:1,255:0", r"label map '255:1,255:0': stored value 255 is mapped twice"),
                       ("-1:1", r"'-1:1' is not a STORED:CLASS pair")]:

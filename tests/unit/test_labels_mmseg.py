@@ -54,8 +54,9 @@ def test_folder_seg_dataset_pairs_tif_with_gif_and_applies_label_map(tmp_path):
 
 def test_folder_seg_dataset_refuses_0_255_masks_naming_a_file(tmp_path):
     _, lab_dir = vessel_folder(tmp_path)
-    with pytest.raises(DataError, match="^" + full(lab_dir / "00_manual1.gif") + ": the label files of FolderSegDataset "
-                       r".*labels \(and the other 2 read\) hold only the values 0 and 255.*label_map=\{255: 1\}"):
+    with pytest.raises(DataError, match="^" + full(lab_dir / "00_manual1.gif") + ": the label files of "
+                       r"FolderSegDataset .*labels \(and the other 2 read\) hold only the values 0 and 255.*"
+                       r"label_map=\{255: 1\}"):
         DATASETS.build(folder_cfg(tmp_path))
     # unpaired names: the same message as the core's, with the suffix that pairs them
     with pytest.raises(DataError, match=r"images/00\.tif: label file is missing .*pass label_suffix='_manual1'"):
