@@ -130,7 +130,7 @@ def _robustness(argv: list[str]) -> int:
     from .robustness import main as robustness_main  # mmseg imported only once a config is given
 
     def error(msg: str) -> int:
-        print(f"{PROG}: error: {' '.join(str(msg).split())}", file=sys.stderr)
+        print(f"{PROG}: error: {' '.join(str(msg).splitlines())}", file=sys.stderr)
         return 2
 
     if "-h" in argv or "--help" in argv:
