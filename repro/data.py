@@ -530,6 +530,8 @@ class FolderDataset(SegDataset):
         label_suffix: what follows the image's stem in a label's name: ``""`` (default; any
             ending), ``"_manual1"`` (image ``01.tif``, label ``01_manual1.gif``), or with an ending
             (``".png"``, ``"_manual1.gif"``) to fix it.
+        image_suffix: ``None`` (default; any ending) or the images' fixed ending, which is not part of
+            the stem: ``"_training.tif"`` pairs ``21_training.tif`` with ``21_manual1.gif`` (DRIVE).
         ignore_index: label value of unlabelled pixels.
         label_map: stored label value → class id, applied to every label file when it is read,
             e.g. ``{255: 1}`` for binary masks stored as 0/255; values not in the map are kept as
@@ -548,7 +550,7 @@ class FolderDataset(SegDataset):
 
     def __init__(self, image_dir, label_dir, classes: Sequence[str], *, palette=None, name: str | None = None,
                  label_suffix: str = "", ignore_index: int = IGNORE_INDEX,
-                 label_map: Mapping[int, int] | None = None):
+                 label_map: Mapping[int, int] | None = None, image_suffix: str | None = None):
         image_dir, label_dir = Path(image_dir), Path(label_dir)
         if isinstance(classes, (str, bytes)):
             raise TypeError(f"classes must be a sequence of class names such as ('background', {classes!r}), "
@@ -558,7 +560,7 @@ class FolderDataset(SegDataset):
         if not classes:
             raise ValueError("classes must name at least one class, e.g. classes=('background', 'vessel')")
         label_map = check_label_map(label_map, num_classes=len(classes), ignore_index=ignore_index)
-        pairs = pair_files(image_dir, label_dir, label_suffix=label_suffix)
+        pairs = pair_files(image_dir, label_dir, label_suffix=label_suffix, image_suffix=image_suffix)
         images, labels = [p[0] for p in pairs], [p[1] for p in pairs]
         if label_map is None:
             refuse_binary_masks(labels, where=paths.relpath(label_dir), classes=tuple(classes),
@@ -566,8 +568,9 @@ class FolderDataset(SegDataset):
         if palette is None:
             rng = np.random.default_rng(0)
             palette = tuple(tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in classes)
+        names = [p.name[:-len(image_suffix)] if image_suffix else _split_suffix(p.name)[0] for p in images]
         super().__init__(images, labels, tuple(classes), tuple(palette), name or image_dir.name, "all", ignore_index,
-                         label_map=label_map)
+                         names=names, label_map=label_map)
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,6 +51,12 @@ def test_tif_images_pair_with_gif_labels_through_label_suffix(tmp_path):
     assert ds.converted == "grayscale → RGB"
     # a label_suffix with an ending fixes it
     assert len(FolderDataset(img_dir, lab_dir, ("b", "v"), label_suffix="_manual1.gif", label_map={255: 1})) == 3
+    # DRIVE's names: 21_training.tif with 21_manual1.gif
+    for p in sorted(img_dir.iterdir()):
+        p.rename(p.with_name(p.stem + "_training.tif"))
+    ds = FolderDataset(img_dir, lab_dir, ("b", "v"), image_suffix="_training.tif", label_suffix="_manual1",
+                       label_map={255: 1})
+    assert ds.names == ["00", "01", "02"] and ds.image_paths[1].name == "01_training.tif"
 
 
 @pytest.mark.parametrize("image_ext, label_ext", [(".png", ".gif"), (".tiff", ".png"), (".jpg", ".bmp"),
