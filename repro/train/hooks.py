@@ -739,7 +739,51 @@ class SensitivityHook(Hook):
             return
         self._event(runner, kind, done)
 
+    #: training labels read at the first analysis (:meth:`_check_training_labels`)
+    LABEL_SAMPLE = 8
+    _labels_checked = False
+
+    def _check_training_labels(self, runner) -> None:
+        """Before the first analysis: refuse a run whose training labels hold only background (0)
+        and the ignore index, e.g. 0/255 binary masks read without ``label_map={255: 1}``.
+
+        Reads :attr:`LABEL_SAMPLE` labels of ``runner.train_dataloader.dataset`` (indices drawn
+        without replacement by ``numpy.random.default_rng(subset_seed)``) as training sees them
+        (MMSegmentation's ``LoadAnnotations``: ``label_map``, ``reduce_zero_label``) and applies
+        :func:`repro.data.ignore_only` to the values of all of them together; raises
+        :class:`repro.data.DataError` (one line naming a file, the dataset and the fix)."""
+        from .. import data as rdata, paths
+
+        self._labels_checked = True
+        ds = getattr(getattr(runner, "train_dataloader", None), "dataset", None)
+        if ds is None or not hasattr(ds, "get_data_info") or len(ds) == 0:
+            return
+        from mmseg.datasets.transforms import LoadAnnotations
+
+        idx = np.sort(np.random.default_rng(self.subset_seed).choice(len(ds), min(self.LABEL_SAMPLE, len(ds)),
+                                                                     replace=False))
+        values: set[int] = set()
+        files = []
+        for i in idx.tolist():
+            info = dict(ds.get_data_info(i))
+            if not info.get("seg_map_path"):
+                continue
+            info.setdefault("seg_fields", [])
+            info.setdefault("reduce_zero_label", False)
+            values |= set(np.unique(LoadAnnotations()(info)["gt_seg_map"]).tolist())
+            files.append(info["seg_map_path"])
+        inner = getattr(ds, "dataset", ds)  # RepeatDataset & co.
+        root = getattr(ds, "data_root", None) or getattr(inner, "data_root", None)
+        where = f"the training dataset {type(ds).__name__}" + (f" at {paths.relpath(root)}" if root else "")
+        classes = (getattr(ds, "metainfo", None) or {}).get("classes")
+        rdata.refuse_ignore_only_labels(values, files, where=where, classes=classes,
+                                        ignore_index=int(getattr(ds, "ignore_index", rdata.IGNORE_INDEX)),
+                                        what="the sampled labels", prefix="SensitivityHook: ",
+                                        training=True)
+
     def _event(self, runner, kind: str, done: int) -> None:
+        if kind == "analysis" and not self._labels_checked:
+            self._check_training_labels(runner)
         world = get_world_size()
         if world > 1 and self.shard:
             payload = self._sharded_payload(runner, kind, done, get_rank(), world)
