@@ -33,7 +33,7 @@ import torch
 from mmengine.config import Config
 
 from .. import paths
-from .checkpoint import trusted_checkpoints
+from .checkpoint import load_weights, trusted_checkpoints
 from .config import build_config
 from .datasets import check_data_layout
 from .run_identity import run_hash
@@ -365,7 +365,6 @@ def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device =
     ``model.dataset_meta`` the class names and palette.
     """
     from mmengine.registry import init_default_scope
-    from mmengine.runner.checkpoint import load_checkpoint
     from mmseg.registry import MODELS
 
     wd = _resolve_run_dir(run)
@@ -382,8 +381,7 @@ def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device =
     init_default_scope("mmseg")
     with quiet_warnings():
         model = MODELS.build(copy.deepcopy(cfg.model))
-    with trusted_checkpoints():
-        ck = load_checkpoint(model, str(ckpt), map_location="cpu", logger="silent")
+    ck = load_weights(model, ckpt)
     model.cfg = cfg
     model.dataset_meta = (ck.get("meta") or {}).get("dataset_meta")
     return model.to(device).eval()
