@@ -167,7 +167,7 @@ def trusted_checkpoints():
         yield
 
 
-_UNSUPPORTED = re.compile(r"Unsupported global: GLOBAL (\S+)")
+_UNSUPPORTED = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)")
 
 
 def _reason(err: BaseException, path: Path) -> str:
@@ -178,8 +178,10 @@ def _reason(err: BaseException, path: Path) -> str:
         return (f"it holds {m.group(1)}, which is not on the allow-list of mmengine checkpoint contents "
                 "(repro.train.checkpoint.checkpoint_safe_globals); it is not loaded, since unpickling an arbitrary "
                 "class can run code")
-    if "WeightsUnpickler error:" in text:  # torch's long message: keep the unpickler's own reason
-        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation", 1)[0]
+    for preamble in ("WeightsUnpickler error:", "only if you got the file from a trusted source."):
+        if preamble in text:  # torch's long message: keep the unpickler's own reason
+            text = text.split(preamble, 1)[1].split("Check the documentation", 1)[0]
+            break
     detail = " ".join(text.split())[:300]
     detail = f"{type(err).__name__}: {detail}" if detail else type(err).__name__
     if not zipfile.is_zipfile(path):
