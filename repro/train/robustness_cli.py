@@ -31,13 +31,14 @@ def data_options(*, label_map: Mapping[int, int] | None = None, label_suffix: st
 def load_segmentor(config: str | Path, checkpoint: str | Path, *, device: str = "cpu"):
     """The segmentor of an MMSegmentation ``config`` (.py) with the weights of ``checkpoint``, in
     eval mode on ``device``; ``model.cfg`` holds the config and ``model.dataset_meta`` the
-    checkpoint's class names and palette (``None`` when it has none)."""
+    checkpoint's class names and palette (``None`` when it has none).  The checkpoint is read by
+    :func:`repro.train.checkpoint.load_weights` (``weights_only=True``): any checkpoint that
+    mmengine's Runner writes loads; another file raises one ``CheckpointError`` naming it."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    from mmengine.runner.checkpoint import load_checkpoint
     from mmseg.registry import MODELS
 
-    from .checkpoint import trusted_checkpoints
+    from .checkpoint import load_weights
     from .runner import quiet_warnings
 
     cfg = Config.fromfile(str(config))
@@ -47,10 +48,9 @@ def load_segmentor(config: str | Path, checkpoint: str | Path, *, device: str = 
         model_cfg["backbone"].pop("init_cfg", None)  # the checkpoint holds every weight: no pretrained file needed
     with quiet_warnings():
         model = MODELS.build(model_cfg)
-    with trusted_checkpoints():
-        ck = load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")
+    ck = load_weights(model, checkpoint)  # weights_only=True; any mmengine Runner's checkpoint (checkpoint.py)
     model.cfg = cfg
-    model.dataset_meta = (ck.get("meta") or {}).get("dataset_meta") if isinstance(ck, dict) else None
+    model.dataset_meta = (ck.get("meta") or {}).get("dataset_meta")
     return model.to(device).eval()
 
 
