@@ -9,13 +9,16 @@ Commands:
   gpu-check [--out BASE]     CUDA tests + a short paper-profile training of PSPNet-R50 and SegFormer-b0
                              on synthetic data (times, peak GPU memory); without CUDA: one line, exit 0
   robustness CONFIG CHECKPOINT --data SPLIT_OR_FOLDER [--suites ...] [--out DIR] [--reference CONFIG CHECKPOINT]
+             [--label-map 255:1] [--label-suffix _manual1]
                              robustness report of a model (see ``python -m repro robustness --help``);
+                             a data error is one ``error:`` line on stderr, exit status 2, no --out left
   robustness --compare A B   the differences between two reports
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(gpu_check_main(argv[1:]) or 0)
     if argv[:1] == ["robustness"]:
-        from .robustness import main as robustness_main  # mmseg imported only once a config is given
-
-        return int(robustness_main(argv[1:]) or 0)
+        return _robustness(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +72,115 @@ def main(argv: list[str] | None = None) -> int:
         return reproduce(args.profile, only, inplace=args.inplace, timeout=args.timeout)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+#: options of ``python -m repro robustness`` about the folders it reads, handled here (see :func:`_robustness`)
+FOLDER_OPTIONS = {
+    "--label-map": "stored label value -> class id for folders, STORED:CLASS pairs separated by commas, "
+                   "e.g. 255:1 for 0/255 binary masks (default: none; a folder of 0/255 masks is refused)",
+    "--label-suffix": "what follows an image's stem in its label's name, e.g. _manual1 pairs 01.tif with "
+                      "01_manual1.gif (default: none, any ending: .png .jpg .jpeg .tif .tiff .bmp .gif)",
+}
+
+
+def _take_options(argv: list[str], names) -> tuple[dict[str, str], list[str]]:
+    """The values of the options ``names`` (``--name VALUE`` or ``--name=VALUE``) and ``argv`` without them;
+    ``ValueError`` for one given twice or without a value."""
+    found: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, value = a.partition("=")
+        if name in names and a != "--":
+            if not eq:
+                if i + 1 >= len(argv) or (argv[i + 1].startswith("--") and argv[i + 1] != "--"):
+                    example = "255:1" if name == "--label-map" else "_manual1"
+                    raise ValueError(f"{name}: expected a value, e.g. {name} {example}")
+                value = argv[i + 1]
+                i += 1
+            if name in found:
+                raise ValueError(f"{name}: given twice ({found[name]!r} and {value!r})")
+            found[name] = value
+        else:
+            rest.append(a)
+        i += 1
+    return found, rest
+
+
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself or an ancestor) that does not exist yet; ``None`` if ``path`` exists."""
+    p, top = path.expanduser().absolute(), None
+    while not p.exists():
+        top, p = p, p.parent
+    return top
+
+
+def _robustness(argv: list[str]) -> int:
+    """``python -m repro robustness``: :func:`repro.robustness.main` with the folder options
+    (:data:`FOLDER_OPTIONS`) and one error rule: a data error (:class:`repro.data.DataError`,
+    :class:`repro.data.LabelMapError`: an empty folder, unpaired files, sizes, label values, 0/255
+    masks, a bad ``--label-map``) is one ``error:`` line on stderr naming the file and the fix,
+    exit status 2, and the ``--out`` folder is removed when this run created it."""
+    import shutil
+    from contextlib import nullcontext
+
+    from . import data
+    from .robustness import PROG, build_parser
+    from .robustness import main as robustness_main  # mmseg imported only once a config is given
+
+    def error(msg: str) -> int:
+        print(f"{PROG}: error: {' '.join(str(msg).splitlines())}", file=sys.stderr)
+        return 2
+
+    if "-h" in argv or "--help" in argv:
+        p = build_parser()
+        for name, help_ in FOLDER_OPTIONS.items():
+            p.add_argument(name, help=help_)
+        p.print_help()
+        return 0
+    try:
+        opts, rest = _take_options(argv, FOLDER_OPTIONS)
+    except ValueError as err:
+        return error(err)
+    label_map = None
+    if "--label-map" in opts:
+        try:
+            label_map = data.parse_label_map(opts["--label-map"])
+        except data.LabelMapError as err:
+            return error(str(err).replace("label map ", "--label-map ", 1))
+    label_suffix = opts.get("--label-suffix", "")
+    try:
+        args, _ = build_parser().parse_known_args(rest)
+    except SystemExit:  # robustness_main reports the argument error
+        args = None
+    created = None
+    if args is not None:
+        if opts:
+            shipped = [s for s in [args.data, *args.real_world] if s and s.partition(":")[0] in data.SHIPPED
+                       and s.partition(":")[2]]
+            folders = [s for s in [args.data, *args.real_world] if s and s not in shipped]
+            if args.compare or not folders:
+                return error(f"{' and '.join(opts)} apply to a folder given with --data or --real-world, "
+                             f"not to {'--compare' if args.compare else 'the shipped split ' + ', '.join(shipped)}")
+        if not args.compare and args.config:
+            created = _outermost_missing(Path(args.out) if args.out else
+                                         Path("robustness_report") / Path(args.config).stem)
+    options = nullcontext()
+    if opts:
+        from .train.robustness_cli import data_options
+
+        options = data_options(label_map=label_map, label_suffix=label_suffix)
+    try:
+        with options:
+            return int(robustness_main(rest) or 0)
+    except (data.DataError, data.LabelMapError) as err:
+        if created is not None and created.exists():
+            shutil.rmtree(created)
+        msg = str(err)
+        if isinstance(err, data.LabelMapError) and not isinstance(err, data.DataError):
+            msg = f"--label-map {opts.get('--label-map', '')}: {msg}"
+        return error(msg)
 
 
 def _data_command(data, args) -> int:

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,22 @@ ISBI_SPLITS = {"train": [str(i) for i in range(24)], "test": [str(i) for i in ra
 
 class DataError(ValueError):
     """A dataset file is missing, unreadable or inconsistent; the message names the file."""
+
+
+class LabelMapError(ValueError):
+    """A ``label_map`` (or the ``--label-map`` text it was parsed from) is malformed or maps a stored
+    value to something that is not a class id; the message names the entry."""
+
+
+#: file endings read as images and as label maps, on either side of a folder pair (compared
+#: case-insensitively); a user's folder may mix them, e.g. ``01.tif`` with ``01_manual1.gif``
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
+#: "any of them", as messages write it
+ANY_ENDING = ".<" + "|".join(s[1:] for s in FILE_SUFFIXES) + ">"
+
+#: how to read 0/255 binary masks, in each place a label map can be given
+BINARY_MASK_FIX = ("pass label_map={255: 1} (Python, or the dataset dict of an MMSegmentation config) or "
+                   "--label-map 255:1 (python -m repro robustness) to read 255 as class 1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,7 +135,10 @@ def apply_label_map(arr: np.ndarray, label_map: Mapping[int, int] | None) -> np.
 
 def check_label_map(label_map, *, num_classes: int, ignore_index: int = IGNORE_INDEX) -> dict[int, int] | None:
     """``label_map`` as a ``{stored value: class id}`` dict of ints, or ``None``; class ids must lie
-    in ``0..num_classes-1`` or equal ``ignore_index``."""
+    in ``0..num_classes-1`` or equal ``ignore_index``.
+
+    Raises ``TypeError`` for a non-mapping or non-int entries, :class:`LabelMapError` (a
+    ``ValueError``) for values out of range."""
     if label_map is None:
         return None
     if not isinstance(label_map, Mapping):
@@ -131,29 +151,274 @@ def check_label_map(label_map, *, num_classes: int, ignore_index: int = IGNORE_I
                 raise TypeError(f"label_map must map int label values to int class ids such as {{255: 1}}, "
                                 f"got the entry {k!r}: {v!r}")
         if not 0 <= int(k) <= 65535:
-            raise ValueError(f"label_map keys must be stored label values in 0..65535, got {k!r}")
+            raise LabelMapError(f"label_map keys must be stored label values in 0..65535, got {k!r}")
         if not (0 <= int(v) < num_classes or int(v) == ignore_index):
-            raise ValueError(f"label_map[{k!r}] = {v!r} is not a class id in 0..{num_classes - 1} "
-                             f"nor the ignore index {ignore_index}")
+            raise LabelMapError(f"label_map[{k!r}] = {v!r} is not a class id in 0..{num_classes - 1} "
+                                f"nor the ignore index {ignore_index}")
         out[int(k)] = int(v)
     return out
 
 
+_PAIR = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
+
+
+def parse_label_map(text: str) -> dict[int, int]:
+    """The ``{stored value: class id}`` dict of a label map written as text, ``"STORED:CLASS"`` pairs
+    separated by commas: ``"255:1"`` → ``{255: 1}``, ``"255:1,128:2"`` → ``{255: 1, 128: 2}``
+    (the command line's ``--label-map``). Bad syntax or a value given twice raises
+    :class:`LabelMapError` naming the text; the class ids are checked against the class count by
+    :func:`check_label_map` once it is known."""
+    if not isinstance(text, str):
+        raise TypeError(f"label map text must be a string such as '255:1', got {type(text).__name__}")
+    out: dict[int, int] = {}
+    for part in text.split(","):
+        m = _PAIR.match(part)
+        if m is None:
+            raise LabelMapError(f"label map {text!r}: {part.strip()!r} is not a STORED:CLASS pair of integers; "
+                                "write e.g. 255:1, or several pairs separated by commas: 255:1,128:2")
+        k, v = int(m.group(1)), int(m.group(2))
+        if k in out:
+            raise LabelMapError(f"label map {text!r}: stored value {k} is mapped twice")
+        out[k] = v
+    return out
+
+
+def ignore_only(values, *, ignore_index: int = IGNORE_INDEX) -> bool:
+    """The binary-mask rule: ``True`` when the label values ``V`` (a set of ints, as the model would
+    see them) hold the ignore index and no class id but 0, i.e. ``ignore_index ∈ V ⊆ {0, ignore_index}``.
+
+    That is what 0/255 binary masks look like when 255 is read as the ignore index: every
+    foreground pixel is ignored, training sees background only, accuracy and mIoU read 100 %.
+    Every reader of the package applies this one rule (:func:`refuse_ignore_only_labels`)."""
+    v = {int(x) for x in values}
+    return int(ignore_index) in v and v <= {0, int(ignore_index)}
+
+
+def refuse_ignore_only_labels(values, files: Sequence, *, where: str, classes: Sequence[str] | None = None,
+                              ignore_index: int = IGNORE_INDEX, what: str = "the label files", prefix: str = "",
+                              training: bool = False) -> None:
+    """Raise :class:`DataError` when :func:`ignore_only` holds for ``values``, the values found in
+    ``files`` (label paths; the first is named in the message) of ``where`` (a folder or dataset).
+
+    The message is one line: ``prefix``, the file, ``what`` and ``where``, and the fix (a
+    ``label_map``). ``training``: the values are what a training run would learn from, so the
+    ``label_map={}`` way out (keep 255 as unlabelled) is not offered."""
+    if not ignore_only(values, ignore_index=ignore_index):
+        return
+    files = list(files)
+    fg = repr(classes[1]) if classes is not None and len(classes) > 1 else "class 1"
+    head = f"{paths.relpath(files[0])}: " if files else ""
+    others = f" (and the other {len(files) - 1} read)" if len(files) > 1 else ""
+    fix = BINARY_MASK_FIX.replace("255", str(ignore_index))
+    if training:
+        effect = "the model would learn background only (accuracy and mIoU read 100 %)"
+        alt = ""
+    else:
+        effect = "every foreground pixel would be dropped from training and scoring"
+        alt = f", or label_map={{}} if {ignore_index} really means 'unlabelled'"
+    raise DataError(f"{prefix}{head}{what} of {where}{others} hold only the values 0 and {ignore_index}, which looks "
+                    f"like binary 0/255 masks; {ignore_index} is the ignore index, so {effect}. Fix: {fix} "
+                    f"({fg}){alt}")
+
+
+def spread(items: Sequence, n: int) -> list:
+    """At most ``n`` of ``items``, evenly spaced and in order (all of them when ``len(items) <= n``)."""
+    items = list(items)
+    if len(items) <= n:
+        return items
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
+def refuse_binary_masks(label_files: Sequence, *, where: str, classes: Sequence[str] | None = None,
+                        ignore_index: int = IGNORE_INDEX, max_files: int = 64) -> None:
+    """The dataset-level use of :func:`ignore_only`: read the stored values of up to ``max_files``
+    of ``label_files`` (evenly spaced; stops as soon as a class id other than 0 turns up) and refuse
+    the folder with :class:`DataError` when together they hold only 0 and ``ignore_index``.
+
+    Call it only when no ``label_map`` was given: an explicit map (even ``{}``) is a decision about
+    the stored values. Label files that cannot be read are skipped (they are reported, with their
+    name, when the sample is read)."""
+    seen: set[int] = set()
+    read = []
+    for lab in spread(label_files, max_files):
+        try:
+            seen |= set(np.unique(_read_label_values(lab)).tolist())
+        except DataError:
+            continue
+        read.append(lab)
+        if not seen <= {0, int(ignore_index)}:
+            return
+    refuse_ignore_only_labels(seen, read, where=where, classes=classes, ignore_index=ignore_index)
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    """``name`` as (stem, ending) when it ends with one of :data:`FILE_SUFFIXES` (any case), else (name, "")."""
+    low = name.lower()
+    for suf in sorted(FILE_SUFFIXES, key=len, reverse=True):
+        if low.endswith(suf):
+            return name[:-len(suf)], name[-len(suf):]
+    return name, ""
+
+
+def _listing(folder: Path, recursive: bool) -> list[Path]:
+    files = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in files if p.is_file() and not p.name.startswith("."))
+
+
+def pair_files(image_dir, label_dir, *, label_suffix: str = "", image_suffix: str | None = None,
+               recursive: bool = False, names: Sequence[str] | None = None) -> list[tuple[Path, Path]]:
+    """Image/label pairs of two folders, matched by file stem; the one pairing rule of
+    :class:`FolderDataset` and ``repro.train.FolderSegDataset``.
+
+    Image ``<image_dir>/<stem><ext>`` pairs with label ``<label_dir>/<stem><label_suffix><ext2>``,
+    ``ext`` and ``ext2`` any of :data:`FILE_SUFFIXES` (e.g. ``01.tif`` with ``01.gif``, or with
+    ``label_suffix="_manual1"`` with ``01_manual1.gif``). A ``label_suffix`` that itself ends with
+    one of them (``".png"``, ``"_manual1.gif"``) fixes the label's ending; ``image_suffix`` (e.g.
+    ``".jpg"``) fixes the images'. With ``recursive`` the stem is the path below the folder
+    (``a/01``); ``names`` (stems) restricts the images to those listed, in that order.
+
+    Raises :class:`DataError` naming the file (full path outside the repository) and the fix: no
+    image found; an image without a label (the message suggests the ``label_suffix`` that pairs it
+    when a label file starts with the image's stem); an image or a label name matched twice; a
+    label file left without an image (not checked with ``names``).
+    """
+    image_dir, label_dir = Path(image_dir), Path(label_dir)
+    if not isinstance(label_suffix, str):
+        raise TypeError(f"label_suffix must be a string such as '_manual1' or '.png', got {label_suffix!r}")
+    if image_suffix is not None and not isinstance(image_suffix, str):
+        raise TypeError(f"image_suffix must be None or a string such as '.jpg', got {image_suffix!r}")
+    for d, what in ((image_dir, "image"), (label_dir, "label")):
+        if not d.is_dir():
+            raise DataError(f"{paths.relpath(d)}: {what} folder does not exist")
+
+    def key(p: Path, root: Path, stem: str) -> str:
+        rel = p.parent.relative_to(root).as_posix()
+        return stem if rel == "." else f"{rel}/{stem}"
+
+    images: dict[str, Path] = {}
+    for p in _listing(image_dir, recursive):
+        if image_suffix is not None:
+            if not p.name.endswith(image_suffix):
+                continue
+            stem = p.name[:-len(image_suffix)] if image_suffix else p.name
+        else:
+            stem, ext = _split_suffix(p.name)
+            if not ext:
+                continue
+        k = key(p, image_dir, stem)
+        if k in images:
+            raise DataError(f"{paths.relpath(p)}: two images with the stem {k!r} ({images[k].name} and {p.name}); "
+                            "keep one image per stem")
+        images[k] = p
+    if names is not None:
+        missing = [n for n in names if n not in images]
+        if missing:
+            raise DataError(f"{paths.relpath(image_dir / missing[0])}: image listed in the split is missing "
+                            f"({len(missing)} of {len(names)} missing)")
+        images = {n: images[n] for n in names}
+    if not images:
+        endings = image_suffix or ", ".join(FILE_SUFFIXES)
+        raise DataError(f"{paths.relpath(image_dir)}: no image files ({endings}) found; the split is empty")
+
+    fixed_ending = bool(_split_suffix(label_suffix)[1])
+    labels: dict[str, list[Path]] = {}
+    for p in _listing(label_dir, recursive):
+        stem, ext = (p.name, p.name) if fixed_ending else _split_suffix(p.name)
+        if not ext or not stem.endswith(label_suffix):
+            continue
+        base = stem[:len(stem) - len(label_suffix)] if label_suffix else stem
+        labels.setdefault(key(p, label_dir, base), []).append(p)
+
+    pairs, used = [], set()
+    for k, img in images.items():
+        found = labels.get(k, [])
+        if len(found) > 1:
+            raise DataError(f"{paths.relpath(img)}: two label files match this image "
+                            f"({', '.join(f.name for f in found)}); keep one, or fix the ending with label_suffix "
+                            "(e.g. '.png'; --label-suffix on the command line)")
+        if not found:
+            want = label_dir / f"{k}{label_suffix}{'' if fixed_ending else ANY_ENDING}"
+            hint = _suffix_hint(label_dir, k, label_suffix)
+            raise DataError(f"{paths.relpath(img)}: label file is missing for image {img.name}: expected "
+                            f"{paths.relpath(want)}{hint}")
+        pairs.append((img, found[0]))
+        used.add(k)
+    if names is None:
+        for k, found in labels.items():
+            if k not in used:
+                raise DataError(f"{paths.relpath(found[0])}: label file has no image (expected "
+                                f"{paths.relpath(image_dir / k)}{ANY_ENDING}); remove it or add its image")
+    return pairs
+
+
+def _suffix_hint(label_dir: Path, stem: str, label_suffix: str) -> str:
+    """'; the label files are named like X: pass label_suffix=...' when a label file name starts with ``stem``."""
+    parent = (label_dir / stem).parent
+    base = Path(stem).name
+    if not parent.is_dir():
+        return ""
+    for p in sorted(parent.iterdir()):
+        s, ext = _split_suffix(p.name)
+        if ext and s.startswith(base) and s != base + label_suffix:
+            suffix = s[len(base):]
+            return (f"; the label files are named like {p.name}: pass label_suffix={suffix!r} "
+                    f"(--label-suffix {suffix} on the command line)")
+    return ""
+
+
+def conversion_note(image_paths: Sequence) -> str | None:
+    """How images not stored as RGB are converted when read (for report notes), from the files'
+    headers only: e.g. ``"grayscale → RGB"`` or ``"grayscale → RGB (3 of 20 images)"``; several
+    kinds are joined by ``"; "``. ``None`` when every image is RGB (or unreadable: reported on reading)."""
+    kinds: dict[str, int] = {}
+    n = 0
+    for p in image_paths:
+        try:
+            with Image.open(p) as im:  # header only: no pixel is decoded
+                mode = im.mode
+        except (OSError, SyntaxError, ValueError):
+            continue
+        n += 1
+        if mode == "RGB":
+            continue
+        kind = ("grayscale → RGB" if mode in ("L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "1")
+                else "palette → RGB" if mode in ("P", "PA") else f"{mode} → RGB")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    if not kinds:
+        return None
+    return "; ".join(k if c == n else f"{k} ({c} of {n} images)" for k, c in kinds.items())
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image from its header; a missing or unreadable file is one :class:`DataError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{paths.relpath(path)}: image file is missing")
+    try:
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise DataError(f"{paths.relpath(path)}: image file is corrupt or not an image ({e})") from e
+
+
 def read_label(path: Path, *, num_classes: int, image_shape: tuple[int, int] | None = None,
                ignore_index: int = IGNORE_INDEX, label_map: Mapping[int, int] | None = None) -> np.ndarray:
-    """Read a label map (single-channel PNG of class ids), apply ``label_map`` (stored value →
-    class id, other values kept) and check its size and values."""
+    """Read a label map (single-channel image of class ids: PNG, GIF, TIFF, ...; palette images give
+    their indices), apply ``label_map`` (stored value → class id, other values kept) and check its
+    size (``image_shape`` = (H, W) in pixels) and values (``0..num_classes-1`` or ``ignore_index``)."""
     path = Path(path)
     arr = apply_label_map(_read_label_values(path), label_map)
     if image_shape is not None and arr.shape != tuple(image_shape):
         raise DataError(f"{paths.relpath(path)}: label size {arr.shape[1]}×{arr.shape[0]} (W×H) differs from its image "
-                        f"{image_shape[1]}×{image_shape[0]}")
+                        f"{image_shape[1]}×{image_shape[0]}; resize the label (nearest neighbour) or pair it "
+                        "with the right image")
     bad = (arr >= num_classes) & (arr != ignore_index) | (arr < 0)
     if bad.any():
         vals = sorted(set(np.unique(arr[bad]).tolist()))[:10]
         mapped = f" after label_map {dict(label_map)}" if label_map else ""
         raise DataError(f"{paths.relpath(path)}: label values {vals}{mapped} outside the class range 0..{num_classes - 1} "
-                        f"(ignore index {ignore_index} allowed)")
+                        f"(ignore index {ignore_index} allowed); name every class (classes=..., --classes) or map "
+                        "the stored values to class ids (label_map={VALUE: CLASS}, --label-map VALUE:CLASS)")
     return arr
 
 
@@ -191,6 +456,23 @@ class SegDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.image_paths)
 
+    @property
+    def converted(self) -> str | None:
+        """How the images are converted when read, for a report's note: ``"grayscale → RGB"``
+        (also ``"palette → RGB"``, ``"RGBA → RGB"``, with counts when only some are), ``None`` when
+        every image is stored as RGB (:func:`conversion_note`; file headers only, read once)."""
+        if "_converted" not in self.__dict__:
+            self.__dict__["_converted"] = conversion_note(self.image_paths)
+        return self.__dict__["_converted"]
+
+    def validate(self) -> "SegDataset":
+        """Check every pair now (image header, whole label: size and values) instead of when a
+        sample is read; the first problem raises :class:`DataError` naming its file. Returns ``self``."""
+        for img, lab in zip(self.image_paths, self.label_paths):
+            read_label(lab, num_classes=self.num_classes, image_shape=_image_size(img), ignore_index=self.ignore_index,
+                       label_map=self.label_map)
+        return self
+
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``index`` as (H×W×3 uint8 RGB, H×W int64) numpy arrays."""
         if not isinstance(index, (int, np.integer)):
@@ -209,13 +491,17 @@ class SegDataset(torch.utils.data.Dataset):
 
     def batch(self, indices: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Stack samples into (images N×3×H×W float32, labels N×H×W int64); all by default."""
-        idx = range(len(self)) if indices is None else [int(i) for i in indices]
+        idx = list(range(len(self))) if indices is None else [int(i) for i in indices]
         items = [self[i] for i in idx]
         if not items:
             raise ValueError("indices must select at least one sample")
-        shapes = {tuple(it["image"].shape) for it in items}
-        if len(shapes) > 1:
-            raise ValueError(f"samples have different sizes {sorted(shapes)}; batch them at one size")
+        first = tuple(items[0]["image"].shape)
+        for i, it in zip(idx, items):
+            if tuple(it["image"].shape) != first:
+                (h0, w0), (h, w) = first[1:], tuple(it["image"].shape[1:])
+                raise DataError(f"{paths.relpath(self.image_paths[i])}: image size {w}×{h} (W×H) differs from "
+                                f"{w0}×{h0} of {paths.relpath(self.image_paths[idx[0]])}; samples are stacked at one "
+                                "size: resize the images and their labels (nearest neighbour) to one size")
         return torch.stack([it["image"] for it in items]), torch.stack([it["label"] for it in items])
 
     def subset(self, indices: Sequence[int]) -> "SegDataset":
@@ -227,11 +513,13 @@ class SegDataset(torch.utils.data.Dataset):
 
 
 class FolderDataset(SegDataset):
-    """A user's folder of image/label pairs matched by file stem.
+    """A user's folder of image/label pairs matched by file stem (:func:`pair_files`).
 
     ``FolderDataset("imgs/", "labels/", classes=("road", "car"))`` pairs ``imgs/a.jpg`` with
-    ``labels/a.png``. Images may be any format PIL reads; labels single-channel PNGs of class ids
-    ``0..len(classes)-1``, with ``ignore_index`` (default 255) marking unlabelled pixels.
+    ``labels/a.png``; either side may use any of :data:`FILE_SUFFIXES` (``.png``, ``.jpg``,
+    ``.tif``, ``.gif``, ...). Labels are single-channel images of class ids ``0..len(classes)-1``,
+    with ``ignore_index`` (default 255) marking unlabelled pixels. Images not stored as RGB
+    (greyscale, palette, RGBA) are converted to RGB when read; :attr:`converted` says so.
 
     Args:
         image_dir, label_dir: the two folders.
@@ -239,26 +527,30 @@ class FolderDataset(SegDataset):
             (a bare string is refused with a ``TypeError``).
         palette: one RGB triple (0..255) per class for figures (default: seeded random colours).
         name: dataset name recorded with results (default: the image folder's name).
-        label_suffix: file ending of the label files.
+        label_suffix: what follows the image's stem in a label's name: ``""`` (default; any
+            ending), ``"_manual1"`` (image ``01.tif``, label ``01_manual1.gif``), or with an ending
+            (``".png"``, ``"_manual1.gif"``) to fix it.
+        image_suffix: ``None`` (default; any ending) or the images' fixed ending, which is not part of
+            the stem: ``"_training.tif"`` pairs ``21_training.tif`` with ``21_manual1.gif`` (DRIVE).
         ignore_index: label value of unlabelled pixels.
         label_map: stored label value → class id, applied to every label file when it is read,
             e.g. ``{255: 1}`` for binary masks stored as 0/255; values not in the map are kept as
             they are (and must then be class ids or ``ignore_index``).
 
-    Binary-mask check: with ``label_map=None`` (the default) the label files are scanned once,
-    and if the values found across all of them are exactly ``{0, 255}`` while ``ignore_index`` is
-    255, the folder is refused with a :class:`DataError` suggesting ``label_map={255: 1}``: such
-    files are almost always 0/255 binary masks, whose foreground would otherwise be read as the
-    ignore index and silently dropped from training and scoring. To really mean "class 0 and
-    ignore", pass ``label_map={}`` (an explicit map, even empty, turns the check off). Label files
-    that cannot be read are skipped by the scan and reported when the sample is read.
+    Binary-mask check (:func:`refuse_binary_masks`, the rule :func:`ignore_only`): with
+    ``label_map=None`` (the default) up to 64 label files are scanned, and if the values found
+    hold only 0 and ``ignore_index`` (255), the folder is refused with a :class:`DataError` naming
+    a file and suggesting ``label_map={255: 1}``: such files are almost always 0/255 binary masks,
+    whose foreground would otherwise be read as the ignore index and silently dropped from training
+    and scoring. To really mean "class 0 and ignore", pass ``label_map={}`` (an explicit map, even
+    empty, turns the check off).
     """
 
-    IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+    IMAGE_SUFFIXES = FILE_SUFFIXES
 
     def __init__(self, image_dir, label_dir, classes: Sequence[str], *, palette=None, name: str | None = None,
-                 label_suffix: str = ".png", ignore_index: int = IGNORE_INDEX,
-                 label_map: Mapping[int, int] | None = None):
+                 label_suffix: str = "", ignore_index: int = IGNORE_INDEX,
+                 label_map: Mapping[int, int] | None = None, image_suffix: str | None = None):
         image_dir, label_dir = Path(image_dir), Path(label_dir)
         if isinstance(classes, (str, bytes)):
             raise TypeError(f"classes must be a sequence of class names such as ('background', {classes!r}), "
@@ -267,45 +559,18 @@ class FolderDataset(SegDataset):
             raise TypeError(f"classes must be a sequence of class names (strings) such as ('road', 'car'), got {classes!r}")
         if not classes:
             raise ValueError("classes must name at least one class, e.g. classes=('background', 'vessel')")
-        for d, what in ((image_dir, "image"), (label_dir, "label")):
-            if not d.is_dir():
-                raise DataError(f"{paths.relpath(d)}: {what} folder does not exist")
         label_map = check_label_map(label_map, num_classes=len(classes), ignore_index=ignore_index)
-        images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in self.IMAGE_SUFFIXES)
-        if not images:
-            raise DataError(f"{paths.relpath(image_dir)}: no image files ({', '.join(self.IMAGE_SUFFIXES)}) found; "
-                            "the split is empty")
-        labels = []
-        for p in images:
-            lab = label_dir / (p.stem + label_suffix)
-            if not lab.is_file():
-                raise DataError(f"{paths.relpath(lab)}: label file is missing for image {p.name}")
-            labels.append(lab)
-        if label_map is None and ignore_index == 255 and labels:
-            _refuse_binary_masks(label_dir, labels, tuple(classes))
+        pairs = pair_files(image_dir, label_dir, label_suffix=label_suffix, image_suffix=image_suffix)
+        images, labels = [p[0] for p in pairs], [p[1] for p in pairs]
+        if label_map is None:
+            refuse_binary_masks(labels, where=paths.relpath(label_dir), classes=tuple(classes),
+                                ignore_index=ignore_index)
         if palette is None:
             rng = np.random.default_rng(0)
             palette = tuple(tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in classes)
+        names = [p.name[:-len(image_suffix)] if image_suffix else _split_suffix(p.name)[0] for p in images]
         super().__init__(images, labels, tuple(classes), tuple(palette), name or image_dir.name, "all", ignore_index,
-                         label_map=label_map)
-
-
-def _refuse_binary_masks(label_dir: Path, labels: Sequence[Path], classes: tuple[str, ...]) -> None:
-    """Raise :class:`DataError` when the values of all ``labels`` together are exactly {0, 255}."""
-    seen: set[int] = set()
-    for lab in labels:
-        try:
-            seen |= set(np.unique(_read_label_values(lab)).tolist())
-        except DataError:
-            continue  # reported with the file's name when the sample is read
-        if not seen <= {0, 255}:
-            return
-    if seen == {0, 255}:
-        fg = repr(classes[1]) if len(classes) > 1 else "class 1"
-        raise DataError(f"{paths.relpath(label_dir)}: the label files hold only the values 0 and 255, which looks like "
-                        f"binary 0/255 masks; 255 is the ignore index, so every foreground pixel would be dropped. "
-                        f"Pass label_map={{255: 1}} to read 255 as class 1 ({fg}), or label_map={{}} if 255 really "
-                        "means 'unlabelled'")
+                         names=names, label_map=label_map)
 
 
 # --------------------------------------------------------------------------------------------

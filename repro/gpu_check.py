@@ -214,10 +214,9 @@ def train_check(model: str, data_root: str | os.PathLike, work_dir: str | os.Pat
     # the checkpoint loads with weights_only=True and holds the CUDA RNG state of every device (on CUDA)
     cuda_rng = None
     try:
-        from .train.checkpoint import trusted_checkpoints
+        from .train.checkpoint import load_checkpoint_file
 
-        with trusted_checkpoints():
-            ck = torch.load(Path(work_dir) / res["checkpoint"], map_location="cpu", weights_only=True)
+        ck = load_checkpoint_file(Path(work_dir) / res["checkpoint"])
         cuda_rng = (ck.get("sia_state") or {}).get("cuda_rng_state")
         if on_cuda and not (isinstance(cuda_rng, list) and len(cuda_rng) == torch.cuda.device_count()):
             problems.append(f"checkpoint: expected the CUDA RNG state of {torch.cuda.device_count()} device(s), "

@@ -24,7 +24,8 @@ import torch
 
 from .validation import check_int
 
-__all__ = ["ConfusionMatrix", "segmentation_scores", "per_image_matrices", "miou_of_matrices", "bootstrap_miou_se"]
+__all__ = ["ConfusionMatrix", "segmentation_scores", "per_image_matrices", "miou_of_matrices", "bootstrap_miou_se",
+           "majority_floor"]
 
 
 def _as_long_tensor(x: Any, name: str) -> torch.Tensor:
@@ -217,3 +218,44 @@ def bootstrap_miou_se(matrices_a: Any, matrices_b: Any | None = None, *, resampl
     if b is not None:
         diff = diff - miou_of_matrices((counts @ b.reshape(n, -1)).reshape(resamples, *b.shape[1:]))
     return float(np.nanstd(diff, ddof=1))
+
+
+def majority_floor(matrix: Any) -> dict[str, Any]:
+    """The trivial floor: the scores (percent) of predicting the majority class everywhere.
+
+    ``matrix`` is a ``C × C`` confusion matrix of the evaluated split (rows: truth, as
+    :class:`ConfusionMatrix`; any predictions: only its row sums, the labelled pixels per true
+    class ``n_c = Σ_p M[c, p]``, are used), or a :class:`ConfusionMatrix`. With ``N = Σ_c n_c``
+    and the majority class ``k = argmax_c n_c`` (the lowest id on ties), the constant
+    prediction ``k`` has the confusion matrix ``F[t, k] = n_t`` (zero elsewhere), so
+
+    - ``IoU_k = n_k / N``; ``IoU_c = 0`` for every other class present in the labels
+      (``n_c > 0``); classes absent from the labels are 0/0 and left out of the mean;
+    - ``floor mIoU = 100 · (n_k / N) / |{c : n_c > 0}|``;
+    - ``aAcc = 100 · n_k / N`` and ``mAcc = 100 / |{c : n_c > 0}|``.
+
+    E.g. a binary split with 92 % background pixels: floor mIoU = 100 · 0.92 / 2 = 46. A model
+    (or a corruption) scoring near the floor predicts no better than "all majority class".
+
+    Returns ``{"class": k, "fraction": n_k / N, "aAcc", "mAcc", "mIoU"}`` (NaN scores and
+    ``class`` ``None`` when the matrix counts no labelled pixel).
+    """
+    if isinstance(matrix, ConfusionMatrix):
+        m = matrix._counts()
+    else:
+        m = np.asarray(matrix.detach().cpu() if isinstance(matrix, torch.Tensor) else matrix, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 1:
+        raise ValueError(f"matrix must be a C×C confusion matrix (rows: truth), got shape {m.shape}")
+    if not np.all(np.isfinite(m)) or (m < 0).any():
+        raise ValueError("matrix must hold finite counts >= 0")
+    n = m.sum(1)
+    total = float(n.sum())
+    if total <= 0:
+        nan = float("nan")
+        return {"class": None, "fraction": nan, "aAcc": nan, "mAcc": nan, "mIoU": nan}
+    k = int(np.argmax(n))
+    floor = np.zeros_like(m)
+    floor[:, k] = n
+    s = ConfusionMatrix(m.shape[0])
+    s.matrix = torch.from_numpy(floor).round().to(torch.int64)
+    return {"class": k, "fraction": float(n[k] / total), **s.scores()}

@@ -44,6 +44,23 @@ its clean error. Without a reference only the unnormalised mean errors are repor
 paper's full text could be opened from the machine this was written on; the formulas above are
 H&D's as published and K&R's CD/rCD as we know them, the same ratios with E = 1 − mIoU.)
 
+Resilience rate and the trivial floor (every suite but clean)
+-----------------------------------------------------------
+The resilience rate of an item (a corruption, a perturbation type, an AdvSteer combination, a
+real-world split) is ``rR_i = 100 · mean_s mIoU_{i,s} / mIoU_clean`` (percent of the clean mIoU,
+mean over the item's severities/magnitudes ``s``); a suite's *mean resilience rate* is the mean
+of ``rR_i`` over its items (ImageNet-C: over the 15 common corruptions present, beside mCE, and
+over all present, beside ``mCE_all``). Unlike CE it needs no reference model; it is inflated the
+same way when the clean mIoU is close to the *trivial floor*: the mIoU of predicting the majority
+class of the evaluated split everywhere (:func:`repro.metrics.majority_floor`: ``100 · (n_k/N) /
+|classes present|`` from the labels' pixel counts ``n_c``, e.g. 46 for a binary split with 92 %
+background). The report shows the floor beside the clean and corrupted scores: a score near it
+means "no better than all background", and a severe corruption can score above a mild one there.
+
+Units: every mIoU/aAcc/mAcc in ``report.json`` and in the report is in points (0–100); the errors
+``E`` of the CE formulas are fractions (``1 − mIoU/100``) in ``report.json`` and shown in points
+(``100 − mIoU``) in the report; CE, rCE and rR are percent.
+
 KID numbers: the analysis' KID at every evaluated magnitude (paired estimator, features of the
 ``extractor``), and, per ImageNet-C corruption at the severities ``kid_severities`` and per
 real-world split, the KID between the clean evaluation images and the corrupted (paired) or
@@ -71,8 +88,9 @@ import torch
 
 from . import evaluate as ev
 
-__all__ = ["REPORT_SUITES", "robustness_report", "compare_reports", "corruption_errors", "data_identity",
-           "flat_numbers", "load_report", "main"]
+__all__ = ["REPORT_SUITES", "robustness_report", "compare_reports", "compare_summary", "corruption_errors",
+           "resilience_rates", "trivial_floor", "converted_note", "data_identity", "flat_numbers", "load_report",
+           "main"]
 
 #: the report's suites, in the order they are computed
 REPORT_SUITES = ("clean", "sensitivity", "basis_aug", "imagenet_c", "advsteer", "real_world")
@@ -226,6 +244,74 @@ def corruption_errors(rows: Sequence[Mapping], clean_miou: float, reference_rows
             "mean_error_held_out": mean(IMAGENET_C_HELD_OUT, "mean_error")}
 
 
+def resilience_rates(rows: Sequence[Mapping], clean_miou: float | None) -> dict:
+    """Resilience rates (percent of the clean mIoU; module docstring) from suite rows ``{item,
+    level, mIoU}`` (mIoU in points): ``rR_i = 100 · mean_s mIoU_{i,s} / mIoU_clean`` per item,
+    and their means over all items (``mean``) and, for ImageNet-C names, over the common
+    (``mean_common``) and held-out (``mean_held_out``) corruptions present.
+
+    Returns ``{"per_item": {i: rR_i}, "mean", "mean_common", "mean_held_out"}``; every value
+    ``None`` when the clean mIoU is missing or not > 0 (the ratio is undefined).
+    """
+    from .corrupt import IMAGENET_C_COMMON, IMAGENET_C_HELD_OUT
+
+    by_item: dict[str, list[float]] = {}
+    for r in rows:
+        by_item.setdefault(str(r["item"]), []).append(float(r["mIoU"]))
+    ok = clean_miou is not None and math.isfinite(float(clean_miou)) and float(clean_miou) > 0
+    per = {i: (100.0 * float(np.mean(v)) / float(clean_miou) if ok else None) for i, v in by_item.items()}
+
+    def mean(names):
+        vals = [per[i] for i in names if i in per and per[i] is not None]
+        return float(np.mean(vals)) if vals else None
+
+    return {"per_item": per, "mean": mean(list(per)), "mean_common": mean(IMAGENET_C_COMMON),
+            "mean_held_out": mean(IMAGENET_C_HELD_OUT)}
+
+
+def trivial_floor(labels: torch.Tensor, num_classes: int, ignore_index: int = 255,
+                  classes: Sequence[str] | None = None) -> dict:
+    """The trivial floor of an evaluated split (module docstring): the scores (points) of
+    predicting its majority class everywhere, from the labels' confusion matrix
+    (:func:`repro.metrics.majority_floor`; ``labels``: N×H×W class ids, ``ignore_index`` skipped).
+
+    Returns ``{"class", "class_name", "fraction", "aAcc", "mAcc", "mIoU"}``.
+    """
+    from .metrics import ConfusionMatrix, majority_floor
+
+    cm = ConfusionMatrix(int(num_classes), int(ignore_index)).update(labels, labels)  # diagonal: the label counts
+    f = majority_floor(cm)
+    names = list(classes) if classes is not None else []
+    f["class_name"] = names[f["class"]] if f["class"] is not None and f["class"] < len(names) else None
+    return f
+
+
+def converted_note(dataset) -> str | None:
+    """One sentence saying that ``dataset``'s images were converted on reading (e.g. greyscale →
+    RGB), from its ``converted`` attribute when it has one and it is set (a bool, a count, a mode
+    such as ``"L"``, a text, or a mapping/sequence of such); ``None`` otherwise."""
+    conv = getattr(dataset, "converted", None)
+    if conv is None or conv is False or (hasattr(conv, "__len__") and len(conv) == 0) or (
+            isinstance(conv, (int, float)) and not isinstance(conv, bool) and conv == 0):
+        return None
+    name = f"{getattr(dataset, 'name', type(dataset).__name__)}/{getattr(dataset, 'split', '')}".rstrip("/")
+    if conv is True:
+        detail = ""
+    elif isinstance(conv, (int, np.integer)):
+        detail = f" ({int(conv)} images)"
+    elif isinstance(conv, str):
+        detail = f" (source mode {conv})" if len(conv) <= 6 and " " not in conv else f" ({conv})"
+    elif isinstance(conv, Mapping):
+        detail = " (" + ", ".join(f"{k}: {v}" for k, v in conv.items()) + ")"
+    else:
+        try:
+            detail = " (" + ", ".join(map(str, conv)) + ")"
+        except TypeError:
+            detail = f" ({conv})"
+    return (f"the images of {name} were converted to RGB on reading{detail}; a greyscale value is copied to "
+            "all three channels, so the model and the corruptions saw RGB images.")
+
+
 # ------------------------------------------------------------------------------------------ the report
 
 
@@ -341,6 +427,7 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
     out.mkdir(parents=True, exist_ok=True)
     items = _Items(out / "items", force)
     images, labels = ev._load(dataset, indices)
+    floor = trivial_floor(labels, dataset.num_classes, dataset.ignore_index, dataset.classes)
     base = {"format": FORMAT, "data": ident["sha256"], "seed": int(seed), "batch_size": batch_size}
     opts = dict(seed=int(seed), indices=indices, batch_size=batch_size, device=device,
                 advsteer_variant=advsteer_variant, border="zoom")
@@ -443,7 +530,9 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
 
     report = _assemble(results, ref_results, sensitivity, suites=suites, ident=ident, seed=seed, model_name=model_name,
                        reference_name=(reference_name or type(reference).__name__) if reference is not None else None,
-                       mid=mid, rid=rid, weighting=weighting,
+                       mid=mid, rid=rid, weighting=weighting, floor=floor,
+                       notes=list(dict.fromkeys(n for n in [converted_note(dataset)]
+                                                + [converted_note(v) for v in real_world.values()] if n)),
                        settings={"batch_size": batch_size, "magnitudes": [float(m) for m in magnitudes],
                                  "types": list(types) if types is not None else None, "corruptions": corruptions,
                                  "severities": [int(s) for s in severities], "combinations": list(combinations),
@@ -488,19 +577,21 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def _assemble(results, ref_results, sensitivity, *, suites, ident, seed, model_name, reference_name, mid, rid,
-              weighting, settings) -> dict:
+              weighting, settings, floor=None, notes=()) -> dict:
     from .sampling import Distribution
 
     rep: dict[str, Any] = {"format": FORMAT, "model": {"name": model_name, "weights": mid},
                            "reference": {"name": reference_name, "weights": rid} if rid else None,
                            "data": ident, "seed": int(seed), "versions": versions(), "settings": settings,
-                           "suites": {}}
+                           "floor": floor, "notes": list(notes), "suites": {}}
+    clean = results.get("clean", [{}])[0].get("mIoU")
     for s in suites:
         if s == "sensitivity":
             continue
         rows = results.get(s, [])
         rep["suites"][s] = {"rows": rows, "summary": _summary(rows)}
-    clean = results.get("clean", [{}])[0].get("mIoU")
+        if s != "clean" and rows:
+            rep["suites"][s]["resilience"] = resilience_rates(rows, clean)
     if "imagenet_c" in suites:
         ic = rep["suites"]["imagenet_c"]
         ref_clean = ref_results.get("clean", [{}])[0].get("mIoU") if ref_results else None
@@ -543,7 +634,8 @@ def load_report(path: str | os.PathLike) -> dict:
 
 def flat_numbers(report: Mapping) -> dict[str, float]:
     """Every number of a report under a readable path, e.g. ``imagenet_c/fog/3/mIoU``,
-    ``imagenet_c/CE/fog``, ``sensitivity/R+/level2/alpha``, ``sampling/R+/level2/p``."""
+    ``imagenet_c/CE/fog``, ``imagenet_c/rR/fog``, ``imagenet_c/mean_common_rR``, ``floor/mIoU``,
+    ``sensitivity/R+/level2/alpha``, ``sampling/R+/level2/p``."""
     out: dict[str, float] = {}
     for s, d in report.get("suites", {}).items():
         for r in d["rows"]:
@@ -563,6 +655,19 @@ def flat_numbers(report: Mapping) -> dict[str, float]:
             for f in ("mCE", "relative_mCE", "mCE_held_out", "relative_mCE_held_out", "mCE_all"):
                 if ce.get(f) is not None:
                     out[f"{s}/{f}"] = float(ce[f])
+        rr = d.get("resilience")
+        if rr:
+            for i, v in rr["per_item"].items():
+                if v is not None:
+                    out[f"{s}/rR/{i}"] = float(v)
+            for f in ("mean", "mean_common", "mean_held_out"):
+                if rr.get(f) is not None:
+                    out[f"{s}/{f}_rR"] = float(rr[f])
+    fl = report.get("floor")
+    if fl:
+        for m in (*ev.METRICS,):
+            if fl.get(m) is not None:
+                out[f"floor/{m}"] = float(fl[m])
     sa = report.get("sensitivity")
     if sa:
         out["sensitivity/clean_miou"] = float(sa["clean_miou"])
@@ -600,6 +705,77 @@ def compare_reports(a, b, *, atol: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["number", "a", "b", "b_minus_a"])
 
 
+def compare_summary(a, b) -> list[str]:
+    """A short summary of two reports (folders, ``report.json`` paths or dicts), one line each:
+    which report had a reference model (and whether the two references are the same weights),
+    whether data and seed agree, the trivial floors, then per suite the mean mIoU (points) of A
+    and B, ``B − A`` and the better side, the mean resilience rate rR (percent of clean), and for
+    ImageNet-C the mCE of each where defined (lower is better; comparable only against the same
+    reference)."""
+    ra = a if isinstance(a, Mapping) else load_report(a)
+    rb = b if isinstance(b, Mapping) else load_report(b)
+
+    def ref(r):
+        x = r.get("reference")
+        return f"{x['name']} ({str(x['weights'])[:12]})" if x else "none"
+
+    def num(v, unit=""):
+        return "–" if v is None else f"{v:.2f}{unit}"
+
+    def better(va, vb, higher=True, tol=1e-9):
+        if va is None or vb is None:
+            return "not comparable"
+        if abs(vb - va) <= tol:
+            return "equal"
+        return "B better" if (vb > va) == higher else "A better"
+
+    ha, hb = ra.get("reference") is not None, rb.get("reference") is not None
+    lines = [f"A: {ra['model']['name']}  |  B: {rb['model']['name']}"]
+    same_ref = ha and hb and ra["reference"]["weights"] == rb["reference"]["weights"]
+    if ha != hb:
+        note = f" -- only {'A' if ha else 'B'} has a reference model: mCE is defined for that report only"
+    elif ha and not same_ref:
+        note = " -- different reference models: their CE/mCE are not comparable"
+    elif not ha:
+        note = " -- neither report has a reference model: no mCE"
+    else:
+        note = " (the same in both)"
+    lines.append(f"reference model: A {ref(ra)}; B {ref(rb)}{note}")
+    same = lambda f: f(ra) == f(rb)  # noqa: E731
+    lines.append("data: " + ("same" if same(lambda r: r["data"]["sha256"]) else
+                             f"DIFFERENT (A {ra['data']['name']}/{ra['data']['split']}, "
+                             f"B {rb['data']['name']}/{rb['data']['split']})")
+                 + "; seed: " + ("same" if same(lambda r: r["seed"]) else f"A {ra['seed']}, B {rb['seed']}"))
+    fa, fb = ra.get("floor") or {}, rb.get("floor") or {}
+    if fa or fb:
+        lines.append(f"trivial floor (majority class everywhere), mIoU points: A {num(fa.get('mIoU'))}, "
+                     f"B {num(fb.get('mIoU'))}")
+    lines.append("per suite (mIoU in points 0-100, higher is better; rR = mean resilience rate, % of clean; "
+                 "mCE lower is better):")
+    sa, sb = ra.get("suites", {}), rb.get("suites", {})
+    for s in [x for x in REPORT_SUITES if x in sa or x in sb]:
+        ma = (sa.get(s) or {}).get("summary", {}).get("mIoU")
+        mb = (sb.get(s) or {}).get("summary", {}).get("mIoU")
+        d = f"{mb - ma:+.2f}" if ma is not None and mb is not None else "–"
+        line = f"  {s}: mean mIoU A {num(ma)}, B {num(mb)}, B-A {d} ({better(ma, mb)})"
+        if s != "clean":
+            rra = ((sa.get(s) or {}).get("resilience") or {}).get("mean")
+            rrb = ((sb.get(s) or {}).get("resilience") or {}).get("mean")
+            if rra is not None or rrb is not None:
+                line += f"; rR A {num(rra, '%')}, B {num(rrb, '%')} ({better(rra, rrb)})"
+        if s == "imagenet_c":
+            ca = ((sa.get(s) or {}).get("corruption_error") or {}).get("mCE")
+            cb = ((sb.get(s) or {}).get("corruption_error") or {}).get("mCE")
+            if ca is None and cb is None:
+                line += "; mCE undefined (no reference model)"
+            else:
+                line += f"; mCE A {num(ca)}, B {num(cb)}"
+                line += f" ({better(ca, cb, higher=False)})" if same_ref else " (not comparable: " + (
+                    "only one report has a reference)" if ha != hb else "different references)")
+        lines.append(line)
+    return lines
+
+
 # ------------------------------------------------------------------------------------------ command line
 
 PROG = "python -m repro robustness"
@@ -616,7 +792,8 @@ def build_parser():
                                   "labels/ (label PNGs of class ids, 255 ignored)")
     p.add_argument("--suites", default=",".join(REPORT_SUITES),
                    help=f"comma-separated, from {','.join(REPORT_SUITES)} (default: all)")
-    p.add_argument("--out", default=None, help="report folder (default: robustness_report/<config name>)")
+    p.add_argument("--out", default=None, help="report folder (default: robustness_report/<config name>); with "
+                                               "--compare: the CSV file (.csv) or its folder")
     p.add_argument("--reference", nargs=2, metavar=("CONFIG", "CHECKPOINT"), default=None,
                    help="reference model for the corruption errors (CE, mCE, relative mCE)")
     p.add_argument("--real-world", action="append", default=[], metavar="SPLIT_OR_FOLDER",
@@ -632,8 +809,22 @@ def build_parser():
                                                    "checkpoint's / config's)")
     p.add_argument("--force", action="store_true", help="recompute every item")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
-                   help="print the differences between two report folders")
+                   help="print a short summary of two report folders and write every differing number to a CSV "
+                        "file (--out: its path or folder; default ./compare_<A>_vs_<B>.csv)")
     return p
+
+
+def _compare_csv_path(out: str | None, a: str, b: str) -> Path:
+    """Where ``--compare`` writes its rows: ``--out`` (a ``.csv`` file, else a folder holding
+    ``compare_<A>_vs_<B>.csv``), by default that file in the current folder."""
+    def stem(p):
+        p = Path(p)
+        return (p.parent.name if p.name == "report.json" else p.name) or "report"
+
+    name = f"compare_{stem(a)}_vs_{stem(b)}.csv"
+    if out is None:
+        return Path(name)
+    return Path(out) if str(out).endswith(".csv") else Path(out) / name
 
 
 def _error(msg: str) -> int:
@@ -670,9 +861,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         diff = compare_reports(*args.compare)
         if diff.empty:
             print(f"no differences ({len(flat_numbers(load_report(args.compare[0])))} numbers compared)")
-        else:
-            with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
-                print(diff.to_string(index=False))
+            return 0
+        for line in compare_summary(*args.compare):
+            print(line)
+        csv = _compare_csv_path(args.out, *args.compare)
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        diff.to_csv(csv, index=False)
+        print(f"{len(diff)} differing numbers (number, a, b, b_minus_a) written to {csv}")
         return 0
     if not args.config or not args.checkpoint or not args.data:
         return _error("give CONFIG CHECKPOINT --data SPLIT_OR_FOLDER (or --compare A B)")

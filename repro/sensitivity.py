@@ -297,8 +297,10 @@ def degenerate_reason(miou_drop: float, kid: float, *, miou_se: float = math.nan
                       z: float = GUARD_Z) -> str:
     """Why S is undefined for a type: "" when both end points are clearly positive.
 
-    ``miou_drop = mIoU(0) - mIoU(α_max)`` (percent) and ``kid = KID(α_max)`` must exceed ``z`` times
-    their noise (``miou_se``, ``kid_se``; NaN counts as 0, i.e. they must then be > 0).
+    ``miou_drop = mIoU(0) - mIoU(α_max)`` (points, 0–100, as every mIoU of the package) and
+    ``kid = KID(α_max)`` (raw MMD², :mod:`repro.kid`) must exceed ``z`` times their noise
+    (``miou_se``, ``kid_se``; NaN counts as 0, i.e. they must then be > 0). The message names the
+    units: ``"mIoU drop at alpha_max 0.58 points <= 2 x noise 0.291 points"``.
     """
     if not (is_number(z) and z >= 0):
         raise ValueError(f"guard z must be a number >= 0, got {z!r}")
@@ -306,9 +308,9 @@ def degenerate_reason(miou_drop: float, kid: float, *, miou_se: float = math.nan
     ks = 0.0 if not math.isfinite(kid_se) else float(kid_se)
     why = []
     if not miou_drop > z * ms:
-        why.append(f"mIoU drop at alpha_max {miou_drop:.3g} <= {z:g} x noise {ms:.3g}")
+        why.append(f"mIoU drop at alpha_max {miou_drop:.3g} points <= {z:g} x noise {ms:.3g} points")
     if not kid > z * ks:
-        why.append(f"KID at alpha_max {kid:.3g} <= {z:g} x noise {ks:.3g}")
+        why.append(f"KID at alpha_max {kid:.3g} (raw MMD²) <= {z:g} x noise {ks:.3g}")
     return "; ".join(why)
 
 

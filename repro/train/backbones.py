@@ -83,7 +83,9 @@ class EfficientNetLite(TIMMBackbone):
         if self.weights == "imagenet":
             state = timm_state_dict(self.variant)
         else:
-            state = torch.load(str(Path(self.weights).expanduser()), map_location="cpu", weights_only=True)
+            from .checkpoint import load_checkpoint_file
+
+            state = load_checkpoint_file(self.weights, what="EfficientNetLite weights")
             state = state.get("state_dict", state)
             if any(k.startswith("_blocks.") for k in state):
                 state = to_timm(dict(state), VARIANTS[self.variant].stage_depths)

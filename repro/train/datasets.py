@@ -101,6 +101,11 @@ class _ShippedDataset(BaseSegDataset):
                             reduce_zero_label=self.reduce_zero_label, seg_fields=[]))
         return out
 
+    @property
+    def converted(self) -> str | None:
+        """How the images are converted when loaded (ISBI-2012 EM: ``"grayscale → RGB"``; ``None``: all RGB)."""
+        return _conversion_note_of(self)
+
 
 @DATASETS.register_module()
 class CamVidDataset(_ShippedDataset):
@@ -124,21 +129,84 @@ class ISBIEMDataset(_ShippedDataset):
 
 @DATASETS.register_module()
 class FolderSegDataset(BaseSegDataset):
-    """A folder of image/label pairs matched by stem: ``<data_root>/<img_dir>/<stem><img_suffix>`` and
-    ``<data_root>/<ann_dir>/<stem><seg_map_suffix>``; ``classes`` (and optionally ``palette``) name
-    the class ids 0..C-1, 255 is ignored."""
+    """A folder of image/label pairs matched by stem, with the pairing and binary-mask rules of
+    :class:`repro.data.FolderDataset` (:func:`repro.data.pair_files`, :func:`repro.data.refuse_binary_masks`).
+
+    ``<data_root>/<img_dir>/<stem>.<ext>`` pairs with ``<data_root>/<ann_dir>/<stem><label_suffix>.<ext2>``
+    (``ext``, ``ext2`` any of :data:`repro.data.FILE_SUFFIXES`: .png, .jpg/.jpeg, .tif/.tiff, .bmp,
+    .gif; sub-folders are paired by their relative path). ``classes`` (and optionally
+    ``palette``) name the class ids 0..C-1; 255 is ignored.
+
+    Args:
+        classes: the class names, e.g. ``("background", "vessel")``.
+        img_dir, ann_dir: the two folders below ``data_root``.
+        img_suffix: ``None`` (any ending) or the images' fixed ending, e.g. ``".jpg"``.
+        label_suffix: what follows the image's stem in a label's name (``"_manual1"`` pairs ``01.tif``
+            with ``01_manual1.gif``); one with an ending (``".png"``) fixes it. ``seg_map_suffix`` is
+            MMSegmentation's name for the same thing (give one of the two).
+        label_map: stored label value → class id applied when a label is loaded (``{255: 1}`` for
+            0/255 binary masks). Without one, up to 64 label files are scanned and a folder whose
+            labels hold only 0 and 255 is refused (:class:`repro.data.DataError` naming a file and the
+            fix); ``label_map={}`` keeps 255 as the ignore index on purpose.
+
+    :attr:`converted` notes images converted to RGB when loaded (e.g. ``"grayscale → RGB"``).
+    """
 
     def __init__(self, classes: Sequence[str], img_dir: str = "images", ann_dir: str = "labels",
-                 palette: Sequence[Sequence[int]] | None = None, img_suffix: str = ".jpg",
-                 seg_map_suffix: str = ".png", **kwargs):
+                 palette: Sequence[Sequence[int]] | None = None, img_suffix: str | None = None,
+                 seg_map_suffix: str | None = None, label_suffix: str = "",
+                 label_map: Mapping[int, int] | None = None, **kwargs):
+        if isinstance(classes, (str, bytes)):
+            raise TypeError(f"FolderSegDataset: classes must be a sequence of class names such as "
+                            f"('background', {classes!r}), got the single string {classes!r}")
         if not classes:
             raise ValueError("FolderSegDataset needs classes naming at least one class")
+        if seg_map_suffix is not None and label_suffix:
+            raise ValueError(f"FolderSegDataset: give label_suffix ({label_suffix!r}) or seg_map_suffix "
+                             f"({seg_map_suffix!r}, MMSegmentation's name for it), not both")
+        self._label_suffix = seg_map_suffix if seg_map_suffix is not None else label_suffix
+        self._image_suffix = img_suffix
+        self._user_label_map = rdata.check_label_map(label_map, num_classes=len(classes),
+                                                     ignore_index=kwargs.get("ignore_index", rdata.IGNORE_INDEX))
         metainfo = dict(kwargs.pop("metainfo", None) or {})
         metainfo.setdefault("classes", tuple(classes))
         if palette is not None:
             metainfo.setdefault("palette", [list(p) for p in palette])
         kwargs.setdefault("data_prefix", dict(img_path=img_dir, seg_map_path=ann_dir))
-        super().__init__(metainfo=metainfo, img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+        super().__init__(metainfo=metainfo, img_suffix=img_suffix or "", seg_map_suffix=self._label_suffix, **kwargs)
+        if self._user_label_map is not None:
+            self.label_map = self._user_label_map
+
+    def load_data_list(self) -> list[dict]:
+        img_dir = self.data_prefix.get("img_path")
+        ann_dir = self.data_prefix.get("seg_map_path")
+        names = None
+        if self.ann_file:  # MMSegmentation's split file: one image stem a line
+            if not osp.isfile(self.ann_file):
+                raise rdata.DataError(f"{paths.relpath(self.ann_file)}: ann_file (the split's list of image stems) "
+                                      "is missing")
+            names = [ln.strip() for ln in Path(self.ann_file).read_text().splitlines() if ln.strip()]
+        pairs = rdata.pair_files(img_dir, ann_dir, label_suffix=self._label_suffix, image_suffix=self._image_suffix,
+                                 recursive=True, names=names)
+        if self._user_label_map is None and not self.reduce_zero_label:
+            rdata.refuse_binary_masks([lab for _, lab in pairs], where=f"FolderSegDataset {paths.relpath(ann_dir)}",
+                                      classes=tuple(self._metainfo["classes"]), ignore_index=self.ignore_index)
+        label_map = self._user_label_map if self._user_label_map is not None else self.label_map
+        return [dict(img_path=str(img), seg_map_path=str(lab), label_map=label_map,
+                     reduce_zero_label=self.reduce_zero_label, seg_fields=[]) for img, lab in pairs]
+
+    @property
+    def converted(self) -> str | None:
+        """How the images are converted when loaded, e.g. ``"grayscale → RGB"`` (``None``: all RGB);
+        see :func:`repro.data.conversion_note`."""
+        return _conversion_note_of(self)
+
+
+def _conversion_note_of(ds) -> str | None:
+    """:func:`repro.data.conversion_note` of an MMSeg dataset's images, computed once per dataset."""
+    if "_converted" not in ds.__dict__:
+        ds.__dict__["_converted"] = rdata.conversion_note([ds.get_data_info(i)["img_path"] for i in range(len(ds))])
+    return ds.__dict__["_converted"]
 
 
 @DATASETS.register_module()
@@ -294,6 +362,11 @@ class MMSegSegDataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def converted(self) -> str | None:
+        """How the images are converted to RGB when loaded, e.g. ``"grayscale → RGB"`` (``None``: all RGB)."""
+        return _conversion_note_of(self._ds)
 
     def __len__(self) -> int:
         return len(self._ds)

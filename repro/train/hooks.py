@@ -167,6 +167,36 @@ LEGACY_ANALYSIS_ARGS = {"analysis": "method", "num_levels": "num_levels", "tol":
                         "eval_batch_size": "batch_size", "border": "border", "seed": "seed", "guard": "guard"}
 
 
+def analysis_data_message(at_iter: int, dataset_cfg: Mapping[str, Any] | None, dataset: Any = None,
+                          n_images: int | None = None, subset: Any = None, size: Sequence[int] | None = None) -> str:
+    """The log line of an analysis naming its data: the dataset class, data root and split, and the
+    number of images analysed, e.g. ``[SIA] analysis at iter 200 on 8 of 101 images of CamVidDataset
+    (data_root data/camvid, split val), resized to 240x180 (W x H)``.
+
+    ``dataset``/``n_images``: the loaded dataset and the subset's size (``None`` when the event was read
+    from the cache and nothing was loaded; then the configured ``subset`` is named).
+    """
+    cfg = dict(dataset_cfg or {})
+    if "type" in cfg:
+        what = str(cfg["type"])
+        root = cfg.get("data_root", "")
+        split = cfg.get("split") or (cfg.get("data_prefix") or {}).get("img_path", "")
+    else:
+        what = f"{type(dataset).__name__ if dataset is not None else 'SegDataset'} {cfg.get('name', '?')}"
+        root = cfg.get("root")
+        if root is None and dataset is not None and getattr(dataset, "image_paths", None):
+            root = Path(dataset.image_paths[0]).parents[2]  # <root>/<split>/images/<file>
+        split = cfg.get("split", "val")
+    if n_images is not None:
+        count = f"{n_images} of {len(dataset)} images" if dataset is not None else f"{n_images} images"
+    elif isinstance(subset, int):
+        count = f"a subset of {subset} images (event read from the cache)"
+    else:
+        count = f"{len(subset or [])} images (event read from the cache)"
+    return (f"[SIA] analysis at iter {at_iter} on {count} of {what} (data_root {root or '?'}, split {split or '?'})"
+            + (f", resized to {size[0]}x{size[1]} (W x H)" if size else ""))
+
+
 def legacy_analysis_args(spec: Mapping[str, Any]) -> list[str]:
     """The keys of a hook config (or ``build_config``'s ``sia``) that are flat analysis arguments of a config
     written before :class:`~repro.sensitivity.AnalysisSettings` (``analysis`` only when it is a method name)."""
@@ -551,7 +581,8 @@ class SensitivityHook(Hook):
         elapsed = time.perf_counter() - t0
         flags = {} if analysis_table is None else dict(analysis_table.attrs.get("flags") or {})
         if flags:
-            runner.logger.warning(f"[SIA] degenerate sensitivity curves at iteration {at_iter}, uniform levels used: "
+            runner.logger.warning(f"[SIA] degenerate sensitivity curves at iteration {at_iter} (mIoU in points, "
+                                  "0-100), uniform levels used: "
                                   + "; ".join(f"{t} ({why})" for t, why in flags.items()))
         return dict(kind=kind, iter=at_iter, time_s=elapsed, compute_s=elapsed, cached=False, levels=levels,
                     clean_miou=clean, table=_records(table), distribution=None if dist is None else dist.to_dict(),
@@ -603,6 +634,11 @@ class SensitivityHook(Hook):
             warn=False)
 
     def _apply_payload(self, runner, payload: dict) -> None:
+        if payload["kind"] == "analysis":
+            runner.logger.info(analysis_data_message(
+                payload["iter"], self.dataset_cfg, getattr(self, "_ds", None),
+                None if self._indices is None else len(self._indices),
+                self.subset, self.dataset_size))
         self.levels = {k: list(v) for k, v in payload["levels"].items()}
         self.distribution = Distribution.from_dict(payload["distribution"])
         at = payload["iter"]
@@ -703,7 +739,51 @@ class SensitivityHook(Hook):
             return
         self._event(runner, kind, done)
 
+    #: training labels read at the first analysis (:meth:`_check_training_labels`)
+    LABEL_SAMPLE = 8
+    _labels_checked = False
+
+    def _check_training_labels(self, runner) -> None:
+        """Before the first analysis: refuse a run whose training labels hold only background (0)
+        and the ignore index, e.g. 0/255 binary masks read without ``label_map={255: 1}``.
+
+        Reads :attr:`LABEL_SAMPLE` labels of ``runner.train_dataloader.dataset`` (indices drawn
+        without replacement by ``numpy.random.default_rng(subset_seed)``) as training sees them
+        (MMSegmentation's ``LoadAnnotations``: ``label_map``, ``reduce_zero_label``) and applies
+        :func:`repro.data.ignore_only` to the values of all of them together; raises
+        :class:`repro.data.DataError` (one line naming a file, the dataset and the fix)."""
+        from .. import data as rdata, paths
+
+        self._labels_checked = True
+        ds = getattr(getattr(runner, "train_dataloader", None), "dataset", None)
+        if ds is None or not hasattr(ds, "get_data_info") or len(ds) == 0:
+            return
+        from mmseg.datasets.transforms import LoadAnnotations
+
+        idx = np.sort(np.random.default_rng(self.subset_seed).choice(len(ds), min(self.LABEL_SAMPLE, len(ds)),
+                                                                     replace=False))
+        values: set[int] = set()
+        files = []
+        for i in idx.tolist():
+            info = dict(ds.get_data_info(i))
+            if not info.get("seg_map_path"):
+                continue
+            info.setdefault("seg_fields", [])
+            info.setdefault("reduce_zero_label", False)
+            values |= set(np.unique(LoadAnnotations()(info)["gt_seg_map"]).tolist())
+            files.append(info["seg_map_path"])
+        inner = getattr(ds, "dataset", ds)  # RepeatDataset & co.
+        root = getattr(ds, "data_root", None) or getattr(inner, "data_root", None)
+        where = f"the training dataset {type(ds).__name__}" + (f" at {paths.relpath(root)}" if root else "")
+        classes = (getattr(ds, "metainfo", None) or {}).get("classes")
+        rdata.refuse_ignore_only_labels(values, files, where=where, classes=classes,
+                                        ignore_index=int(getattr(ds, "ignore_index", rdata.IGNORE_INDEX)),
+                                        what="the sampled labels", prefix="SensitivityHook: ",
+                                        training=True)
+
     def _event(self, runner, kind: str, done: int) -> None:
+        if kind == "analysis" and not self._labels_checked:
+            self._check_training_labels(runner)
         world = get_world_size()
         if world > 1 and self.shard:
             payload = self._sharded_payload(runner, kind, done, get_rank(), world)

@@ -136,8 +136,6 @@ def check_weights_file(path: str | os.PathLike) -> Path:
     """``path`` as an absolute :class:`~pathlib.Path` once ``torch.load(path, weights_only=True)`` gives a
     dict holding tensors (a state dict, or one under ``state_dict``/``model``); else
     :class:`PretrainedWeightsError`. The result is remembered per (path, size in bytes, mtime in ns)."""
-    import torch
-
     p = Path(path).expanduser().resolve()
     if not p.is_file():
         raise PretrainedNotFoundError(f"pretrained weights file {p} does not exist (expected a .pth state dict)")
@@ -145,12 +143,13 @@ def check_weights_file(path: str | os.PathLike) -> Path:
     key = (str(p), st.st_size, st.st_mtime_ns)
     if key in _CHECKED:
         return p
+    from .checkpoint import CheckpointError, load_checkpoint_file
+
     try:
-        obj = torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 -- any failure means "not a weights file"
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        obj = load_checkpoint_file(p, what="pretrained weights file", expect_dict=False)
+    except CheckpointError as e:
         raise PretrainedWeightsError(f"pretrained weights file {p} is not readable by torch.load(weights_only=True) "
-                                     f"({type(e).__name__}: {msg}); expected a PyTorch state dict (.pth), "
+                                     f"({e.reason}); expected a PyTorch state dict (.pth), "
                                      "download it again") from None
     if not (isinstance(obj, dict) and _has_tensor(obj)):
         raise PretrainedWeightsError(f"pretrained weights file {p} holds no tensors (got {type(obj).__name__}); "

@@ -33,7 +33,7 @@ import torch
 from mmengine.config import Config
 
 from .. import paths
-from .checkpoint import trusted_checkpoints
+from .checkpoint import load_weights, trusted_checkpoints
 from .config import build_config
 from .datasets import check_data_layout
 from .run_identity import run_hash
@@ -180,6 +180,89 @@ def evaluate_split(model, cfg: Config, split: str, *, progress: bool = False) ->
     return {k: float(v) for k, v in evaluator.evaluate(len(dl.dataset)).items()}
 
 
+def plain_eval_loop(cfg: Config) -> str | None:
+    """The evaluation :func:`run` does at the end of a config not built by :func:`build_config` (one
+    without ``eval_splits``): ``"test"`` when it has ``test_dataloader`` and ``test_evaluator`` (what
+    MMSegmentation's ``tools/test.py`` scores), else ``"val"`` when it has ``val_dataloader`` and
+    ``val_evaluator``, else ``None`` (nothing to evaluate with)."""
+    for split in ("test", "val"):
+        if cfg.get(f"{split}_dataloader") and cfg.get(f"{split}_evaluator"):
+            return split
+    return None
+
+
+def evaluate_plain(runner, cfg: Config, split: str) -> dict:
+    """The metrics of the config's own ``<split>_evaluator`` on its ``<split>_dataloader`` (``split`` is
+    ``"test"`` or ``"val"``) for the runner's model, computed as mmengine's test/val loop does (the
+    model's ``test_step``, the evaluator gathered over DDP ranks) but without calling the runner's hooks
+    again; numbers as the evaluator gives them (MMSegmentation's ``IoUMetric``: aAcc/mIoU/mAcc in percent)."""
+    from mmengine.registry import init_default_scope
+
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+    init_default_scope(cfg.get("default_scope") or "mmseg")
+    dl = runner.build_dataloader(copy.deepcopy(cfg[f"{split}_dataloader"]), seed=0)
+    evaluator = runner.build_evaluator(copy.deepcopy(cfg[f"{split}_evaluator"]))
+    evaluator.dataset_meta = getattr(dl.dataset, "metainfo", None)
+    model = runner.model
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in dl:
+                outputs = model.test_step(batch)
+                evaluator.process(data_samples=outputs, data_batch=batch)
+    finally:
+        if was_training:
+            model.train()
+    out = evaluator.evaluate(len(dl.dataset))
+    return {k: _json_value(v) for k, v in out.items()}
+
+
+def _json_value(v):
+    """A metric value as JSON can store it: numbers as ``float``, arrays as lists, the rest as is."""
+    if isinstance(v, (bool, str)) or v is None:
+        return v
+    if isinstance(v, (int, float)) or getattr(v, "ndim", None) == 0:
+        return float(v)
+    return v.tolist() if hasattr(v, "tolist") else v
+
+
+def with_repro_imports(cfg: Config) -> bool:
+    """Add ``'repro.train'`` to ``cfg.custom_imports`` (in place) when it is not there; returns whether it
+    was added.  On this stack (mmcv-lite, no compiled ``mmcv._ext``) every MMSegmentation config needs
+    it under a plain ``Runner``: importing ``repro.train`` installs the ``mmcv.ops`` stand-in
+    (:mod:`repro.train._mmcv_compat`) and registers the package's transforms, hooks and datasets."""
+    ci = cfg.get("custom_imports")
+    if ci is None:
+        cfg.custom_imports = dict(imports=["repro.train"], allow_failed_imports=False)
+        return True
+    imports = ci.get("imports", [])
+    imports = [imports] if isinstance(imports, str) else list(imports)
+    if "repro.train" in imports:
+        return False
+    ci["imports"] = imports + ["repro.train"]
+    return True
+
+
+def _train_crop(cfg: Config) -> list[int] | None:
+    """``crop_size`` of the first ``RandomCrop`` in the training pipeline (wrappers unpacked), else ``None``."""
+    def walk(ds):
+        if not ds:
+            return None
+        for t in ds.get("pipeline", []) or []:
+            if isinstance(t, Mapping) and t.get("type") == "RandomCrop" and t.get("crop_size") is not None:
+                c = t["crop_size"]
+                return [int(v) for v in c] if isinstance(c, (list, tuple)) else [int(c), int(c)]
+        for sub in [ds.get("dataset")] + list(ds.get("datasets", []) or []):
+            found = walk(sub)
+            if found:
+                return found
+        return None
+
+    return walk((cfg.get("train_dataloader") or {}).get("dataset"))
+
+
 def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.PathLike | None = None, *,
         profile: str | None = None, seed: int | None = None, force: bool = False, launcher: str = "none",
         evaluate: bool = True, verbose: bool = False, **kwargs) -> dict:
@@ -194,7 +277,10 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     profile, seed : passed to :func:`build_config` (for a Config: checked against it).
     force : retrain from scratch even if results exist (the run folder is emptied).
     launcher : mmengine launcher, ``"none"`` or ``"pytorch"`` (torchrun / DDP).
-    evaluate : evaluate the final model on the dataset's clean evaluation splits.
+    evaluate : evaluate the final model on the dataset's clean evaluation splits; for a config not
+        built by :func:`build_config` (a user's MMSegmentation config) with the config's own test
+        evaluator on its test dataloader, else its val evaluator (:func:`plain_eval_loop`), else
+        nothing (``eval_splits`` is then empty).
     verbose : print mmengine's INFO log (environment, config, losses) to the console; otherwise
         the console shows errors only and the training log (losses, ``[SIA]`` events) goes to
         ``<run_dir>/<timestamp>/<timestamp>.log``.
@@ -245,6 +331,7 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
         warm_ckpt = _resolve_run_dir(ws) / ws["checkpoint"]
     run_id = os.environ.get("REPRO_RUN_ID") or uuid.uuid4().hex  # DDP: all ranks must agree (env)
     cfg = copy.deepcopy(cfg)
+    with_repro_imports(cfg)  # config.py stays runnable under a plain Runner (mmcv.ops stand-in, our pieces)
     _bind(cfg, wd, run_id, warm_ckpt)
     cfg.work_dir = str(wd)
     # a unique experiment name per run: mmengine names the logger and the visualizer after it, and
@@ -264,7 +351,7 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
         import torch.distributed as tdist
 
         if not tdist.is_initialized():
-            tdist.init_process_group(backend=cfg.env_cfg.get("dist_cfg", {}).get("backend", "gloo"))
+            tdist.init_process_group(backend=(cfg.get("env_cfg") or {}).get("dist_cfg", {}).get("backend", "gloo"))
         # and DDP must not get device_ids on CPU
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None)
     with quiet_warnings():
@@ -283,10 +370,13 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
 
     model = runner.model.module if hasattr(runner.model, "module") else runner.model
     metrics = {}
-    if evaluate:
-        with quiet_warnings():
-            for split in cfg.eval_splits:
-                metrics[split] = evaluate_split(model, cfg, split)
+    built = cfg.get("eval_splits") is not None  # composed by build_config (configs/sia too), else a user's config
+    eval_splits = list(cfg.eval_splits) if built else [s for s in [plain_eval_loop(cfg)] if s]
+    if not evaluate:
+        eval_splits = []
+    with quiet_warnings():
+        for split in eval_splits:
+            metrics[split] = evaluate_split(model, cfg, split) if built else evaluate_plain(runner, cfg, split)
 
     hook = _find_hook(runner)
     sia = None
@@ -308,18 +398,27 @@ def run(config: Config | Mapping[str, Any] | None = None, work_dir: str | os.Pat
     ckpt_name = (wd / "last_checkpoint").read_text().strip() if (wd / "last_checkpoint").is_file() else None
     result = dict(
         format=1, config_hash=h, model=cfg.get("model_name"), method=cfg.get("method"),
-        dataset=cfg.get("dataset_name"), profile=cfg.get("profile"), seed=int(cfg.randomness.seed),
-        iters=int(cfg.train_cfg.max_iters), batch_size=int(cfg.train_dataloader.batch_size),
-        crop=[int(v) for v in next(t["crop_size"] for t in cfg.train_dataloader.dataset.pipeline
-                                   if t["type"] == "RandomCrop")], run_dir=_portable(wd),
+        dataset=cfg.get("dataset_name"), profile=cfg.get("profile"), seed=_int_or_none(seed_of(cfg)),
+        iters=_int_or_none((cfg.get("train_cfg") or {}).get("max_iters")),
+        batch_size=_int_or_none((cfg.get("train_dataloader") or {}).get("batch_size")),
+        crop=_train_crop(cfg), run_dir=_portable(wd),
         checkpoint=Path(ckpt_name).name if ckpt_name else None, config_file="config.py",
-        metrics=metrics, eval_splits=list(cfg.eval_splits), train_time_s=train_time, iter_time_s=iter_time,
-        warm_start=(cfg.warm_start or {}).get("hash"),
+        metrics=metrics, eval_splits=eval_splits, train_time_s=train_time, iter_time_s=iter_time,
+        warm_start=(cfg.get("warm_start") or {}).get("hash"),
         analysis_time_s=analysis_time, analysis_share=analysis_time / train_time if train_time > 0 else None,
         sia=sia, versions=_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
     if get_rank() == 0:
         _atomic_json(results_path, result)
     return result
+
+
+def seed_of(cfg: Config):
+    """The config's ``randomness.seed`` (``None`` when it sets none)."""
+    return (cfg.get("randomness") or {}).get("seed")
+
+
+def _int_or_none(v) -> int | None:
+    return None if v is None else int(v)
 
 
 def _portable(p: Path) -> str:
@@ -365,7 +464,6 @@ def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device =
     ``model.dataset_meta`` the class names and palette.
     """
     from mmengine.registry import init_default_scope
-    from mmengine.runner.checkpoint import load_checkpoint
     from mmseg.registry import MODELS
 
     wd = _resolve_run_dir(run)
@@ -382,8 +480,7 @@ def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device =
     init_default_scope("mmseg")
     with quiet_warnings():
         model = MODELS.build(copy.deepcopy(cfg.model))
-    with trusted_checkpoints():
-        ck = load_checkpoint(model, str(ckpt), map_location="cpu", logger="silent")
+    ck = load_weights(model, ckpt)
     model.cfg = cfg
     model.dataset_meta = (ck.get("meta") or {}).get("dataset_meta")
     return model.to(device).eval()

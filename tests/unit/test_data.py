@@ -163,6 +163,7 @@ def test_label_values_out_of_range(tmp_path):
 
 def test_ignore_index_allowed(tmp_path):
     img_dir, lab_dir = _folder(tmp_path, label_value=255)
+    Image.fromarray(np.full((6, 8), 1, np.uint8), mode="L").save(lab_dir / "f1.png")  # a class id elsewhere
     ds = FolderDataset(img_dir, lab_dir, classes=("a", "b"))
     assert torch.all(ds[0]["label"] == 255)
 

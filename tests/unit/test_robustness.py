@@ -295,13 +295,111 @@ def test_cli_compare_prints_differences(full, data, tmp_path, capsys):
     out, rep = full
     other = json.loads((out / "report.json").read_text())
     other["suites"]["clean"]["rows"][0]["mIoU"] += 1.5
+    other["suites"]["clean"]["summary"]["mIoU"] += 1.5
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "report.json").write_text(json.dumps(other))
-    assert main(["robustness", "--compare", str(out), str(tmp_path / "b")]) == 0
+    assert main(["robustness", "--compare", str(out), str(tmp_path / "b"), "--out", str(tmp_path / "d.csv")]) == 0
     text = capsys.readouterr().out
-    assert "clean/clean/mIoU" in text and "1.5" in text
+    assert "clean: mean mIoU" in text and "B-A +1.50 (B better)" in text
+    assert "clean/clean/mIoU,{},{},1.5".format(rep["suites"]["clean"]["rows"][0]["mIoU"],
+                                               other["suites"]["clean"]["rows"][0]["mIoU"]) \
+        in (tmp_path / "d.csv").read_text()
     assert main(["robustness", "--compare", str(out), str(out)]) == 0
     assert capsys.readouterr().out.startswith("no differences (")
+
+
+# ------------------------------------------------------------------------------------------ readability (issue 24)
+
+
+def test_trivial_floor_of_a_hand_computed_confusion_matrix():
+    from repro.metrics import ConfusionMatrix, majority_floor, segmentation_scores
+
+    # binary, 92 % background: predicting background everywhere scores IoU_bg = 0.92, IoU_fg = 0 -> mIoU 46
+    f = majority_floor(np.array([[80, 12], [3, 5]]))
+    assert f["class"] == 0 and f["fraction"] == pytest.approx(0.92)
+    assert f["mIoU"] == pytest.approx(46.0) and f["aAcc"] == pytest.approx(92.0) and f["mAcc"] == pytest.approx(50.0)
+    # 3 classes, class 2 absent from the labels (left out of the mean), class 1 the majority
+    f = majority_floor(torch.tensor([[10, 0, 0], [5, 20, 5], [0, 0, 0]]))
+    assert f["class"] == 1 and f["mIoU"] == pytest.approx(100 * (30 / 40) / 2) and f["mAcc"] == pytest.approx(50.0)
+    assert majority_floor(np.array([[3, 2], [0, 5]]))["class"] == 0  # a tie: the lowest id
+    assert np.isnan(majority_floor(np.zeros((2, 2)))["mIoU"]) and majority_floor(np.zeros((2, 2)))["class"] is None
+    # the same as scoring a constant prediction of the majority class, ignored pixels skipped
+    labels = torch.zeros(2, 8, 8, dtype=torch.long)
+    labels[0, :2] = 1
+    labels[1, 0, :3] = 255
+    want = segmentation_scores(torch.zeros_like(labels), labels, 2)
+    got = rb.trivial_floor(labels, 2, 255, ("background", "vessel"))
+    assert got["class_name"] == "background" and got["mIoU"] == pytest.approx(want["mIoU"])
+    assert got == {**majority_floor(ConfusionMatrix(2).update(labels, labels)), "class_name": "background"}
+    with pytest.raises(ValueError, match=r"matrix must be a C×C confusion matrix"):
+        majority_floor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="matrix must hold finite counts >= 0"):
+        majority_floor(np.array([[1, -1], [0, 1]]))
+
+
+def test_resilience_rate_formula():
+    rows = [{"item": "fog", "level": 1, "mIoU": 80.0}, {"item": "fog", "level": 2, "mIoU": 60.0},
+            {"item": "gaussian_noise", "level": 1, "mIoU": 45.0}, {"item": "gaussian_noise", "level": 2, "mIoU": 45.0},
+            {"item": "speckle_noise", "level": 1, "mIoU": 9.0}, {"item": "speckle_noise", "level": 2, "mIoU": 9.0}]
+    r = rb.resilience_rates(rows, 90.0)
+    assert r["per_item"]["fog"] == pytest.approx(100 * 70 / 90)
+    assert r["per_item"]["gaussian_noise"] == pytest.approx(50.0) and r["per_item"]["speckle_noise"] == pytest.approx(10.0)
+    assert r["mean_common"] == pytest.approx((100 * 70 / 90 + 50) / 2)  # fog and gaussian_noise: common
+    assert r["mean_held_out"] == pytest.approx(10.0)  # speckle_noise: held out
+    assert r["mean"] == pytest.approx((100 * 70 / 90 + 50 + 10) / 3)
+    undefined = rb.resilience_rates(rows, 0.0)
+    assert undefined["mean"] is None and undefined["per_item"]["fog"] is None
+
+
+def test_report_floor_resilience_units_and_kid_scale(full, data):
+    from repro.robustness_report import KID_COLUMN, KID_SCALE, KID_SCALE_SHORT
+
+    out, rep = full
+    clean = rep["suites"]["clean"]["rows"][0]["mIoU"]
+    ic = rep["suites"]["imagenet_c"]
+    for c in CORR:
+        mi = [r["mIoU"] for r in ic["rows"] if r["item"] == c]
+        assert ic["resilience"]["per_item"][c] == pytest.approx(100 * np.mean(mi) / clean)
+    assert all("resilience" in rep["suites"][s] for s in ("basis_aug", "imagenet_c", "advsteer", "real_world"))
+    _, labels = data.batch(None)
+    assert rep["floor"] == rb.trivial_floor(labels, 3, 255, ("a", "b", "c"))
+    md = (out / "report.md").read_text()
+    import html as html_mod
+
+    html = html_mod.unescape((out / "report.html").read_text())
+    for text in (md, html):
+        assert "in points (0–100)" in text and "mIoU (%)" not in text and "Scores in percent" not in text
+        assert f"trivial floor: all '{rep['floor']['class_name']}'" in text
+        assert f"trivial floor mIoU {rep['floor']['mIoU']:.2f}" in text
+        assert f"mean rR common (%) {ic['resilience']['mean_common']:.2f}" in text  # beside mCE
+        assert "mean error (points)" in text and "rR (%)" in text
+        assert KID_COLUMN in text and KID_SCALE in text and KID_SCALE_SHORT in text
+        assert ">None<" not in text and "| None |" not in text  # undefined values are shown as a dash
+    kid_tables = [blk for blk in md.split("\n\n") if blk.startswith("| what |")]
+    assert len(kid_tables) == 1 and kid_tables[0].startswith(f"| what | {KID_COLUMN} |")
+
+
+def test_converted_images_note(data, tmp_path):
+    class Converted:  # another dataset object with the flag set (repro.data's datasets may carry it)
+        converted = "L"
+        name, split = "gray", "test"
+
+    assert rb.converted_note(data) is None  # no attribute: no note
+    note = rb.converted_note(Converted())
+    assert note.startswith("the images of gray/test were converted to RGB on reading (source mode L)")
+    assert "(3 images)" in rb.converted_note(type("C", (), {"converted": 3})())
+    assert "(L: 2)" in rb.converted_note(type("C", (), {"converted": {"L": 2}})())
+    for off in (None, False, 0, "", ()):
+        assert rb.converted_note(type("C", (), {"converted": off})()) is None
+    flagged = data.subset(range(len(data)))
+    flagged.converted = "L"
+    rep = rb.robustness_report(_conv(), flagged, suites=["clean"], out=tmp_path / "r", progress=False)
+    assert rep["notes"] == [rb.converted_note(flagged)]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "Note: the images of tiny/all were converted to RGB on reading (source mode L)" in md
+    assert "converted to RGB" in (tmp_path / "r" / "report.html").read_text()
+    plain = rb.robustness_report(_conv(), data, suites=["clean"], out=tmp_path / "p", progress=False)
+    assert plain["notes"] == [] and "converted" not in (tmp_path / "p" / "report.md").read_text()
 
 
 def test_module_does_not_import_mmseg():

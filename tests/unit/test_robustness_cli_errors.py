@@ -1,0 +1,147 @@
+"""``python -m repro robustness`` on a user's folder: every data error is one ``error:`` line on
+stderr naming the file (full path) and the fix, exit status 2, and no ``--out`` folder left behind;
+``--label-map`` and ``--label-suffix`` read a folder of 0/255 ``.gif`` masks for ``.tif`` images.
+
+The command runs in-process (``repro.cli.main``, which returns the exit status) with a real config
+(SegFormer-b0, ISBI-2012 EM smoke profile, 2 classes) and a checkpoint of its freshly built weights."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("mmseg")
+
+from repro.cli import main  # noqa: E402
+
+from test_labels_folders import full, vessel_folder  # noqa: E402
+
+PROG = "python -m repro robustness"
+pytestmark = pytest.mark.filterwarnings("ignore:.*image mode L converted to RGB")
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    """(config .py, checkpoint .pth) of a 2-class SegFormer-b0 with untrained weights."""
+    import repro.train as T
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from repro.train.runner import quiet_warnings
+
+    d = tmp_path_factory.mktemp("model")
+    cfg = T.build_config(model="segformer_b0", method="sota", dataset="isbi2012_em", profile="smoke")
+    cfg.dump(str(d / "c.py"))
+    init_default_scope("mmseg")
+    model_cfg = dict(cfg.model)
+    model_cfg["backbone"] = {k: v for k, v in cfg.model.backbone.items() if k != "init_cfg"}
+    with quiet_warnings():
+        model = MODELS.build(model_cfg)
+    torch.save({"state_dict": model.state_dict(), "meta": {}}, d / "w.pth")
+    return d / "c.py", d / "w.pth"
+
+
+def run(model_files, data, out, *extra):
+    cfg, ck = model_files
+    return main(["robustness", str(cfg), str(ck), "--data", str(data), "--out", str(out), "--suites", "clean", *extra])
+
+
+def one_error_line(capsys, pattern: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{PROG}: error: "), err
+    assert "Traceback" not in err
+    assert re.search(pattern, lines[0]), (pattern, lines[0])
+    return lines[0]
+
+
+def test_folder_of_tif_images_and_0_255_gif_masks_reads_with_the_options(model_files, tmp_path, capsys):
+    vessel_folder(tmp_path / "vessels", n=2)
+    out = tmp_path / "report"
+    assert run(model_files, tmp_path / "vessels", out, "--label-suffix", "_manual1", "--label-map", "255:1") == 0
+    assert (out / "report.json").is_file()
+    assert capsys.readouterr().out.strip().startswith(f"{out}/report.md (clean mIoU ")
+
+
+def test_data_errors_are_one_line_exit_2_and_leave_no_out_folder(model_files, tmp_path, capsys):
+    root = tmp_path / "d"
+    vessel_folder(root / "vessels", n=2)
+    labels = root / "vessels" / "labels"
+    # an empty folder
+    (root / "empty" / "images").mkdir(parents=True)
+    (root / "empty" / "labels").mkdir()
+    # image/label size mismatch, label values out of range, an image without label, a label without image
+    img_dir, lab_dir = vessel_folder(root / "size", n=2, label_name="{stem}.png", values=(0, 1))
+    Image.fromarray(np.zeros((15, 20), np.uint8)).save(lab_dir / "01.png")
+    _, lab_range = vessel_folder(root / "range", n=2, label_name="{stem}.png", values=(0, 1))
+    Image.fromarray(np.full((30, 40), 7, np.uint8)).save(lab_range / "00.png")
+    img_lone, lab_lone = vessel_folder(root / "lone", n=2, label_name="{stem}.png", values=(0, 1))
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(lab_lone / "05.png")
+    # images of two sizes (each pair consistent): found only when the report stacks them, after --out was made
+    img_mixed, lab_mixed = vessel_folder(root / "mixed", n=2, label_name="{stem}.png", values=(0, 1))
+    Image.fromarray(np.zeros((15, 20), np.uint8)).save(img_mixed / "01.tif")
+    Image.fromarray(np.ones((15, 20), np.uint8)).save(lab_mixed / "01.png")
+    cases = [
+        (root / "empty", [], "^" + PROG + ": error: " + full(root / "empty" / "images") + ": no image files "
+         r"\(\.png, .*\) found; the split is empty"),
+        (root / "size", [], full(lab_dir / "01.png") + r": label size 20×15 \(W×H\) differs from its image 40×30; "
+         "resize the label"),
+        (root / "range", [], full(lab_range / "00.png") + r": label values \[7\] outside the class range 0\.\.1 .*"
+         r"--classes.*--label-map VALUE:CLASS"),
+        (root / "lone", [], full(lab_lone / "05.png") + r": label file has no image \(expected "
+         + full(img_lone / "05") + r"\.<png\|"),
+        (root / "mixed", [], full(img_mixed / "01.tif") + r": image size 20×15 \(W×H\) differs from 40×30 of "
+         + full(img_mixed / "00.tif") + "; samples are stacked at one size: resize"),
+        (root / "vessels", [], full(root / "vessels" / "images" / "00.tif") + ": label file is missing for image "
+         r"00\.tif: .*--label-suffix _manual1 on the command line"),
+        (root / "vessels", ["--label-suffix", "_manual1"], full(labels / "00_manual1.gif") + ": the label files of .* "
+         r"hold only the values 0 and 255.*--label-map 255:1"),
+        (root / "vessels", ["--label-suffix", "_manual1", "--label-map", "255-1"],
+         r"error: --label-map '255-1': '255-1' is not a STORED:CLASS pair of integers; write e\.g\. 255:1"),
+        (root / "vessels", ["--label-suffix", "_manual1", "--label-map", "255:1,255:0"],
+         "error: --label-map '255:1,255:0': stored value 255 is mapped twice"),
+        (root / "vessels", ["--label-suffix", "_manual1", "--label-map", "255:7"],
+         r"error: --label-map 255:7: label_map\[255\] = 7 is not a class id in 0\.\.1"),
+        (root / "vessels", ["--label-map"], "error: --label-map: expected a value, e.g. --label-map 255:1"),
+        (root / "vessels", ["--label-map", "255:1", "--label-map=128:1"], "error: --label-map: given twice"),
+    ]
+    for data, extra, pattern in cases:
+        out = tmp_path / "new" / "report"  # neither the folder nor its parent exist before
+        assert run(model_files, data, out, *extra) == 2, (data, extra)
+        one_error_line(capsys, pattern)
+        assert not (tmp_path / "new").exists(), (data, extra)
+
+
+def test_default_out_folder_is_not_left_behind(model_files, tmp_path, capsys, monkeypatch):
+    vessel_folder(tmp_path / "vessels", n=2)
+    monkeypatch.chdir(tmp_path)
+    cfg, ck = model_files
+    assert main(["robustness", str(cfg), str(ck), "--data", "vessels", "--label-suffix", "_manual1"]) == 2
+    one_error_line(capsys, "hold only the values 0 and 255")
+    assert not (tmp_path / "robustness_report").exists()
+
+
+def test_an_existing_out_folder_is_kept(model_files, tmp_path, capsys):
+    vessel_folder(tmp_path / "vessels", n=2)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert run(model_files, tmp_path / "vessels", out, "--label-suffix", "_manual1") == 2
+    one_error_line(capsys, "hold only the values 0 and 255")
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_folder_options_need_a_folder(model_files, tmp_path, capsys):
+    cfg, ck = model_files
+    assert main(["robustness", str(cfg), str(ck), "--data", "isbi2012_em:test", "--label-map", "255:1"]) == 2
+    one_error_line(capsys, "error: --label-map apply to a folder given with --data or --real-world, not to the "
+                           "shipped split isbi2012_em:test")
+
+
+def test_help_lists_the_folder_options(capsys):
+    assert main(["robustness", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--label-map LABEL_MAP" in text and "--label-suffix LABEL_SUFFIX" in text and "--data DATA" in text
