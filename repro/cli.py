@@ -174,13 +174,20 @@ def _robustness(argv: list[str]) -> int:
     try:
         with options:
             return int(robustness_main(rest) or 0)
-    except (data.DataError, data.LabelMapError) as err:
+    except (data.DataError, data.LabelMapError, _checkpoint_error()) as err:
         if created is not None and created.exists():
             shutil.rmtree(created)
         msg = str(err)
         if isinstance(err, data.LabelMapError) and not isinstance(err, data.DataError):
             msg = f"--label-map {opts.get('--label-map', '')}: {msg}"
         return error(msg)
+
+
+def _checkpoint_error() -> type:
+    """:class:`repro.train.checkpoint.CheckpointError` (a refused or unreadable checkpoint: one line, exit 2)."""
+    from .train.checkpoint import CheckpointError
+
+    return CheckpointError
 
 
 def _data_command(data, args) -> int:

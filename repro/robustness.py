@@ -155,9 +155,13 @@ def data_identity(dataset, indices: Sequence[int] | None = None) -> dict:
         for p in (dataset.image_paths[i], dataset.label_paths[i]):
             with open(p, "rb") as fh:
                 h.update(hashlib.sha256(fh.read()).digest())
-    return {"name": dataset.name, "split": dataset.split, "n_images": len(idx),
-            "indices": None if indices is None else list(idx), "sha256": h.hexdigest(),
-            "num_classes": dataset.num_classes, "classes": list(dataset.classes), "ignore_index": dataset.ignore_index}
+    out = {"name": dataset.name, "split": dataset.split, "n_images": len(idx),
+           "indices": None if indices is None else list(idx), "sha256": h.hexdigest(),
+           "num_classes": dataset.num_classes, "classes": list(dataset.classes), "ignore_index": dataset.ignore_index}
+    label_map = getattr(dataset, "label_map", None)
+    if isinstance(label_map, dict) and label_map:  # the same files read with another map are other data
+        out["label_map"] = {str(k): int(v) for k, v in sorted(label_map.items())}
+    return out
 
 
 def _model_identity(model, model_key: str | None) -> str:
@@ -789,7 +793,7 @@ def build_parser():
     p.add_argument("config", nargs="?", help="MMSegmentation config file (.py)")
     p.add_argument("checkpoint", nargs="?", help="checkpoint file (.pth)")
     p.add_argument("--data", help="a shipped split NAME:SPLIT (e.g. camvid:test) or a folder holding images/ and "
-                                  "labels/ (label PNGs of class ids, 255 ignored)")
+                                  "labels/ (label files of class ids, 255 ignored; paired by file stem, see --label-map/--label-suffix)")
     p.add_argument("--suites", default=",".join(REPORT_SUITES),
                    help=f"comma-separated, from {','.join(REPORT_SUITES)} (default: all)")
     p.add_argument("--out", default=None, help="report folder (default: robustness_report/<config name>); with "

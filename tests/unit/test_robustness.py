@@ -392,7 +392,7 @@ def test_converted_images_note(data, tmp_path):
     for off in (None, False, 0, "", ()):
         assert rb.converted_note(type("C", (), {"converted": off})()) is None
     flagged = data.subset(range(len(data)))
-    flagged.converted = "L"
+    flagged.__class__ = type("Flagged", (type(flagged),), {"converted": "L"})  # SegDataset's is read from the files
     rep = rb.robustness_report(_conv(), flagged, suites=["clean"], out=tmp_path / "r", progress=False)
     assert rep["notes"] == [rb.converted_note(flagged)]
     md = (tmp_path / "r" / "report.md").read_text()

@@ -145,3 +145,30 @@ def test_help_lists_the_folder_options(capsys):
     assert main(["robustness", "--help"]) == 0
     text = capsys.readouterr().out
     assert "--label-map LABEL_MAP" in text and "--label-suffix LABEL_SUFFIX" in text and "--data DATA" in text
+
+
+def test_a_file_that_is_not_a_checkpoint_is_one_line_exit_2(model_files, tmp_path, capsys):
+    cfg, _ = model_files
+    bad = tmp_path / "notes.pth"
+    bad.write_text("not a checkpoint")
+    vessel_folder(tmp_path / "vessels", n=2)
+    out = tmp_path / "report"
+    code = main(["robustness", str(cfg), str(bad), "--data", str(tmp_path / "vessels"), "--out", str(out),
+                 "--suites", "clean", "--label-suffix", "_manual1", "--label-map", "255:1"])
+    assert code == 2
+    one_error_line(capsys, re.escape(str(bad)))
+    assert not out.exists()
+
+
+def test_data_identity_depends_on_the_label_map(tmp_path):
+    from repro import data
+    from repro.robustness import data_identity
+
+    vessel_folder(tmp_path / "v", n=2)
+    kw = dict(label_suffix="_manual1")
+    plain = data.FolderDataset(tmp_path / "v" / "images", tmp_path / "v" / "labels", ("background", "vessel"),
+                               label_map={255: 1}, **kw)
+    other = data.FolderDataset(tmp_path / "v" / "images", tmp_path / "v" / "labels", ("background", "vessel"),
+                               label_map={255: 0}, **kw)
+    a, b = data_identity(plain), data_identity(other)
+    assert a["sha256"] == b["sha256"] and a["label_map"] == {"255": 1} and b["label_map"] == {"255": 0} and a != b
