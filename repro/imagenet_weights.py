@@ -166,6 +166,9 @@ def timm_state_dict(variant: str = "lite0") -> dict[str, torch.Tensor]:
 def classifier(variant: str = "lite0") -> nn.Module:
     """timm's ``tf_efficientnet_lite0`` with the ImageNet weights (strict load), in eval mode; it
     expects :func:`normalise`-d input (1000 ImageNet logits)."""
+    from ._compat.tqdm_auto import import_quietly
+
+    import_quietly()  # timm -> huggingface_hub -> tqdm.auto (no IProgress warning in a kernel)
     import timm
 
     model = timm.create_model(_variant(variant).timm_arch, pretrained=False)

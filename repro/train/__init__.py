@@ -12,6 +12,9 @@ Importing this package (and only this package) imports mmseg/mmengine.  It first
 Public API: :func:`build_config`, :func:`run`, :func:`prepare`, :func:`is_done`, :func:`load_model`, :func:`evaluate_split`,
 :func:`cli_main`.
 """
+from .._compat.tqdm_auto import import_quietly as _import_tqdm_auto_quietly
+
+_import_tqdm_auto_quietly()  # timm (via mmseg's TIMMBackbone) -> huggingface_hub -> tqdm.auto: no kernel warning
 from . import _mmcv_compat  # noqa: F401  (must precede every mmseg import)
 
 import warnings as _warnings
