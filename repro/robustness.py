@@ -164,19 +164,48 @@ class _Items:
         self.root = root
         self.force = force
 
-    def get(self, suite: str, key: Mapping, compute: Callable[[], dict]) -> dict:
-        from .cache import canonical, config_hash
+    def path(self, suite: str, key: Mapping) -> Path:
+        from .cache import config_hash
 
-        path = self.root / suite / f"{config_hash(key)}.json"
+        return self.root / suite / f"{config_hash(key)}.json"
+
+    def load(self, suite: str, key: Mapping):
+        """The stored value of a finished item, or ``None`` (not finished, or ``force``)."""
+        path = self.path(suite, key)
         if path.is_file() and not self.force:
             return json.loads(path.read_text())["value"]
-        value = compute()
+        return None
+
+    def put(self, suite: str, key: Mapping, value, *, write: bool = True):
+        """Store ``value`` (atomically; not when ``write`` is false: ranks other than 0) and return it
+        as a resumed run reads it back (the JSON round trip)."""
+        from .cache import canonical
+
         text = json.dumps({"key": canonical(key), "value": value}, indent=1, sort_keys=True, allow_nan=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        if write:
+            path = self.path(suite, key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
         return json.loads(text)["value"]  # the same round trip as a resumed run
+
+    def get(self, suite: str, key: Mapping, compute: Callable[[], dict]) -> dict:
+        got = self.load(suite, key)
+        return got if got is not None else self.put(suite, key, compute())
+
+
+def _timed(run: Callable, spent: dict, i: int) -> Callable:
+    """``run`` adding its wall time (s) to ``spent[i]``."""
+    import time
+
+    def f(mine):
+        t0 = time.perf_counter()
+        try:
+            return run(mine)
+        finally:
+            spent[i] = spent.get(i, 0.0) + time.perf_counter() - t0
+    return f
 
 
 # ------------------------------------------------------------------------------------------ corruption error
@@ -261,7 +290,7 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                       weighting: str = "accuracy", kid_severities: Sequence[int] = (3,), kid_subsets: int = 100,
                       model_name: str | None = None, reference_name: str | None = None,
                       model_key: str | None = None, reference_key: str | None = None, force: bool = False,
-                      render: bool = True, progress: bool = True) -> dict:
+                      render: bool = True, progress: bool = True, num_workers: int = 0) -> dict:
     """Score ``model`` on the robustness suites and write the report folder ``out``; returns the
     report (the content of ``report.json``).
 
@@ -293,6 +322,16 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         kid_severities: ImageNet-C severities whose KID to the clean images is reported.
         model_key, reference_key: identify plain functions (no state dict) in the cache keys.
         force: recompute every item. render: write report.md/report.html and the plots.
+        num_workers: processes reading images ahead (:func:`repro.streaming.stream_chunks`).
+
+    Data flow: the images are streamed from disk chunk by chunk (``batch_size`` images; peak memory
+    O(``batch_size``), not O(split)). Under ``torch.distributed`` (``torchrun --nproc-per-node N -m repro
+    robustness ...``) the items' chunks (whole items of :data:`repro.evaluate.SEQUENTIAL_SUITES` and the
+    analysis) are shared out over the ranks in steps of at least one unit per rank
+    (:func:`repro.distributed.run_sharded`), the confusion matrices (and KID features) gathered, and
+    rank 0 writes the finished items after every step and the report at the end; every rank returns
+    the report. The numbers equal a one-process run's bit for bit; a killed run resumes at its
+    first unfinished item.
     """
     import time
 
@@ -338,12 +377,17 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
     mid = _model_identity(model, model_key)
     rid = _model_identity(reference, reference_key) if reference is not None else None
     ident = data_identity(dataset, indices)
-    out.mkdir(parents=True, exist_ok=True)
+    from . import distributed
+    from .streaming import n_chunks
+
+    main_rank = distributed.rank() == 0
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
     items = _Items(out / "items", force)
-    images, labels = ev._load(dataset, indices)
     base = {"format": FORMAT, "data": ident["sha256"], "seed": int(seed), "batch_size": batch_size}
-    opts = dict(seed=int(seed), indices=indices, batch_size=batch_size, device=device,
-                advsteer_variant=advsteer_variant, border="zoom")
+    opts = dict(seed=int(seed), device=device, advsteer_variant=advsteer_variant, border="zoom",
+                num_workers=num_workers)
+    n_main = n_chunks(len(dataset) if indices is None else len(indices), batch_size)
 
     ext = None
     clean_feats: dict[str, torch.Tensor] = {}
@@ -355,15 +399,13 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         return ext
 
     def features(x: torch.Tensor) -> torch.Tensor:
-        e = get_ext()
+        """Features of one chunk (at most ``batch_size`` images, the batches of the stacked split)."""
         with torch.no_grad():
-            return torch.cat([e(x[s:s + batch_size]).cpu() for s in range(0, len(x), batch_size)])
+            return get_ext()(x).cpu()
 
     def kid_of(y_feats: torch.Tensor, paired: bool) -> dict:
         from .kid import kid_result
 
-        if "x" not in clean_feats:
-            clean_feats["x"] = features(images)
         x = clean_feats["x"]
         size = max(2, min(len(x), len(y_feats)) // 2) if paired else max(2, min(len(x), len(y_feats)))
         r = kid_result(x, y_feats, subsets=kid_subsets, subset_size=size, seed=int(seed), extractor=get_ext(),
@@ -388,22 +430,16 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
     ref_plan = [("clean", "clean", "")] + [p for p in plan if p[0] == "imagenet_c"] if (
         reference is not None and "imagenet_c" in suites) else []
 
-    results: dict[str, list[dict]] = {}
-    ref_results: dict[str, list[dict]] = {}
-    sensitivity = None
-    timing = {}
-    bar = tqdm(total=len(plan) + len(ref_plan), desc="robustness report", unit="item", disable=disabled(progress))
-    for who, this_plan, store in (("model", plan, results), ("reference", ref_plan, ref_results)):
+    # ---- entries: every (who, suite, item, level) with its cache key
+    entries = []
+    for who, this_plan in (("model", plan), ("reference", ref_plan)):
         m, ident_m = (model, mid) if who == "model" else (reference, rid)
         for suite, item, level in this_plan:
-            bar.set_postfix_str(f"{who}: {suite} {item} {level}".strip())
-            t0 = time.perf_counter()
             key = {**base, "model": ident_m, "suite": suite, "item": item, "level": level,
                    "version": ev.SUITE_VERSIONS.get(suite, 1)}
+            want_kid = False
             if suite == "sensitivity":
                 key.update(sa_subset=sa_subset, analysis=settings.to_dict(), types=types, extractor=get_ext().tag)
-                sensitivity = items.get(suite, key, lambda: _analysis(m, dataset, indices, sa_subset, settings, types,
-                                                                        get_ext(), device, mid, progress))
             else:
                 if suite == "basis_aug":
                     key["border"] = "zoom"
@@ -415,31 +451,102 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                                                or suite == "real_world")
                 if want_kid:
                     key["kid"] = {"extractor": get_ext().tag, "subsets": kid_subsets}
+            entries.append({"who": who, "model": m, "suite": suite, "item": item, "level": level, "key": key,
+                            "want_kid": want_kid, "path": items.path(suite, key)})
 
-                def compute(m=m, suite=suite, item=item, level=level, want_kid=want_kid):
-                    if suite == "real_world":
-                        ds = real_world[item]
-                        x, y = ds.batch(None)
-                        row = ev.score_item(m, ds, suite, item, "", images=x, labels=y,
-                                            **{**opts, "indices": None})
-                        row = {"item": item, "level": "", **row, "n_images": len(ds),
-                               "data": rw_ident[item]["sha256"]}
-                        if want_kid:
-                            row.update(kid_of(features(x), paired=False))
-                        return row
-                    row = {"item": item, "level": level, **ev.score_item(m, dataset, suite, item, level,
-                                                                         images=images, labels=labels, **opts)}
-                    if want_kid:
-                        x2 = torch.cat([x for x, _ in ev.item_batches(dataset, suite, item, level, images=images,
-                                                                      labels=labels, **{k: v for k, v in opts.items()
-                                                                                        if k != "device"})])
-                        row.update(kid_of(features(x2), paired=True))
-                    return row
+    # ---- finished items (read by rank 0, shared with the others); entries with equal keys are computed once
+    values: list[Any] = [None] * len(entries)
+    done = {}
+    if main_rank:
+        for i, e in enumerate(entries):
+            v = items.load(e["suite"], e["key"])
+            if v is not None:
+                done[i] = v
+    done = distributed.broadcast(done)
+    first_of: dict[str, int] = {}
+    pending = []
+    for i, e in enumerate(entries):
+        if i in done:
+            values[i] = done[i]
+        elif e["path"] not in first_of:
+            first_of[e["path"]] = i
+            pending.append(i)
 
-                store.setdefault(suite, []).append(items.get(suite, key, compute))
-            timing[f"{who}/{suite}/{item}/{level}"] = time.perf_counter() - t0
-            bar.update(1)
+    def task_of(e):
+        """(units, costs, run) of one entry (repro.distributed.run_sharded)."""
+        if e["suite"] == "sensitivity":
+            return [None], [n_main], lambda mine: _analysis(e["model"], dataset, indices, sa_subset, settings, types,
+                                                           get_ext(), device, mid, progress)
+        ds, idx = (real_world[e["item"]], None) if e["suite"] == "real_world" else (dataset, indices)
+        return ev.item_task(e["model"], ds, e["suite"], e["item"], e["level"], indices=idx, batch_size=batch_size,
+                            features=features if e["want_kid"] else None, **opts)
+
+    def clean_features_task():
+        def run(mine):
+            from .streaming import stream_chunks
+
+            return {"matrix": None, "features": {ch.number: features(ch.images) for ch in stream_chunks(
+                dataset, indices, batch_size=batch_size, chunks=mine, num_workers=num_workers)}}
+
+        return list(range(n_main)), [1] * n_main, run
+
+    def row_of(e, partials) -> dict:
+        if e["suite"] == "sensitivity":
+            return partials[0]
+        ds = real_world[e["item"]] if e["suite"] == "real_world" else dataset
+        cm, feats = ev.combine_partials(partials, ds.num_classes, ds.ignore_index)
+        row = {"item": e["item"], "level": e["level"], **cm.scores()}
+        if e["suite"] == "real_world":
+            row.update(n_images=len(ds), data=rw_ident[e["item"]]["sha256"])
+        if e["want_kid"]:
+            row.update(kid_of(feats, paired=e["suite"] != "real_world"))
+        return row
+
+    # ---- steps: consecutive pending entries with at least one unit per rank, scored by all ranks together;
+    # after each step rank 0 writes its items (a killed run resumes at the first unfinished step)
+    timing = {}
+    world = distributed.world_size()
+    bar = tqdm(total=len(entries), initial=len(entries) - len(pending), desc="robustness report", unit="item",
+               disable=disabled(progress) or not main_rank)
+    pos = 0
+    while pos < len(pending):
+        step, n_units = [], 0
+        while pos < len(pending) and (not step or n_units < world):
+            e = entries[pending[pos]]
+            step.append(pending[pos])
+            n_units += 1 if e["suite"] in ev.SEQUENTIAL_SUITES or e["suite"] == "sensitivity" else n_main
+            pos += 1
+        e0 = entries[step[0]]
+        bar.set_postfix_str(f"{e0['who']}: {e0['suite']} {e0['item']} {e0['level']}".strip())
+        tasks, spent = [], {}
+        for i in step:
+            units, costs, run = task_of(entries[i])
+            tasks.append((units, costs, _timed(run, spent, i)))
+        need_clean = any(entries[i]["want_kid"] for i in step) and "x" not in clean_feats
+        if need_clean:
+            tasks.append(clean_features_task())
+        parts = distributed.run_sharded(tasks)
+        if need_clean:
+            clean_feats["x"] = ev.combine_partials(parts.pop(), 1)[1]
+        for i, p in zip(step, parts):
+            t0 = time.perf_counter()
+            e = entries[i]
+            values[i] = items.put(e["suite"], e["key"], row_of(e, p), write=main_rank)
+            timing[f"{e['who']}/{e['suite']}/{e['item']}/{e['level']}"] = spent.get(i, 0.0) + time.perf_counter() - t0
+        bar.update(len(step))
     bar.close()
+    for i, e in enumerate(entries):
+        if values[i] is None:
+            values[i] = values[first_of[e["path"]]]
+
+    results: dict[str, list[dict]] = {}
+    ref_results: dict[str, list[dict]] = {}
+    sensitivity = None
+    for e, v in zip(entries, values):
+        if e["suite"] == "sensitivity":
+            sensitivity = v
+        else:
+            (results if e["who"] == "model" else ref_results).setdefault(e["suite"], []).append(v)
 
     report = _assemble(results, ref_results, sensitivity, suites=suites, ident=ident, seed=seed, model_name=model_name,
                        reference_name=(reference_name or type(reference).__name__) if reference is not None else None,
@@ -452,6 +559,8 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                                  "kid_severities": [int(s) for s in kid_severities], "kid_subsets": kid_subsets,
                                  "preprocess": repr(preprocess) if preprocess is not None else None,
                                  "real_world": rw_ident})
+    if not main_rank:
+        return report  # rank 0 writes the report
     (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=False, allow_nan=True) + "\n")
     timing_total = time.perf_counter() - t_start
     if render:
