@@ -120,7 +120,7 @@ def test_imagenet_c_cache_is_per_image(camvid, model):
 
 def test_assign_and_run_sharded_alone():
     assert assign([1, 1, 1, 1, 1], 2) == [0, 1, 0, 1, 0]
-    assert assign([4, 1, 1, 1, 1], 2) == [0, 1, 1, 1, 0]
+    assert assign([4, 1, 1, 1, 1, 1], 2) == [0, 1, 1, 1, 1, 0]  # least loaded first
     assert run_sharded([([0, 1], [1, 1], lambda mine: mine), ([None], [1], lambda mine: "x")]) == [[[0, 1]], ["x"]]
 
 
