@@ -739,6 +739,8 @@ def build_parser():
     p.add_argument("--device", default="cpu")
     p.add_argument("--classes", default=None, help="comma-separated class names of a folder (default: the "
                                                    "checkpoint's / config's)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes reading images ahead, per rank (DataLoader workers; 0: none)")
     p.add_argument("--force", action="store_true", help="recompute every item")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
                    help="print the differences between two report folders")
@@ -808,21 +810,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(f"--corruptions: unknown {', '.join(c for c in corruptions if c not in corrupt.IMAGENET_C)}")
     if args.seed < 0 or args.batch_size < 1 or (args.subset is not None and args.subset < 1):
         return _error("--seed must be >= 0, --batch-size and --subset >= 1")
+    if args.workers < 0:
+        return _error(f"--workers must be >= 0, got {args.workers}")
+    from . import distributed
+
+    distributed.init_from_env()  # under torchrun: the items' work is shared out over the ranks
+    device = args.device
+    if distributed.is_distributed() and device == "cuda":
+        device = f"cuda:{torch.cuda.current_device()}"  # this rank's GPU (LOCAL_RANK)
     from .train.robustness_cli import load_data, load_segmentor  # mmseg from here on
 
-    model = load_segmentor(args.config, args.checkpoint, device=args.device)
+    model = load_segmentor(args.config, args.checkpoint, device=device)
     classes = args.classes.split(",") if args.classes else None
     dataset = load_data(args.data, model, classes=classes)
     real = {Path(r).name if ":" not in r else r.replace(":", "_"): load_data(r, model, classes=classes)
             for r in args.real_world}
-    reference = load_segmentor(*args.reference, device=args.device) if args.reference else None
+    reference = load_segmentor(*args.reference, device=device) if args.reference else None
     out = Path(args.out) if args.out else Path("robustness_report") / Path(args.config).stem
     report = robustness_report(model, dataset, suites=suites, out=out, reference=reference, real_world=real,
                                seed=args.seed, extractor=args.extractor, subset=args.subset,
-                               batch_size=args.batch_size, device=args.device, corruptions=corruptions,
+                               batch_size=args.batch_size, device=device, corruptions=corruptions,
                                model_name=f"{Path(args.config).stem}@{Path(args.checkpoint).name}",
                                reference_name=(f"{Path(args.reference[0]).stem}@{Path(args.reference[1]).name}"
-                                               if args.reference else None), force=args.force)
+                                               if args.reference else None), force=args.force,
+                               num_workers=args.workers, progress=distributed.rank() == 0)
+    if distributed.rank() != 0:
+        return 0
     clean = report["suites"].get("clean", {}).get("summary", {}).get("mIoU")
     print(f"{out}/report.md" + (f" (clean mIoU {clean:.2f})" if clean is not None else ""))
     return 0
