@@ -4,9 +4,10 @@ streamed (after), one process vs two (torchrun, gloo, CPU).
 Writes a synthetic on-disk dataset of ``--width``×``--height`` JPEG images with PNG labels of 3
 classes once under ``--root`` (reused by later runs), then runs, each in a fresh process,
 :func:`repro.robustness.robustness_report` of a tiny model (a seeded 1×1 convolution RGB → 3 logits)
-on ``--sizes`` images with the items ``clean``, ``basis_aug`` gaussian_noise α=0.6, ``imagenet_c``
-jpeg_compression severity 3 and ``advsteer`` combination 3 (no sensitivity analysis and no KID:
-the data flow is what is measured, not the model). ``before`` runs the package as of
+on ``--sizes`` images with one item of each of ``--suites`` (default ``clean`` and ``imagenet_c``
+jpeg_compression severity 3, the suite that cached whole splits; also ``basis_aug`` gaussian_noise α=0.6,
+``advsteer`` combination 3); no sensitivity analysis and no KID: the data flow is what is measured,
+not the model. ``before`` runs the package as of
 ``--before`` (default: the commit before streaming, extracted with ``git archive`` into a temporary
 folder); sizes whose stacked split would not fit in ``--before-max-gb`` are skipped and say so.
 Peak RSS is ``ru_maxrss`` of each rank's process (DataLoader workers excluded; ``--workers 0`` by
@@ -31,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-ITEMS = 4  # clean, basis_aug gaussian_noise 0.6, imagenet_c jpeg_compression 3, advsteer 3
+#: one item per suite: basis_aug gaussian_noise α=0.6, imagenet_c jpeg_compression severity 3, advsteer combination 3
+SUITES = ("clean", "basis_aug", "imagenet_c", "advsteer")
 
 RUN = r'''
 import hashlib, json, os, resource, sys, time
@@ -39,7 +41,7 @@ import torch
 sys.path.insert(0, sys.argv[1])
 from repro import robustness as rb
 from repro.data import FolderDataset
-data_dir, out, workers = sys.argv[2], sys.argv[3], int(sys.argv[4])
+data_dir, out, workers, suites = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5].split(",")
 try:
     from repro import distributed
     distributed.init_from_env()
@@ -53,7 +55,7 @@ with torch.no_grad():
     model.weight.copy_(torch.randn(model.weight.shape, generator=g))
     model.bias.copy_(torch.randn(3, generator=g))
 t0 = time.perf_counter()
-rep = rb.robustness_report(model, ds, suites=["clean", "basis_aug", "imagenet_c", "advsteer"], out=out,
+rep = rb.robustness_report(model, ds, suites=suites, out=out,
                            types=["gaussian_noise"], magnitudes=(0.6,), corruptions=["jpeg_compression"],
                            severities=(3,), combinations=(3,), kid_severities=(), batch_size=4, render=False,
                            progress=False, force=True, **extra)
@@ -62,6 +64,10 @@ print("RESULT " + json.dumps({"rank": rank, "wall_s": wall, "maxrss_mb": resourc
                               "clean_miou": rep["suites"]["clean"]["rows"][0]["mIoU"],
                               "suites_sha1": hashlib.sha1(json.dumps(rep["suites"], sort_keys=True).encode()).hexdigest()}))
 '''
+
+
+_ITEM_NAMES = {"clean": "clean", "basis_aug": "basis_aug gaussian_noise α=0.6",
+               "imagenet_c": "imagenet_c jpeg_compression s=3", "advsteer": "advsteer 3"}
 
 
 def make_dataset(root: Path, n: int, width: int, height: int) -> Path:
@@ -93,14 +99,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(code_root: Path, data: Path, nproc: int, workers: int) -> dict:
+def run(code_root: Path, data: Path, nproc: int, workers: int, suites: str) -> dict:
     """One report in fresh process(es); the maximum over ranks of wall time and peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "run.py"
         script.write_text(RUN)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "REPRO_DIST_BACKEND": "gloo", "TQDM_DISABLE": "1",
                "REPRO_CACHE_DIR": str(Path(tmp) / "cache")}
-        args = [str(code_root), str(data), str(Path(tmp) / "report"), str(workers)]
+        args = [str(code_root), str(data), str(Path(tmp) / "report"), str(workers), suites]
         cmd = [sys.executable, str(script), *args] if nproc == 1 else [
             sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc),
             "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), str(script), *args]
@@ -127,9 +133,15 @@ def main(argv=None) -> int:
     ap.add_argument("--procs", default="1,2", help="process counts of the streamed runs")
     ap.add_argument("--two-process-sizes", default=None, help="sizes run with more than one process (default all)")
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--suites", default="clean,imagenet_c",
+                    help=f"comma-separated from {','.join(SUITES)}, one item each (see the module docstring)")
     ap.add_argument("--out", default=str(RESULTS / "bench_streaming_eval.md"))
     a = ap.parse_args(argv)
     sizes = [int(v) for v in a.sizes.split(",")]
+    suites = [x for x in a.suites.split(",") if x]
+    if not suites or [x for x in suites if x not in SUITES]:
+        ap.error(f"--suites: expected names from {','.join(SUITES)}, got {a.suites!r}")
+    n_items = len(suites)
     procs = [int(v) for v in a.procs.split(",")]
     multi_sizes = sizes if a.two_process_sizes is None else [int(v) for v in a.two_process_sizes.split(",")]
     root = Path(a.root)
@@ -144,7 +156,7 @@ def main(argv=None) -> int:
         for n in sizes:
             stacked_gb = n * a.width * a.height * (3 * 4 + 8) / 1e9
             if a.before and stacked_gb <= a.before_max_gb:
-                r = run(Path(old), data[n], 1, 0)
+                r = run(Path(old), data[n], 1, 0, ",".join(suites))
                 rows.append(("before (stacked)", n, 1, r))
             elif a.before:
                 notes.append(f"before at {n} images skipped: the stacked split alone is {stacked_gb:.1f} GB "
@@ -152,24 +164,24 @@ def main(argv=None) -> int:
             for k in procs:
                 if k > 1 and n not in multi_sizes:
                     continue
-                rows.append(("after (streamed)", n, k, run(ROOT, data[n], k, a.workers)))
+                rows.append(("after (streamed)", n, k, run(ROOT, data[n], k, a.workers, ",".join(suites))))
                 print(rows[-1], flush=True)
     load_after = os.getloadavg()
     lines = ["# Robustness report at the paper's image size: stacked vs streamed, 1 vs 2 processes "
              "(benchmarks/bench_streaming_eval.py)", "",
              f"Synthetic on-disk dataset of {a.width}×{a.height} JPEG images (PNG labels, 3 classes); a report with "
-             f"{ITEMS} items (clean, basis_aug gaussian_noise α=0.6, imagenet_c jpeg_compression s=3, advsteer 3), "
+             f"the items {', '.join(_ITEM_NAMES[x] for x in suites)}, "
              f"batch size 4, a 1×1-convolution model, `OMP_NUM_THREADS=1`, `--workers {a.workers}`, "
              "gloo on loopback for 2 processes. Each row a fresh run (process start excluded from the time). "
              f"Peak RSS: `ru_maxrss` of a rank's process (max over ranks; sum in brackets). images/s = "
-             f"{ITEMS} items × images / wall time. Before = package at `{a.before}` (whole split stacked). "
+             f"{n_items} items × images / wall time. Before = package at `{a.before}` (whole split stacked). "
              "SHA-1 of all scores: of the report's `suites` (every row of every item; equal hashes, equal "
              "numbers bit for bit; one per rank).", "",
              "| data flow | images | processes | wall (s) | images/s | peak RSS (MB) | clean mIoU | SHA-1 of all scores |",
              "|---|---|---|---|---|---|---|---|"]
     for what, n, k, r in rows:
         rss = f"{r['maxrss_mb']:.0f}" + (f" ({r['sum_rss_mb']:.0f})" if k > 1 else "")
-        lines.append(f"| {what} | {n} | {k} | {r['wall_s']:.1f} | {ITEMS * n / r['wall_s']:.2f} | {rss} | "
+        lines.append(f"| {what} | {n} | {k} | {r['wall_s']:.1f} | {n_items * n / r['wall_s']:.2f} | {rss} | "
                      f"{r['clean_miou']:.4f} | {','.join(sorted(h[:12] for h in r['suites_sha1']))} |")
     after1 = {n: r for what, n, k, r in rows if what.startswith("after") and k == 1}
     if len(after1) > 1:
