@@ -337,6 +337,8 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
     opts = dict(seed=seed, device=device, advsteer_variant=advsteer_variant, border=border, force=force,
                 num_workers=num_workers)
 

@@ -51,8 +51,8 @@ real-world (unpaired) images. Every KID carries the extractor's ``name@weights_h
 
 Randomness: every draw is seeded from ``seed`` (the suites' per-item seeds of
 :func:`repro.evaluate.item_batches`, the analysis' subset and perturbation draws, the KID
-subsets); same seed, same numbers. Corrupted ImageNet-C images are generated once per (images,
-corruption, severity, seed) and cached on disk (namespace ``imagenet_c`` of :mod:`repro.cache`,
+subsets); same seed, same numbers. Corrupted ImageNet-C images are generated once per (image,
+corruption, severity, seed) and cached on disk per image (namespace ``imagenet_c`` of :mod:`repro.cache`,
 shared with the notebooks); each image's draw depends only on (seed, corruption, severity, image name).
 """
 from __future__ import annotations
@@ -189,10 +189,6 @@ class _Items:
             tmp.write_text(text)
             os.replace(tmp, path)
         return json.loads(text)["value"]  # the same round trip as a resumed run
-
-    def get(self, suite: str, key: Mapping, compute: Callable[[], dict]) -> dict:
-        got = self.load(suite, key)
-        return got if got is not None else self.put(suite, key, compute())
 
 
 def _timed(run: Callable, spent: dict, i: int) -> Callable:
@@ -348,6 +344,8 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         raise TypeError(f"seed must be an int >= 0, got {seed!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
     from .sensitivity import AnalysisSettings
 
     settings = AnalysisSettings.of({"budget": 6} if analysis is None else analysis, seed=int(seed), batch_size=batch_size)

@@ -133,3 +133,28 @@ def test_killed_sharded_run_resumes_where_it_stopped(runs, tmp_path):
     report_calls = [tuple(c[:3]) for r in (0, 1) for c in _result(out, r)["calls"]]
     assert ("imagenet_c", "glass_blur", "1") in report_calls
     assert not [c for c in report_calls if c[0] in ("clean", "sensitivity") or c[1:] == ("fog", "1")]
+
+
+def test_init_from_env_errors_and_single_process(monkeypatch):
+    from repro import distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert distributed.init_from_env() is False and distributed.world_size() == 1 and distributed.rank() == 0
+    assert distributed.gather("x") == ["x"] and distributed.broadcast({"a": 1}) == {"a": 1}
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ValueError, match="environment variable WORLD_SIZE must be an int, got 'two'"):
+        distributed.init_from_env()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="backend must be 'gloo' or 'nccl', got 'mpi'"):
+        distributed.init_from_env(backend="mpi")
+
+
+def test_cli_workers_error(tmp_path, capsys):
+    from repro.cli import main
+
+    cfg, ck = tmp_path / "c.py", tmp_path / "w.pth"
+    cfg.write_text("model = dict()\n")
+    ck.write_bytes(b"0")
+    assert main(["robustness", str(cfg), str(ck), "--data", "camvid:test", "--workers", "-1",
+                 "--out", str(tmp_path / "never")]) == 2
+    assert "--workers must be >= 0, got -1" in capsys.readouterr().err and not (tmp_path / "never").exists()

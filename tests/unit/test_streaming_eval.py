@@ -137,6 +137,12 @@ def test_errors_name_the_argument(camvid, model):
         list(streaming.stream_chunks([1, 2], None))
     with pytest.raises(ValueError, match="give both images and labels"):
         list(ev.item_batches(camvid, "clean", "clean", "", images=torch.zeros(1, 3, 8, 8)))
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0, got -2"):
+        ev.evaluate(model, camvid, "clean", indices=IDX, num_workers=-2, progress=False)
+    from repro.robustness import robustness_report
+
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0, got 1.5"):
+        robustness_report(model, camvid, out="/nonexistent/never", num_workers=1.5, progress=False)
     with pytest.raises(ValueError, match="costs must be numbers >= 0"):
         assign([1, -1], 2)
     with pytest.raises(ValueError, match="world must be an int >= 1"):
