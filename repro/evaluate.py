@@ -65,12 +65,6 @@ def _check_suite(suite: str) -> str:
     return suite
 
 
-def _load(dataset: SegDataset, indices: Sequence[int] | None) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(dataset, SegDataset):
-        raise TypeError(f"dataset must be a repro.data.SegDataset, got {type(dataset).__name__}")
-    return dataset.batch(indices)
-
-
 #: suites whose random draws run one generator through the chunks of an item (:func:`item_batches`): an
 #: item of these is scored whole by one rank; the items of the other suites are split by chunks
 SEQUENTIAL_SUITES = ("basis_aug", "advsteer")
