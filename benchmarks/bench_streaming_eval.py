@@ -60,9 +60,10 @@ rep = rb.robustness_report(model, ds, suites=suites, out=out,
                            severities=(3,), combinations=(3,), kid_severities=(), batch_size=4, render=False,
                            progress=False, force=True, **extra)
 wall = time.perf_counter() - t0
-print("RESULT " + json.dumps({"rank": rank, "wall_s": wall, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+open(f"{out}.rank{rank}.json", "w").write(json.dumps({"rank": rank, "wall_s": wall, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                               "clean_miou": rep["suites"]["clean"]["rows"][0]["mIoU"],
                               "suites_sha1": hashlib.sha1(json.dumps(rep["suites"], sort_keys=True).encode()).hexdigest()}))
+print("done", rank)
 '''
 
 
@@ -113,7 +114,7 @@ def run(code_root: Path, data: Path, nproc: int, workers: int, suites: str) -> d
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if p.returncode != 0:
             raise RuntimeError(f"{cmd}: exit {p.returncode}\n{p.stderr[-3000:]}")
-        res = [json.loads(line[7:]) for line in p.stdout.splitlines() if line.startswith("RESULT ")]
+        res = [json.loads(f.read_text()) for f in sorted(Path(tmp).glob("report.rank*.json"))]
     return {"wall_s": max(r["wall_s"] for r in res), "maxrss_mb": max(r["maxrss_mb"] for r in res),
             "sum_rss_mb": sum(r["maxrss_mb"] for r in res), "clean_miou": res[0]["clean_miou"], "ranks": len(res),
             "suites_sha1": {r["suites_sha1"] for r in res}}
@@ -158,6 +159,7 @@ def main(argv=None) -> int:
             if a.before and stacked_gb <= a.before_max_gb:
                 r = run(Path(old), data[n], 1, 0, ",".join(suites))
                 rows.append(("before (stacked)", n, 1, r))
+                print(rows[-1], flush=True)
             elif a.before:
                 notes.append(f"before at {n} images skipped: the stacked split alone is {stacked_gb:.1f} GB "
                              f"(float32 images + int64 labels), over --before-max-gb {a.before_max_gb:g}")
