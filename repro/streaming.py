@@ -11,6 +11,14 @@ same images in the same batch.
 (``num_workers`` worker processes read and decode the files ahead; order is kept) with the
 dataset's own ``__getitem__``, so datasets that resize or remap on reading stream the same samples
 as ``SegDataset.batch``.
+
+Heap growth: with glibc's default *dynamic* mmap threshold, freeing a large buffer raises the threshold
+(up to 32 MiB), after which the chunks' tens-of-MB buffers come from the heap, which fragments and
+grows from chunk to chunk (measured on 10 chunks of 4 ImageNet-C jpeg_compression images of
+2048×1024: peak RSS 1389 MB after the first chunk, 1769 MB after the tenth, still rising). :func:`stream_chunks` therefore fixes the threshold once per process at 1 MiB
+(``mallopt(M_MMAP_THRESHOLD, 1 MiB)``, the documented way to switch the dynamic adjustment off), so
+large buffers are mapped and returned to the system when freed: the peak stays flat (same
+measurement: 1141 MB after the first chunk, 1251 MB from the third on). Without glibc nothing is changed.
 """
 from __future__ import annotations
 
@@ -19,7 +27,9 @@ from typing import Iterator, Sequence
 
 import torch
 
-__all__ = ["Chunk", "chunk_positions", "n_chunks", "stream_chunks"]
+__all__ = ["Chunk", "chunk_positions", "n_chunks", "stream_chunks", "fix_mmap_threshold"]
+
+_MMAP_THRESHOLD_FIXED = False
 
 
 @dataclass
@@ -85,13 +95,35 @@ class _ChunkSet(torch.utils.data.Dataset):
                      torch.stack([s["image"] for s in samples]), torch.stack([s["label"] for s in samples]))
 
 
+def fix_mmap_threshold(nbytes: int = 1 << 20) -> bool:
+    """Set glibc's ``M_MMAP_THRESHOLD`` to ``nbytes`` (bytes; once per process), which also turns off its
+    dynamic adjustment (module docstring). Returns whether the threshold is fixed (``False`` without
+    glibc, e.g. macOS or musl)."""
+    global _MMAP_THRESHOLD_FIXED
+    if _MMAP_THRESHOLD_FIXED:
+        return True
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _MMAP_THRESHOLD_FIXED = bool(libc.mallopt(-3, int(nbytes)))  # -3: M_MMAP_THRESHOLD (malloc.h)
+    except (OSError, AttributeError):
+        return False
+    return _MMAP_THRESHOLD_FIXED
+
+
 def stream_chunks(dataset, indices: Sequence[int] | None = None, *, batch_size: int = 8,
                   chunks: Sequence[int] | None = None, num_workers: int = 0) -> Iterator[Chunk]:
     """Yield the chunks ``chunks`` (all by default, in increasing order) of ``dataset`` restricted
     to ``indices`` (module docstring), read from disk as they are needed.
 
     ``num_workers``: worker processes of the ``DataLoader`` that reads ahead (0: read in this
-    process); at most ``2 × num_workers`` chunks are held in memory besides the one in use."""
+    process); at most ``2 × num_workers`` chunks are held in memory besides the one in use. The first
+    call fixes glibc's mmap threshold (:func:`fix_mmap_threshold`)."""
     idx = _indices(dataset, indices)
     _check_batch_size(batch_size)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
@@ -103,6 +135,7 @@ def stream_chunks(dataset, indices: Sequence[int] | None = None, *, batch_size: 
         raise ValueError(f"chunks {bad} are out of range: {len(idx)} images make {total} chunks of batch_size={batch_size}")
     if not numbers:
         return
+    fix_mmap_threshold()
     loader = torch.utils.data.DataLoader(_ChunkSet(dataset, idx, batch_size, numbers), batch_size=None,
                                          shuffle=False, num_workers=num_workers, collate_fn=_identity,
                                          persistent_workers=False)

@@ -98,6 +98,9 @@ def test_chunks_stream_in_order_with_names(camvid):
     x, y = camvid.batch([136, 170])
     assert torch.equal(got[0].images, x) and torch.equal(got[0].labels, y)
     assert streaming.n_chunks(6, 4) == 2 and list(streaming.chunk_positions(6, 4, 1)) == [4, 5]
+    import sys
+
+    assert streaming.fix_mmap_threshold() == sys.platform.startswith("linux")  # glibc here; set once
 
 
 def test_imagenet_c_cache_is_per_image(camvid, model):
