@@ -11,8 +11,14 @@ moves content (geometric basis perturbations, AdvSteer's lens distortion), so ac
 measured against the correspondingly transformed ground truth. Randomness (noise, AdvSteer, IN-C) is
 drawn from generators seeded by the package's seed rule (:func:`repro.seeds.derive_seed` of the seed and
 the item, :func:`item_batches`): the same seed gives the same numbers. ImageNet-C
-images are cached on disk per (dataset, split, images, corruption, severity, seed) as uint8 (labels
-only for the corruptions that move them, as uint8 when the ids fit).
+images are cached on disk per (dataset, split, image name, size, corruption, severity, seed) as uint8
+(labels only for the corruptions that move them, as uint8 when the ids fit).
+
+Data flow (:mod:`repro.streaming`, :mod:`repro.distributed`): the evaluated images are read from
+disk in chunks of ``batch_size`` (the batches of a stacked split, so no number changes), perturbed
+and scored chunk by chunk: peak memory is O(``batch_size``), not O(split). Under ``torchrun`` the
+chunks (the whole items of :data:`SEQUENTIAL_SUITES`) are shared out over the ranks and the integer
+confusion matrices added: the numbers are a one-process run's, bit for bit.
 """
 from __future__ import annotations
 
@@ -59,43 +65,107 @@ def _check_suite(suite: str) -> str:
     return suite
 
 
-def _load(dataset: SegDataset, indices: Sequence[int] | None) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(dataset, SegDataset):
-        raise TypeError(f"dataset must be a repro.data.SegDataset, got {type(dataset).__name__}")
-    return dataset.batch(indices)
+#: suites whose random draws run one generator through the chunks of an item (:func:`item_batches`): an
+#: item of these is scored whole by one rank; the items of the other suites are split by chunks
+SEQUENTIAL_SUITES = ("basis_aug", "advsteer")
+#: version of the per-image ImageNet-C cache entries (3: one entry per image; 2 held a whole split)
+IMAGENET_C_CACHE_VERSION = 3
 
 
-def _chunks(images, labels, batch_size):
-    for start in range(0, len(images), batch_size):
-        yield images[start:start + batch_size], labels[start:start + batch_size]
+def _memory_chunks(dataset, indices, images, labels, batch_size, chunks):
+    """The chunks of already stacked ``images``/``labels`` (the evaluated images in order)."""
+    from .streaming import Chunk, n_chunks
+
+    idx = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+    if len(images) != len(idx):
+        raise ValueError(f"images must hold the {len(idx)} evaluated images (dataset.batch(indices)), got {len(images)}")
+    for k in (range(n_chunks(len(idx), batch_size)) if chunks is None else chunks):
+        s = slice(k * batch_size, (k + 1) * batch_size)
+        yield Chunk(int(k), idx[s], [dataset.names[i] for i in idx[s]], images[s], labels[s])
 
 
-def _imagenet_c_images(dataset, indices, images, labels, name, severity, seed, batch_size, force):
+def _imagenet_c_chunk(dataset, chunk, name, severity, seed, force):
+    """``chunk`` corrupted by ImageNet-C ``name`` at ``severity``: image ``n`` drawn with
+    ``derive_seed(seed, name, severity, n)``, rounded to uint8 and cached on disk per image
+    (namespace ``imagenet_c``; the label only for :data:`repro.corrupt.MOVES_CONTENT`, as uint8 when
+    the ids fit), keyed by the image's name, size and the SHA-1 of its pixels and labels as read
+    (so a resized or otherwise transformed view of a split gets its own entries).
+    Returns (N×3×H×W float = uint8/255, N×H×W labels of the chunk's dtype)."""
+    import hashlib
+
     from . import corrupt
 
-    names = [dataset.names[i] for i in (indices if indices is not None else range(len(dataset)))]
-    key = {"dataset": dataset.name, "split": dataset.split, "names": names,
-           "corruption": name, "severity": int(severity), "seed": int(seed), "version": 2}
+    h, w = (int(v) for v in chunk.images.shape[-2:])
+    xs, ys = [], []
+    for i, n in enumerate(chunk.names):
+        digest = hashlib.sha1(chunk.images[i].contiguous().numpy().tobytes())
+        digest.update(chunk.labels[i].contiguous().numpy().tobytes())
+        key = {"dataset": dataset.name, "split": dataset.split, "name": n, "size": [h, w],
+               "content": digest.hexdigest(), "corruption": name, "severity": int(severity), "seed": int(seed),
+               "version": IMAGENET_C_CACHE_VERSION}
 
-    def compute():
-        outs, labs = [], []
-        for b, (x, y) in enumerate(_chunks(images, labels, batch_size)):
-            seeds = [derive_seed(seed, name, severity, n) for n in names[b * batch_size:b * batch_size + len(x)]]
-            x2, y2 = corrupt.imagenet_c(x, y, name, severity, seed=seeds)
-            outs.append((x2.clamp(0, 1) * 255).round().to(torch.uint8))
-            labs.append(y2)
-        moved = torch.cat(labs)
-        if name not in corrupt.MOVES_CONTENT:
-            moved = None  # the labels are the input's: not stored again
-        elif int(moved.min()) >= 0 and int(moved.max()) <= 255:
-            moved = moved.to(torch.uint8)  # class ids and 255 fit a byte (8× smaller entries)
-        return {"images": torch.cat(outs), "labels": moved}
+        def compute(i=i, n=n):
+            x2, y2 = corrupt.imagenet_c(chunk.images[i:i + 1], chunk.labels[i:i + 1], name, severity,
+                                        seed=[derive_seed(seed, name, severity, n)])
+            moved = None
+            if name in corrupt.MOVES_CONTENT:  # otherwise the labels are the input's: not stored again
+                moved = y2[0]
+                if int(moved.min()) >= 0 and int(moved.max()) <= 255:
+                    moved = moved.to(torch.uint8)  # class ids and 255 fit a byte (8x smaller entries)
+            return {"image": (x2[0].clamp(0, 1) * 255).round().to(torch.uint8), "label": moved}
 
-    # entries written before labels were stored compactly hold int64 labels of every corruption;
-    # both forms give the same label values
-    got = cache.cached("imagenet_c", key, compute, force=force)
-    lab = labels if got["labels"] is None else got["labels"].to(labels.dtype)
-    return got["images"].float() / 255.0, lab
+        got = cache.cached("imagenet_c", key, compute, force=force)
+        xs.append(got["image"])
+        ys.append(chunk.labels[i] if got["label"] is None else got["label"].to(chunk.labels.dtype))
+    return torch.stack(xs).float() / 255.0, torch.stack(ys)
+
+
+def item_chunks(dataset: SegDataset, suite: str, item: str, level, *, seed: int = 0,
+                indices: Sequence[int] | None = None, batch_size: int = 8, images=None, labels=None,
+                advsteer_variant: str = "paper", border: str = "zoom", force: bool = False,
+                chunks: Sequence[int] | None = None, num_workers: int = 0):
+    """Like :func:`item_batches`, but yields :class:`repro.streaming.Chunk` objects (chunk number,
+    dataset indices and names with the perturbed images and labels), and can stop at some chunks:
+    ``chunks`` (chunk numbers, increasing) for suites whose images are independent (not
+    :data:`SEQUENTIAL_SUITES`, whose draws depend on every earlier chunk)."""
+    from .streaming import _check_batch_size, stream_chunks
+
+    _check_suite(suite)
+    _check_batch_size(batch_size)
+    if chunks is not None:
+        chunks = [int(k) for k in chunks]
+        if suite in SEQUENTIAL_SUITES:
+            raise ValueError(f"chunks: the items of suite {suite!r} draw from one generator through all chunks, so "
+                             f"they are scored whole (chunks=None)")
+    if (images is None) != (labels is None):
+        raise ValueError("give both images and labels (the stacked evaluation set) or neither")
+    if images is None:
+        source = stream_chunks(dataset, indices, batch_size=batch_size, chunks=chunks, num_workers=num_workers)
+    else:
+        source = _memory_chunks(dataset, indices, images, labels, batch_size, chunks)
+    if suite in ("clean", "real_world"):
+        yield from source
+    elif suite == "basis_aug":
+        from .perturb import functional as perturb
+
+        g = None
+        for ch in source:  # as repro.perturbed.perturbed_chunks: one generator derive_seed(seed, type)
+            if g is None:
+                g = torch_generator(seed, item, device=ch.images.device)
+            ch.images, ch.labels = perturb.apply(ch.images, ch.labels, item, float(level), generator=g, border=border)
+            yield ch
+    elif suite == "advsteer":
+        from . import corrupt
+
+        c = int(str(item).rsplit("_", 1)[1])
+        g = torch_generator(seed, "advsteer", c)
+        for ch in source:
+            ch.images, ch.labels = corrupt.advsteer(ch.images, ch.labels, c, variant=advsteer_variant, generator=g)
+            yield ch
+    else:  # imagenet_c
+        for ch in source:
+            ch.images, ch.labels = _imagenet_c_chunk(dataset, ch, item, int(level), seed, force)
+            yield ch
 
 
 def even_indices(n_images: int, n: int | None) -> list[int] | None:
@@ -141,52 +211,86 @@ def suite_items(suite: str, *, types: Sequence[str] | None = None, magnitudes: S
 
 def item_batches(dataset: SegDataset, suite: str, item: str, level, *, seed: int = 0,
                  indices: Sequence[int] | None = None, batch_size: int = 8, images=None, labels=None,
-                 advsteer_variant: str = "paper", border: str = "zoom", force: bool = False):
+                 advsteer_variant: str = "paper", border: str = "zoom", force: bool = False,
+                 chunks: Sequence[int] | None = None, num_workers: int = 0):
     """The evaluation data of one suite item, chunk by chunk: yields ``(images, labels)`` of at most
     ``batch_size`` images (N×3×H×W float in [0, 1], N×H×W int64), perturbed as the item says.
 
     The one place where the suites perturb data (:func:`evaluate`, :mod:`repro.robustness`).
-    Random draws (:func:`repro.seeds.derive_seed`): ``basis_aug`` by :func:`repro.perturbed.perturbed_chunks`
+    Images are read from disk chunk by chunk (:func:`repro.streaming.stream_chunks`, ``num_workers``
+    reading ahead; memory O(``batch_size``)), or taken from ``images``/``labels`` when given (the
+    already stacked ``dataset.batch(indices)``); both give the same chunks. ``chunks``: only these
+    chunk numbers (:func:`item_chunks`).
+    Random draws (:func:`repro.seeds.derive_seed`): ``basis_aug`` as :func:`repro.perturbed.perturbed_chunks`
     (one generator ``derive_seed(seed, type)`` through the chunks: the same draws at every magnitude),
     ``advsteer`` one generator ``derive_seed(seed, "advsteer", c)`` through the chunks, ``imagenet_c``
     one seed per image name, ``derive_seed(seed, corruption, severity, name)``, with the corrupted
-    images cached on disk (namespace ``imagenet_c``). ``images``/``labels``: the already loaded ``dataset.batch(indices)``.
+    images cached on disk per image (namespace ``imagenet_c``).
     """
-    _check_suite(suite)
-    if images is None:
-        images, labels = _load(dataset, indices)
-    if suite in ("clean", "real_world"):
-        yield from _chunks(images, labels, batch_size)
-    elif suite == "basis_aug":
-        from .perturbed import perturbed_chunks
-
-        yield from perturbed_chunks(images, labels, item, float(level), seed=seed, batch_size=batch_size, border=border)
-    elif suite == "advsteer":
-        from . import corrupt
-
-        c = int(str(item).rsplit("_", 1)[1])
-        g = torch_generator(seed, "advsteer", c)
-        for x, y in _chunks(images, labels, batch_size):
-            yield corrupt.advsteer(x, y, c, variant=advsteer_variant, generator=g)
-    else:  # imagenet_c
-        x2, y2 = _imagenet_c_images(dataset, indices, images, labels, item, int(level), seed, batch_size, force)
-        yield from _chunks(x2, y2, batch_size)
+    for ch in item_chunks(dataset, suite, item, level, seed=seed, indices=indices, batch_size=batch_size,
+                          images=images, labels=labels, advsteer_variant=advsteer_variant, border=border,
+                          force=force, chunks=chunks, num_workers=num_workers):
+        yield ch.images, ch.labels
 
 
 def score_item(model, dataset: SegDataset, suite: str, item: str, level, *, seed: int = 0,
                indices: Sequence[int] | None = None, batch_size: int = 8, device=None, images=None, labels=None,
-               advsteer_variant: str = "paper", border: str = "zoom", force: bool = False) -> dict:
+               advsteer_variant: str = "paper", border: str = "zoom", force: bool = False,
+               chunks: Sequence[int] | None = None, num_workers: int = 0, return_matrix: bool = False,
+               on_chunk=None):
     """aAcc, mAcc, mIoU (percent) of ``model`` on one suite item (:func:`item_batches`), from one
-    confusion matrix accumulated over all images (MMSegmentation's convention)."""
+    confusion matrix accumulated over all images (MMSegmentation's convention).
+
+    ``chunks``: score only these chunks (a rank's share, :func:`item_chunks`); ``return_matrix``:
+    return the :class:`repro.metrics.ConfusionMatrix` (counts, to be added over ranks) instead of the
+    scores; ``on_chunk(chunk)``: called with every perturbed :class:`repro.streaming.Chunk` after
+    its prediction (e.g. to compute features)."""
     from .inference import predict
 
     nc, ig = dataset.num_classes, dataset.ignore_index
     cm = ConfusionMatrix(nc, ig)
-    for x, y in item_batches(dataset, suite, item, level, seed=seed, indices=indices, batch_size=batch_size,
-                             images=images, labels=labels, advsteer_variant=advsteer_variant, border=border,
-                             force=force):
-        cm.update(predict(model, x, batch_size=batch_size, device=device, num_classes=nc).cpu(), y)
-    return cm.scores()
+    for ch in item_chunks(dataset, suite, item, level, seed=seed, indices=indices, batch_size=batch_size,
+                          images=images, labels=labels, advsteer_variant=advsteer_variant, border=border,
+                          force=force, chunks=chunks, num_workers=num_workers):
+        cm.update(predict(model, ch.images, batch_size=batch_size, device=device, num_classes=nc).cpu(), ch.labels)
+        if on_chunk is not None:
+            on_chunk(ch)
+    return cm if return_matrix else cm.scores()
+
+
+def item_task(model, dataset: SegDataset, suite: str, item: str, level, *, indices: Sequence[int] | None = None,
+              batch_size: int = 8, features=None, **opts):
+    """One suite item as a task of :func:`repro.distributed.run_sharded`: units are its chunks (cost 1
+    each), or the whole item (``None``, cost: its number of chunks) for :data:`SEQUENTIAL_SUITES`.
+    A rank's partial is ``{"matrix": C×C int64 counts, "features": {chunk: features}}`` (features
+    only with ``features``, a callable images → N×d); :func:`combine_partials` adds them up.
+    ``opts``: the other arguments of :func:`score_item`."""
+    from .streaming import n_chunks
+
+    n = n_chunks(len(dataset) if indices is None else len(indices), batch_size)
+    units, costs = ([None], [n]) if suite in SEQUENTIAL_SUITES else (list(range(n)), [1] * n)
+
+    def run(mine):
+        feats = {}
+        on_chunk = None if features is None else (lambda ch: feats.__setitem__(ch.number, features(ch.images)))
+        cm = score_item(model, dataset, suite, item, level, indices=indices, batch_size=batch_size,
+                        chunks=None if mine == [None] else mine, return_matrix=True, on_chunk=on_chunk, **opts)
+        return {"matrix": cm.matrix.cpu() if cm.matrix is not None else None, "features": feats}
+
+    return units, costs, run
+
+
+def combine_partials(partials: Sequence[Mapping], num_classes: int, ignore_index: int = 255):
+    """The ranks' partials of one :func:`item_task` as ``(ConfusionMatrix of the sum of the counts,
+    features of all chunks in chunk order or None)``; int64 sums are exact, so the result equals a
+    one-process run's."""
+    cm = ConfusionMatrix(num_classes, ignore_index)
+    feats = {}
+    for p in partials:
+        if p["matrix"] is not None:
+            cm.matrix = p["matrix"].clone() if cm.matrix is None else cm.matrix + p["matrix"]
+        feats.update(p["features"])
+    return cm, (torch.cat([feats[k] for k in sorted(feats)]) if feats else None)
 
 
 def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, *, seed: int = 0,
@@ -194,7 +298,7 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
              types: Sequence[str] | None = None, magnitudes: Sequence[float] = BASIS_MAGNITUDES,
              combinations: Sequence[int] = (1, 2, 3, 4, 5, 6), advsteer_variant: str = "paper",
              corruptions: Sequence[str] | None = None, severities: Sequence[int] = SEVERITIES,
-             border: str = "zoom", force: bool = False, progress: bool = True) -> SuiteResult:
+             border: str = "zoom", force: bool = False, progress: bool = True, num_workers: int = 0) -> SuiteResult:
     """Score ``model`` on one suite of SPEC §6.
 
     Args:
@@ -211,40 +315,80 @@ def evaluate(model, dataset: SegDataset | Mapping[str, SegDataset], suite: str, 
         corruptions, severities: ``imagenet_c`` items (default: the authors' 7 × severities 1–5).
         border: border handling of geometric perturbations ("zoom" or "pad").
 
+        num_workers: processes reading the images ahead (:func:`repro.streaming.stream_chunks`).
+
     Items come from :func:`suite_items` and are perturbed and scored by :func:`score_item`
-    (:func:`item_batches`), the code the robustness report uses too.
+    (:func:`item_batches`), the code the robustness report uses too. Images are streamed from disk
+    chunk by chunk (memory O(``batch_size``)). Under ``torch.distributed`` (``torchrun``) the items'
+    chunks (whole items of :data:`SEQUENTIAL_SUITES`) are split over the ranks
+    (:func:`repro.distributed.run_sharded`) and the confusion matrices added; every rank returns the
+    same result, equal to a one-process run's.
     """
-    from tqdm import tqdm
-    from .progress import disabled
+    from . import distributed
 
     _check_suite(suite)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    rows = []
-    opts = dict(seed=seed, indices=indices, batch_size=batch_size, device=device,
-                advsteer_variant=advsteer_variant, border=border, force=force)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+    opts = dict(seed=seed, device=device, advsteer_variant=advsteer_variant, border=border, force=force,
+                num_workers=num_workers)
 
     if suite == "real_world":
         sets = dict(dataset) if isinstance(dataset, Mapping) else {f"{dataset.name}_{dataset.split}": dataset}
         if not sets:
             raise ValueError("real_world needs at least one dataset")
-        n = 0
-        for name, ds in tqdm(sets.items(), desc="real_world", disable=disabled(progress), leave=False):
-            x, y = _load(ds, indices)
-            n += len(x)
-            rows.append({"item": name, "level": "", **score_item(model, ds, suite, name, "", images=x, labels=y,
-                                                                 **opts)})
-        return _result(suite, rows, n)
+        for ds in sets.values():
+            _check_dataset(ds)
+        entries = [(name, "", ds) for name, ds in sets.items()]
+        n = sum(len(ds) if indices is None else len(indices) for ds in sets.values())
+    else:
+        _check_dataset(dataset)
+        items = suite_items(suite, types=types, magnitudes=magnitudes, combinations=combinations,
+                            corruptions=corruptions, severities=severities)
+        entries = [(item, level, dataset) for item, level in items]
+        n = len(dataset) if indices is None else len(indices)
+    tasks = [item_task(model, ds, suite, item, level, indices=indices, batch_size=batch_size, **opts)
+             for item, level, ds in entries]
+    bar = _Bar(tasks, suite, progress and suite != "clean")
+    parts = distributed.run_sharded(bar.tasks)
+    bar.close()
+    rows = []
+    for (item, level, ds), p in zip(entries, parts):
+        cm, _ = combine_partials(p, ds.num_classes, ds.ignore_index)
+        rows.append({"item": item, "level": level, **cm.scores()})
+    return _result(suite, rows, n)
 
-    images, labels = _load(dataset, indices)
-    items = suite_items(suite, types=types, magnitudes=magnitudes, combinations=combinations,
-                        corruptions=corruptions, severities=severities)
-    for item, level in tqdm(items, desc=suite, disable=disabled(progress) or suite == "clean", leave=False):
-        rows.append({"item": item, "level": level, **score_item(model, dataset, suite, item, level, images=images,
-                                                                labels=labels, **opts)})
-    return _result(suite, rows, len(images))
+
+def _check_dataset(dataset):
+    if not isinstance(dataset, SegDataset):
+        raise TypeError(f"dataset must be a repro.data.SegDataset, got {type(dataset).__name__}")
+    return dataset
+
+
+class _Bar:
+    """A tqdm bar over the tasks of one step that this rank runs."""
+
+    def __init__(self, tasks, desc, progress):
+        from tqdm import tqdm
+
+        from .progress import disabled
+
+        self.bar = tqdm(total=len(tasks), desc=desc, disable=disabled(progress), leave=False)
+
+        def counted(run):
+            def f(mine):
+                out = run(mine)
+                self.bar.update(1)
+                return out
+            return f
+
+        self.tasks = [(u, c, counted(r)) for u, c, r in tasks]
+
+    def close(self):
+        self.bar.close()
 
 
 def _result(suite, rows, n) -> SuiteResult:

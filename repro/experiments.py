@@ -462,7 +462,7 @@ def real_world_scores(runs: pd.DataFrame, *, seed: int = 0, progress: bool = Tru
 
 def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subsets: Mapping[str, int] | None = None,
                suite_options: Mapping[str, Mapping] | None = None, batch_size: int = 16, force: bool = False,
-               progress: bool = True) -> pd.DataFrame:
+               progress: bool = True, num_workers: int = 0) -> pd.DataFrame:
     """Evaluate each run on ``suites`` with :func:`repro.evaluate.evaluate`; long-form scores.
 
     ``subsets`` maps a suite to the number of evaluation images (evenly spaced over the test
@@ -473,6 +473,11 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     rows), resized to one size (:func:`resized`). The paper's datasets (no real-world split) are
     scored on their first evaluation split (:func:`clean_split`) at a fixed size
     (:func:`paper_eval_dataset`). Cached per (run, suite, settings).
+
+    Images are streamed from disk (``num_workers`` processes reading ahead). Launched under
+    ``torchrun`` (``WORLD_SIZE`` > 1; :func:`repro.distributed.init_from_env`) every run's suites are
+    shared out over the ranks by :func:`repro.evaluate.evaluate` (same numbers as one process); every
+    rank returns the scores.
     """
     from tqdm import tqdm
     from .progress import disabled
@@ -480,6 +485,8 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     import repro.train as T
 
     from mmengine.config import Config
+
+    from . import distributed
 
     from .data import load_dataset
     from .evaluate import SUITE_VERSIONS, even_indices, evaluate, real_world_sets
@@ -490,7 +497,8 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
     suite_options = {k: dict(v) for k, v in (suite_options or {}).items()}
     frames = []
     real_sets = None
-    bar = tqdm(list(runs.iterrows()), desc="scoring", disable=disabled(progress))
+    distributed.init_from_env()
+    bar = tqdm(list(runs.iterrows()), desc="scoring", disable=disabled(progress) or distributed.rank() != 0)
     for _, r in bar:
         model = None
         for suite in suites:
@@ -530,7 +538,7 @@ def score_runs(runs: pd.DataFrame, suites: Sequence[str], *, seed: int = 0, subs
                     model = T.load_model(r["result"])
                 target = ds if isinstance(ds, dict) else {f"{r['dataset']}_dusk": ds} if suite == "real_world" else ds
                 res = evaluate(model, target, suite, seed=seed, indices=indices, batch_size=batch_size,
-                               progress=False, **opts)
+                               progress=False, num_workers=num_workers, **opts)
                 return res.table
 
             table = cache.cached("scores", key, compute, force=force).copy()

@@ -11,7 +11,9 @@ Models accepted by :func:`predict`:
   the 0..255 scale, in BGR order when the preprocessor converts BGR→RGB (``bgr_to_rgb=True``,
   i.e. ``channel_conversion``), else RGB; mean/std normalisation is left to the preprocessor.
   Each image carries a ``SegDataSample`` with ``img_shape = ori_shape = pad_shape = (H, W)``;
-  predictions are read from ``pred_sem_seg``.
+  predictions are read from ``pred_sem_seg``. The logits come from the segmentor's own
+  ``inference``, so sliding-window inference is used exactly when the model's ``test_cfg`` says
+  ``mode='slide'`` (crop size and stride from it), whole-image inference otherwise.
 
 mmseg is imported only inside the mmseg branch, so this module imports without it.
 Models are switched to eval mode for the call and restored to their previous mode afterwards.

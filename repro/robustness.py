@@ -68,8 +68,8 @@ real-world (unpaired) images. Every KID carries the extractor's ``name@weights_h
 
 Randomness: every draw is seeded from ``seed`` (the suites' per-item seeds of
 :func:`repro.evaluate.item_batches`, the analysis' subset and perturbation draws, the KID
-subsets); same seed, same numbers. Corrupted ImageNet-C images are generated once per (images,
-corruption, severity, seed) and cached on disk (namespace ``imagenet_c`` of :mod:`repro.cache`,
+subsets); same seed, same numbers. Corrupted ImageNet-C images are generated once per (image,
+corruption, severity, seed) and cached on disk per image (namespace ``imagenet_c`` of :mod:`repro.cache`,
 shared with the notebooks); each image's draw depends only on (seed, corruption, severity, image name).
 """
 from __future__ import annotations
@@ -186,19 +186,44 @@ class _Items:
         self.root = root
         self.force = force
 
-    def get(self, suite: str, key: Mapping, compute: Callable[[], dict]) -> dict:
-        from .cache import canonical, config_hash
+    def path(self, suite: str, key: Mapping) -> Path:
+        from .cache import config_hash
 
-        path = self.root / suite / f"{config_hash(key)}.json"
+        return self.root / suite / f"{config_hash(key)}.json"
+
+    def load(self, suite: str, key: Mapping):
+        """The stored value of a finished item, or ``None`` (not finished, or ``force``)."""
+        path = self.path(suite, key)
         if path.is_file() and not self.force:
             return json.loads(path.read_text())["value"]
-        value = compute()
+        return None
+
+    def put(self, suite: str, key: Mapping, value, *, write: bool = True):
+        """Store ``value`` (atomically; not when ``write`` is false: ranks other than 0) and return it
+        as a resumed run reads it back (the JSON round trip)."""
+        from .cache import canonical
+
         text = json.dumps({"key": canonical(key), "value": value}, indent=1, sort_keys=True, allow_nan=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        if write:
+            path = self.path(suite, key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
         return json.loads(text)["value"]  # the same round trip as a resumed run
+
+
+def _timed(run: Callable, spent: dict, i: int) -> Callable:
+    """``run`` adding its wall time (s) to ``spent[i]``."""
+    import time
+
+    def f(mine):
+        t0 = time.perf_counter()
+        try:
+            return run(mine)
+        finally:
+            spent[i] = spent.get(i, 0.0) + time.perf_counter() - t0
+    return f
 
 
 # ------------------------------------------------------------------------------------------ corruption error
@@ -273,17 +298,20 @@ def resilience_rates(rows: Sequence[Mapping], clean_miou: float | None) -> dict:
             "mean_held_out": mean(IMAGENET_C_HELD_OUT)}
 
 
-def trivial_floor(labels: torch.Tensor, num_classes: int, ignore_index: int = 255,
+def trivial_floor(labels, num_classes: int, ignore_index: int = 255,
                   classes: Sequence[str] | None = None) -> dict:
     """The trivial floor of an evaluated split (module docstring): the scores (points) of
     predicting its majority class everywhere, from the labels' confusion matrix
-    (:func:`repro.metrics.majority_floor`; ``labels``: N×H×W class ids, ``ignore_index`` skipped).
+    (:func:`repro.metrics.majority_floor`; ``labels``: N×H×W class ids, or an iterable of such
+    chunks, e.g. streamed from disk; ``ignore_index`` skipped).
 
     Returns ``{"class", "class_name", "fraction", "aAcc", "mAcc", "mIoU"}``.
     """
     from .metrics import ConfusionMatrix, majority_floor
 
-    cm = ConfusionMatrix(int(num_classes), int(ignore_index)).update(labels, labels)  # diagonal: the label counts
+    cm = ConfusionMatrix(int(num_classes), int(ignore_index))
+    for chunk in ([labels] if isinstance(labels, torch.Tensor) else labels):
+        cm.update(chunk, chunk)  # diagonal: the label counts
     f = majority_floor(cm)
     names = list(classes) if classes is not None else []
     f["class_name"] = names[f["class"]] if f["class"] is not None and f["class"] < len(names) else None
@@ -351,7 +379,7 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                       weighting: str = "accuracy", kid_severities: Sequence[int] = (3,), kid_subsets: int = 100,
                       model_name: str | None = None, reference_name: str | None = None,
                       model_key: str | None = None, reference_key: str | None = None, force: bool = False,
-                      render: bool = True, progress: bool = True) -> dict:
+                      render: bool = True, progress: bool = True, num_workers: int = 0) -> dict:
     """Score ``model`` on the robustness suites and write the report folder ``out``; returns the
     report (the content of ``report.json``).
 
@@ -383,6 +411,16 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         kid_severities: ImageNet-C severities whose KID to the clean images is reported.
         model_key, reference_key: identify plain functions (no state dict) in the cache keys.
         force: recompute every item. render: write report.md/report.html and the plots.
+        num_workers: processes reading images ahead (:func:`repro.streaming.stream_chunks`).
+
+    Data flow: the images are streamed from disk chunk by chunk (``batch_size`` images; peak memory
+    O(``batch_size``), not O(split)). Under ``torch.distributed`` (``torchrun --nproc-per-node N -m repro
+    robustness ...``) the items' chunks (whole items of :data:`repro.evaluate.SEQUENTIAL_SUITES` and the
+    analysis) are shared out over the ranks in steps of at least one unit per rank
+    (:func:`repro.distributed.run_sharded`), the confusion matrices (and KID features) gathered, and
+    rank 0 writes the finished items after every step and the report at the end; every rank returns
+    the report. The numbers equal a one-process run's bit for bit; a killed run resumes at its
+    first unfinished item.
     """
     import time
 
@@ -399,6 +437,8 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         raise TypeError(f"seed must be an int >= 0, got {seed!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
     from .sensitivity import AnalysisSettings
 
     settings = AnalysisSettings.of({"budget": 6} if analysis is None else analysis, seed=int(seed), batch_size=batch_size)
@@ -428,13 +468,22 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
     mid = _model_identity(model, model_key)
     rid = _model_identity(reference, reference_key) if reference is not None else None
     ident = data_identity(dataset, indices)
-    out.mkdir(parents=True, exist_ok=True)
+    from . import distributed
+    from .streaming import n_chunks
+
+    main_rank = distributed.rank() == 0
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
     items = _Items(out / "items", force)
-    images, labels = ev._load(dataset, indices)
-    floor = trivial_floor(labels, dataset.num_classes, dataset.ignore_index, dataset.classes)
+    from .streaming import stream_chunks
+
+    floor = trivial_floor((ch.labels for ch in stream_chunks(dataset, indices, batch_size=batch_size,
+                                                             num_workers=num_workers)),
+                          dataset.num_classes, dataset.ignore_index, dataset.classes)
     base = {"format": FORMAT, "data": ident["sha256"], "seed": int(seed), "batch_size": batch_size}
-    opts = dict(seed=int(seed), indices=indices, batch_size=batch_size, device=device,
-                advsteer_variant=advsteer_variant, border="zoom")
+    opts = dict(seed=int(seed), device=device, advsteer_variant=advsteer_variant, border="zoom",
+                num_workers=num_workers)
+    n_main = n_chunks(len(dataset) if indices is None else len(indices), batch_size)
 
     ext = None
     clean_feats: dict[str, torch.Tensor] = {}
@@ -446,15 +495,13 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
         return ext
 
     def features(x: torch.Tensor) -> torch.Tensor:
-        e = get_ext()
+        """Features of one chunk (at most ``batch_size`` images, the batches of the stacked split)."""
         with torch.no_grad():
-            return torch.cat([e(x[s:s + batch_size]).cpu() for s in range(0, len(x), batch_size)])
+            return get_ext()(x).cpu()
 
     def kid_of(y_feats: torch.Tensor, paired: bool) -> dict:
         from .kid import kid_result
 
-        if "x" not in clean_feats:
-            clean_feats["x"] = features(images)
         x = clean_feats["x"]
         size = max(2, min(len(x), len(y_feats)) // 2) if paired else max(2, min(len(x), len(y_feats)))
         r = kid_result(x, y_feats, subsets=kid_subsets, subset_size=size, seed=int(seed), extractor=get_ext(),
@@ -479,22 +526,16 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
     ref_plan = [("clean", "clean", "")] + [p for p in plan if p[0] == "imagenet_c"] if (
         reference is not None and "imagenet_c" in suites) else []
 
-    results: dict[str, list[dict]] = {}
-    ref_results: dict[str, list[dict]] = {}
-    sensitivity = None
-    timing = {}
-    bar = tqdm(total=len(plan) + len(ref_plan), desc="robustness report", unit="item", disable=disabled(progress))
-    for who, this_plan, store in (("model", plan, results), ("reference", ref_plan, ref_results)):
+    # ---- entries: every (who, suite, item, level) with its cache key
+    entries = []
+    for who, this_plan in (("model", plan), ("reference", ref_plan)):
         m, ident_m = (model, mid) if who == "model" else (reference, rid)
         for suite, item, level in this_plan:
-            bar.set_postfix_str(f"{who}: {suite} {item} {level}".strip())
-            t0 = time.perf_counter()
             key = {**base, "model": ident_m, "suite": suite, "item": item, "level": level,
                    "version": ev.SUITE_VERSIONS.get(suite, 1)}
+            want_kid = False
             if suite == "sensitivity":
                 key.update(sa_subset=sa_subset, analysis=settings.to_dict(), types=types, extractor=get_ext().tag)
-                sensitivity = items.get(suite, key, lambda: _analysis(m, dataset, indices, sa_subset, settings, types,
-                                                                        get_ext(), device, mid, progress))
             else:
                 if suite == "basis_aug":
                     key["border"] = "zoom"
@@ -506,31 +547,102 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                                                or suite == "real_world")
                 if want_kid:
                     key["kid"] = {"extractor": get_ext().tag, "subsets": kid_subsets}
+            entries.append({"who": who, "model": m, "suite": suite, "item": item, "level": level, "key": key,
+                            "want_kid": want_kid, "path": items.path(suite, key)})
 
-                def compute(m=m, suite=suite, item=item, level=level, want_kid=want_kid):
-                    if suite == "real_world":
-                        ds = real_world[item]
-                        x, y = ds.batch(None)
-                        row = ev.score_item(m, ds, suite, item, "", images=x, labels=y,
-                                            **{**opts, "indices": None})
-                        row = {"item": item, "level": "", **row, "n_images": len(ds),
-                               "data": rw_ident[item]["sha256"]}
-                        if want_kid:
-                            row.update(kid_of(features(x), paired=False))
-                        return row
-                    row = {"item": item, "level": level, **ev.score_item(m, dataset, suite, item, level,
-                                                                         images=images, labels=labels, **opts)}
-                    if want_kid:
-                        x2 = torch.cat([x for x, _ in ev.item_batches(dataset, suite, item, level, images=images,
-                                                                      labels=labels, **{k: v for k, v in opts.items()
-                                                                                        if k != "device"})])
-                        row.update(kid_of(features(x2), paired=True))
-                    return row
+    # ---- finished items (read by rank 0, shared with the others); entries with equal keys are computed once
+    values: list[Any] = [None] * len(entries)
+    done = {}
+    if main_rank:
+        for i, e in enumerate(entries):
+            v = items.load(e["suite"], e["key"])
+            if v is not None:
+                done[i] = v
+    done = distributed.broadcast(done)
+    first_of: dict[str, int] = {}
+    pending = []
+    for i, e in enumerate(entries):
+        if i in done:
+            values[i] = done[i]
+        elif e["path"] not in first_of:
+            first_of[e["path"]] = i
+            pending.append(i)
 
-                store.setdefault(suite, []).append(items.get(suite, key, compute))
-            timing[f"{who}/{suite}/{item}/{level}"] = time.perf_counter() - t0
-            bar.update(1)
+    def task_of(e):
+        """(units, costs, run) of one entry (repro.distributed.run_sharded)."""
+        if e["suite"] == "sensitivity":
+            return [None], [n_main], lambda mine: _analysis(e["model"], dataset, indices, sa_subset, settings, types,
+                                                           get_ext(), device, mid, progress)
+        ds, idx = (real_world[e["item"]], None) if e["suite"] == "real_world" else (dataset, indices)
+        return ev.item_task(e["model"], ds, e["suite"], e["item"], e["level"], indices=idx, batch_size=batch_size,
+                            features=features if e["want_kid"] else None, **opts)
+
+    def clean_features_task():
+        def run(mine):
+            from .streaming import stream_chunks
+
+            return {"matrix": None, "features": {ch.number: features(ch.images) for ch in stream_chunks(
+                dataset, indices, batch_size=batch_size, chunks=mine, num_workers=num_workers)}}
+
+        return list(range(n_main)), [1] * n_main, run
+
+    def row_of(e, partials) -> dict:
+        if e["suite"] == "sensitivity":
+            return partials[0]
+        ds = real_world[e["item"]] if e["suite"] == "real_world" else dataset
+        cm, feats = ev.combine_partials(partials, ds.num_classes, ds.ignore_index)
+        row = {"item": e["item"], "level": e["level"], **cm.scores()}
+        if e["suite"] == "real_world":
+            row.update(n_images=len(ds), data=rw_ident[e["item"]]["sha256"])
+        if e["want_kid"]:
+            row.update(kid_of(feats, paired=e["suite"] != "real_world"))
+        return row
+
+    # ---- steps: consecutive pending entries with at least one unit per rank, scored by all ranks together;
+    # after each step rank 0 writes its items (a killed run resumes at the first unfinished step)
+    timing = {}
+    world = distributed.world_size()
+    bar = tqdm(total=len(entries), initial=len(entries) - len(pending), desc="robustness report", unit="item",
+               disable=disabled(progress) or not main_rank)
+    pos = 0
+    while pos < len(pending):
+        step, n_units = [], 0
+        while pos < len(pending) and (not step or n_units < world):
+            e = entries[pending[pos]]
+            step.append(pending[pos])
+            n_units += 1 if e["suite"] in ev.SEQUENTIAL_SUITES or e["suite"] == "sensitivity" else n_main
+            pos += 1
+        e0 = entries[step[0]]
+        bar.set_postfix_str(f"{e0['who']}: {e0['suite']} {e0['item']} {e0['level']}".strip())
+        tasks, spent = [], {}
+        for i in step:
+            units, costs, run = task_of(entries[i])
+            tasks.append((units, costs, _timed(run, spent, i)))
+        need_clean = any(entries[i]["want_kid"] for i in step) and "x" not in clean_feats
+        if need_clean:
+            tasks.append(clean_features_task())
+        parts = distributed.run_sharded(tasks)
+        if need_clean:
+            clean_feats["x"] = ev.combine_partials(parts.pop(), 1)[1]
+        for i, p in zip(step, parts):
+            t0 = time.perf_counter()
+            e = entries[i]
+            values[i] = items.put(e["suite"], e["key"], row_of(e, p), write=main_rank)
+            timing[f"{e['who']}/{e['suite']}/{e['item']}/{e['level']}"] = spent.get(i, 0.0) + time.perf_counter() - t0
+        bar.update(len(step))
     bar.close()
+    for i, e in enumerate(entries):
+        if values[i] is None:
+            values[i] = values[first_of[e["path"]]]
+
+    results: dict[str, list[dict]] = {}
+    ref_results: dict[str, list[dict]] = {}
+    sensitivity = None
+    for e, v in zip(entries, values):
+        if e["suite"] == "sensitivity":
+            sensitivity = v
+        else:
+            (results if e["who"] == "model" else ref_results).setdefault(e["suite"], []).append(v)
 
     report = _assemble(results, ref_results, sensitivity, suites=suites, ident=ident, seed=seed, model_name=model_name,
                        reference_name=(reference_name or type(reference).__name__) if reference is not None else None,
@@ -545,6 +657,8 @@ def robustness_report(model, dataset, *, suites: Sequence[str] = REPORT_SUITES, 
                                  "kid_severities": [int(s) for s in kid_severities], "kid_subsets": kid_subsets,
                                  "preprocess": repr(preprocess) if preprocess is not None else None,
                                  "real_world": rw_ident})
+    if not main_rank:
+        return report  # rank 0 writes the report
     (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=False, allow_nan=True) + "\n")
     timing_total = time.perf_counter() - t_start
     if render:
@@ -811,6 +925,8 @@ def build_parser():
     p.add_argument("--device", default="cpu")
     p.add_argument("--classes", default=None, help="comma-separated class names of a folder (default: the "
                                                    "checkpoint's / config's)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes reading images ahead, per rank (DataLoader workers; 0: none)")
     p.add_argument("--force", action="store_true", help="recompute every item")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
                    help="print a short summary of two report folders and write every differing number to a CSV "
@@ -898,21 +1014,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(f"--corruptions: unknown {', '.join(c for c in corruptions if c not in corrupt.IMAGENET_C)}")
     if args.seed < 0 or args.batch_size < 1 or (args.subset is not None and args.subset < 1):
         return _error("--seed must be >= 0, --batch-size and --subset >= 1")
+    if args.workers < 0:
+        return _error(f"--workers must be >= 0, got {args.workers}")
+    from . import distributed
+
+    distributed.init_from_env()  # under torchrun: the items' work is shared out over the ranks
+    device = args.device
+    if distributed.is_distributed() and device == "cuda":
+        device = f"cuda:{torch.cuda.current_device()}"  # this rank's GPU (LOCAL_RANK)
     from .train.robustness_cli import load_data, load_segmentor  # mmseg from here on
 
-    model = load_segmentor(args.config, args.checkpoint, device=args.device)
+    model = load_segmentor(args.config, args.checkpoint, device=device)
     classes = args.classes.split(",") if args.classes else None
     dataset = load_data(args.data, model, classes=classes)
     real = {Path(r).name if ":" not in r else r.replace(":", "_"): load_data(r, model, classes=classes)
             for r in args.real_world}
-    reference = load_segmentor(*args.reference, device=args.device) if args.reference else None
+    reference = load_segmentor(*args.reference, device=device) if args.reference else None
     out = Path(args.out) if args.out else Path("robustness_report") / Path(args.config).stem
     report = robustness_report(model, dataset, suites=suites, out=out, reference=reference, real_world=real,
                                seed=args.seed, extractor=args.extractor, subset=args.subset,
-                               batch_size=args.batch_size, device=args.device, corruptions=corruptions,
+                               batch_size=args.batch_size, device=device, corruptions=corruptions,
                                model_name=f"{Path(args.config).stem}@{Path(args.checkpoint).name}",
                                reference_name=(f"{Path(args.reference[0]).stem}@{Path(args.reference[1]).name}"
-                                               if args.reference else None), force=args.force)
+                                               if args.reference else None), force=args.force,
+                               num_workers=args.workers, progress=distributed.rank() == 0)
+    if distributed.rank() != 0:
+        return 0
     clean = report["suites"].get("clean", {}).get("summary", {}).get("mIoU")
     print(f"{out}/report.md" + (f" (clean mIoU {clean:.2f})" if clean is not None else ""))
     return 0

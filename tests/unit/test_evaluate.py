@@ -61,17 +61,24 @@ def test_basis_aug_deterministic_and_shaped(val):
 
 
 def _painted(val, n=2):
-    """A dataset view whose images carry their own labels in the red channel (value = 20·class)."""
-    x, y = val.batch(range(n))
-    lab = torch.where(y == 255, torch.zeros_like(y), y)
-    x = x.clone()
-    x[:, 0] = lab.float() * 20 / 255
-    return x, y
+    """A dataset view of the first ``n`` images whose images carry their own labels in the red channel
+    (value = 20·class); read sample by sample like any dataset, so the suites stream it."""
+    from repro.data import SegDataset
+
+    class Painted(SegDataset):
+        def __getitem__(self, index):
+            it = dict(val[int(index)])
+            lab = torch.where(it["label"] == 255, torch.zeros_like(it["label"]), it["label"])
+            it["image"] = it["image"].clone()
+            it["image"][0] = lab.float() * 20 / 255
+            return it
+
+    return Painted(val.image_paths[:n], val.label_paths[:n], val.classes, val.palette, val.name, val.split,
+                   names=val.names[:n])
 
 
 def test_labels_move_with_geometry_and_distortion(val, monkeypatch):
-    x, y = _painted(val)
-    monkeypatch.setattr(ev, "_load", lambda ds, idx: (x, y))
+    val = _painted(val)
     oracle = OracleModel()
     geo = ev.evaluate(oracle, val, "basis_aug", types=["rotate+", "translate_x-"], magnitudes=(1.0,), progress=False)
     # labels moved like the images: only pixels on class boundaries (where bilinear resampling
@@ -89,8 +96,7 @@ def test_labels_move_with_geometry_and_distortion(val, monkeypatch):
 
 
 def test_imagenet_c_labels_aligned_and_cached(val, monkeypatch):
-    x, y = _painted(val)
-    monkeypatch.setattr(ev, "_load", lambda ds, idx: (x, y))
+    val = _painted(val)
     oracle = OracleModel()
     # pixelate and jpeg keep content in place: labels must be the unchanged ground truth
     res = ev.evaluate(oracle, val, "imagenet_c", indices=[0, 1], corruptions=["pixelate"], severities=(1,), progress=False)

@@ -408,21 +408,3 @@ def test_module_does_not_import_mmseg():
             "sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-
-
-def test_imagenet_c_cache_entries_old_and_compact_forms_agree(data):
-    """Entries written before the compact form (int64 labels stored for every corruption) and the
-    compact ones (labels only where moved, uint8) give the same images and labels."""
-    from repro import cache
-
-    images, labels = data.batch(None)
-    for name in ("fog", "elastic_transform"):
-        x1, y1 = ev._imagenet_c_images(data, None, images, labels, name, 2, 5, 2, True)
-        key = {"dataset": data.name, "split": data.split, "names": list(data.names), "corruption": name,
-               "severity": 2, "seed": 5, "version": 2}
-        entry = torch.load(cache.entry_path("imagenet_c", key), weights_only=False)
-        assert (entry["labels"] is None) == (name == "fog")
-        old = {"images": entry["images"], "labels": y1.clone()}  # the old form: int64 labels, always
-        torch.save(old, cache.entry_path("imagenet_c", key))
-        x0, y0 = ev._imagenet_c_images(data, None, images, labels, name, 2, 5, 2, False)
-        assert torch.equal(x0, x1) and torch.equal(y0, y1) and y0.dtype == y1.dtype == torch.int64
