@@ -504,6 +504,21 @@ class SegDataset(torch.utils.data.Dataset):
                                 "size: resize the images and their labels (nearest neighbour) to one size")
         return torch.stack([it["image"] for it in items]), torch.stack([it["label"] for it in items])
 
+    def check_one_size(self) -> "SegDataset":
+        """Check, from the image headers only, that every image has the size of the first (what
+        :meth:`batch` and the streamed evaluation chunks need); the first that differs raises the
+        :class:`DataError` of :meth:`batch`, naming both files. Returns ``self``."""
+        if not self.image_paths:
+            return self
+        h0, w0 = _image_size(self.image_paths[0])
+        for p in self.image_paths[1:]:
+            h, w = _image_size(p)
+            if (h, w) != (h0, w0):
+                raise DataError(f"{paths.relpath(p)}: image size {w}×{h} (W×H) differs from {w0}×{h0} of "
+                                f"{paths.relpath(self.image_paths[0])}; samples are stacked at one size: resize the "
+                                "images and their labels (nearest neighbour) to one size")
+        return self
+
     def subset(self, indices: Sequence[int]) -> "SegDataset":
         """A dataset holding only ``indices`` (in that order)."""
         idx = [int(i) for i in indices]

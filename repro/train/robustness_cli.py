@@ -77,7 +77,7 @@ def load_data(spec: str, model=None, *, classes: Sequence[str] | None = None,
 
     A folder is read with ``label_map`` and ``label_suffix`` (``None``: those of the enclosing
     :func:`data_options`, else none and ``""``) and checked whole at once
-    (:meth:`repro.data.SegDataset.validate`), so that a bad file stops the command before anything
+    (:meth:`repro.data.SegDataset.validate`, and one image size: :meth:`~repro.data.SegDataset.check_one_size`), so that a bad file stops the command before anything
     is computed or written; every problem is a :class:`repro.data.DataError` naming the file (or,
     for a bad ``label_map``, a :class:`repro.data.LabelMapError`)."""
     from ..data import SHIPPED, FolderDataset, load_dataset
@@ -97,4 +97,4 @@ def load_data(spec: str, model=None, *, classes: Sequence[str] | None = None,
     if classes is None:
         raise ValueError(f"{spec}: the class names of a folder are needed (classes=...)")
     return FolderDataset(root / "images", root / "labels", tuple(classes), name=root.name, label_map=label_map,
-                         label_suffix=label_suffix).validate()
+                         label_suffix=label_suffix).validate().check_one_size()

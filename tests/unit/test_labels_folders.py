@@ -166,3 +166,14 @@ def test_converted_note(tmp_path):
         Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(img_dir / f"0{i}.png")
     assert FolderDataset(img_dir, lab_dir, ("b", "v")).converted is None
     assert data.load_dataset("isbi2012_em", "test").converted == "grayscale → RGB"
+
+
+def test_check_one_size_names_the_odd_image_from_headers(tmp_path):
+    from repro import data
+
+    img, lab = vessel_folder(tmp_path / "m", n=3, label_name="{stem}.png", values=(0, 1))
+    ds = data.FolderDataset(img, lab, ("background", "vessel"))
+    assert ds.check_one_size() is ds
+    Image.fromarray(np.zeros((15, 20), np.uint8)).save(img / "02.tif")
+    with pytest.raises(data.DataError, match=r"02\.tif: image size 20×15 \(W×H\) differs from 40×30 of .*00\.tif"):
+        data.FolderDataset(img, lab, ("background", "vessel")).check_one_size()

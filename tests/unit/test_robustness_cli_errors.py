@@ -80,7 +80,7 @@ def test_data_errors_are_one_line_exit_2_and_leave_no_out_folder(model_files, tm
     Image.fromarray(np.full((30, 40), 7, np.uint8)).save(lab_range / "00.png")
     img_lone, lab_lone = vessel_folder(root / "lone", n=2, label_name="{stem}.png", values=(0, 1))
     Image.fromarray(np.zeros((30, 40), np.uint8)).save(lab_lone / "05.png")
-    # images of two sizes (each pair consistent): found only when the report stacks them, after --out was made
+    # images of two sizes (each pair consistent): found from the headers before anything is computed
     img_mixed, lab_mixed = vessel_folder(root / "mixed", n=2, label_name="{stem}.png", values=(0, 1))
     Image.fromarray(np.zeros((15, 20), np.uint8)).save(img_mixed / "01.tif")
     Image.fromarray(np.ones((15, 20), np.uint8)).save(lab_mixed / "01.png")
