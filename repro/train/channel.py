@@ -59,7 +59,7 @@ from ..validation import check_int
 
 __all__ = ["FORMAT", "schedule_path", "write_schedule", "ScheduleReader", "ScheduleTimeout", "current_rank",
            "current_experiment", "announce", "announced", "pointer_path", "write_pointer", "read_pointer",
-           "remove_pointer"]
+           "remove_pointer", "retire"]
 
 FORMAT = 1
 
@@ -94,6 +94,14 @@ def announce(experiment: str | None) -> None:
     """Record that the runner ``experiment`` has a SensitivityHook (no-op for ``None``)."""
     if experiment is not None:
         _ANNOUNCED.add(experiment)
+
+
+def retire(experiment: str | None) -> None:
+    """Forget that the runner ``experiment`` has a SensitivityHook (its run has ended). mmengine keeps
+    the last runner's ``MessageHub`` as the current instance after the run, so without this a
+    ``SensitivityAugment`` used later in the same process, outside any runner, would wait for the
+    schedule of a run that is over (:class:`ScheduleTimeout` after 600 s)."""
+    _ANNOUNCED.discard(experiment)
 
 
 def announced(experiment: str | None) -> bool:

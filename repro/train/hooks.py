@@ -60,7 +60,8 @@ from ..perturbed import evaluate_levels
 from ..sampling import Distribution, resolve_types
 from ..sensitivity import AnalysisSettings
 from ..validation import check_int
-from .channel import announce, current_experiment, remove_pointer, schedule_path, write_pointer, write_schedule
+from .channel import (announce, current_experiment, remove_pointer, retire, schedule_path, write_pointer,
+                      write_schedule)
 
 __all__ = ["SensitivityHook", "event_iterations", "init_encoder_name", "measures_levels", "hook_args",
            "legacy_analysis_args", "LEGACY_ANALYSIS_ARGS", "shard_types", "merge_payloads"]
@@ -695,6 +696,7 @@ class SensitivityHook(Hook):
 
     def after_run(self, runner) -> None:
         remove_pointer(runner.experiment_name)
+        retire(runner.experiment_name)  # a transform used after the run (same process) no longer waits for it
 
     def before_train(self, runner) -> None:
         if 0 in self._events[0] and not any(e["iter"] == 0 for e in self.history):

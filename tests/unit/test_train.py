@@ -688,3 +688,28 @@ def test_hook_leaves_cuda_rng_alone_without_cuda_or_restore_rng(monkeypatch):
     hook.after_train_iter(runner, 0)
     hook.before_train_iter(runner, 1)
     assert fake.calls == [] and hook.state_dict()["rng_state"] is None
+
+
+def test_a_transform_after_a_finished_run_does_not_wait_for_its_hook():
+    """mmengine keeps the last runner's MessageHub as the current instance after its run: a
+    SensitivityAugment used later outside any runner must not wait for that run's schedule (it once
+    waited 600 s in CI after another test's runner); the hook's after_run retires the experiment."""
+    import time
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from repro.train import channel
+
+    name = f"finished_run_{time.time_ns()}"
+    MessageHub.get_instance(name)  # what a runner leaves behind: its hub is the current instance
+    assert channel.current_experiment() == name
+    hook = T.SensitivityHook(subset=2)  # built "inside" that runner: announces it
+    assert channel.announced(name)
+    hook.after_run(SimpleNamespace(experiment_name=name))
+    assert not channel.announced(name)
+    t = T.SensitivityAugment(types=["R+"], seed=0, timeout=5.0)
+    t0 = time.monotonic()
+    out = t(_results(8, 8))  # before the fix: ScheduleTimeout after `timeout` s
+    assert "sia_perturbation" in out and time.monotonic() - t0 < 2.0
+    MessageHub.get_instance("mmengine")  # back to mmengine's default instance for the next tests
