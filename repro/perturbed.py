@@ -28,7 +28,10 @@ import torch
 from .seeds import torch_generator
 from .validation import check_int
 
-__all__ = ["perturbed_chunks", "perturb_each", "clean_matrices", "perturbed_matrices", "evaluate_levels"]
+__all__ = ["perturbed_chunks", "perturb_each", "clean_matrices", "perturbed_matrices", "evaluate_levels", "DRAWING_TYPES"]
+
+#: the perturbation types that draw random numbers (their result depends on the seed)
+DRAWING_TYPES = frozenset({"gaussian_noise"})
 
 
 def _chunks(n: int, batch_size: int):
@@ -102,21 +105,36 @@ def perturbed_matrices(model: Any, images, labels, name: str, alpha: float, *, s
 
 def evaluate_levels(model, images: torch.Tensor, labels: torch.Tensor, levels: Mapping[str, Sequence[float]], *,
                     num_classes: int, ignore_index: int = 255, batch_size: int = 8, border: str = "zoom",
-                    seed: int = 0, device: Any = None) -> tuple[pd.DataFrame, float]:
+                    seed: int = 0, device: Any = None, known: Mapping[str, Mapping[float, float]] | None = None,
+                    clean: float | None = None) -> tuple[pd.DataFrame, float]:
     """mIoU (percent) of ``model`` on ``images`` perturbed by every type at each of its levels.
 
     ``images``: N×3×H×W float RGB in [0, 1]; ``labels``: N×H×W int64; ``levels``: type → list of
     magnitudes α (unitless, in [0, 1]). mIoU of the summed per-image matrices
     (:func:`perturbed_matrices`; draws per the module's seed rule, the same at every level of a
     type). Returns (table with columns type, level (1-based), alpha, miou; clean mIoU).
+
+    ``known``: type → {α: mIoU} already measured by :func:`perturbed_matrices` with the same
+    model, images, labels, ``batch_size``, ``border`` and ``device`` (e.g. the points of the
+    analysis that chose the levels); a level whose α is there (exactly) is not evaluated again.
+    Only types that draw nothing (every type but :data:`DRAWING_TYPES`) are taken from it: their
+    perturbation does not depend on ``seed``, so the numbers are those an evaluation would give,
+    bit for bit (the model's forward pass on the same input). ``clean``: the clean mIoU of the
+    same model on the same images, likewise (``None``: measured).
     """
     from .metrics import miou_of_matrices
 
     kw = dict(num_classes=num_classes, ignore_index=ignore_index, batch_size=batch_size, device=device)
     rows = []
     for t, alphas in levels.items():
+        reuse = {} if known is None or t in DRAWING_TYPES else {float(a): float(m) for a, m in (known.get(t) or {}).items()}
         for li, a in enumerate(alphas):
-            mats, _ = perturbed_matrices(model, images, labels, t, float(a), seed=seed, border=border, **kw)
-            rows.append(dict(type=t, level=li + 1, alpha=float(a), miou=float(miou_of_matrices(mats.sum(0)))))
-    clean = float(miou_of_matrices(clean_matrices(model, images, labels, **kw).sum(0)))
-    return pd.DataFrame(rows, columns=["type", "level", "alpha", "miou"]), clean
+            if float(a) in reuse:
+                miou = reuse[float(a)]
+            else:
+                mats, _ = perturbed_matrices(model, images, labels, t, float(a), seed=seed, border=border, **kw)
+                miou = float(miou_of_matrices(mats.sum(0)))
+            rows.append(dict(type=t, level=li + 1, alpha=float(a), miou=miou))
+    if clean is None:
+        clean = float(miou_of_matrices(clean_matrices(model, images, labels, **kw).sum(0)))
+    return pd.DataFrame(rows, columns=["type", "level", "alpha", "miou"]), float(clean)

@@ -563,9 +563,17 @@ class SensitivityHook(Hook):
                     levels = {t: [float(a) for a in g.sort_values("level")["alpha"]]
                               for t, g in analysis_table.groupby("type", sort=False) if t in types}
                     if self.measure_levels:
+                        # a level the analysis evaluated, on the same images, is not evaluated again (its mIoU is
+                        # that evaluation's, bit for bit, for the types whose perturbation draws nothing)
+                        same = n_ref == images.shape[0]
+                        known: dict[str, dict[float, float]] = {}
+                        for p in (analysis_table.attrs.get("points") or []) if same else []:
+                            if p.get("counted"):
+                                known.setdefault(p["type"], {})[float(p["alpha"])] = float(p["miou"])
                         table, clean = evaluate_levels(model, ref_images, ref_labels, levels, num_classes=num_classes,
                                                        batch_size=self.settings.batch_size, border=self.settings.border,
-                                                       seed=self.settings.seed + at_iter)
+                                                       seed=self.settings.seed + at_iter, known=known,
+                                                       clean=clean if same else None)
                     else:  # mIoU at the levels from the analysis (interpolated between evaluated points)
                         table = analysis_table[["type", "level", "alpha", "miou"]].copy()
                 else:
