@@ -37,3 +37,18 @@ def _placeholder_pretrained_weights(tmp_path_factory):
         os.environ.pop(PRETRAINED_DIR_ENV, None)
     else:
         os.environ[PRETRAINED_DIR_ENV] = old
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_runner():
+    """mmengine keeps the last runner's MessageHub as its current instance after the runner is gone;
+    a test that applies SensitivityAugment outside a runner must not see another test's finished run
+    (it would wait for that run's schedule). Make mmengine's default hub current before each test."""
+    import sys
+
+    if "mmengine" in sys.modules:
+        from mmengine.logging import MessageHub
+
+        MessageHub.get_instance("mmengine")
+        MessageHub._instance_dict.move_to_end("mmengine")
+    yield
