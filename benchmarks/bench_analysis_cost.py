@@ -21,10 +21,10 @@ The case (built here, seeded, under ``--work``):
   its defaults; its ``timing.json`` gives the analysis item's share of the report.
 
 Phases (wall seconds, ``time.perf_counter`` around the functions, no nesting between them):
-model forward passes (``repro.inference.predict``, mmseg preprocessing included), perturbation
+model forward passes (``repro.scoring.inference.predict``, mmseg preprocessing included), perturbation
 kernels (``repro.perturb.functional.apply``), feature extraction (the extractor's ``forward``, the
-hook's memo included), KID maths (``repro.kid.kid_result``), mIoU bootstrap
-(``repro.metrics.bootstrap_miou_se``), confusion matrices (``repro.metrics.per_image_matrices``),
+hook's memo included), KID maths (``repro.analysis.kid.kid_result``), mIoU bootstrap
+(``repro.scoring.metrics.bootstrap_miou_se``), confusion matrices (``repro.scoring.metrics.per_image_matrices``),
 other (the rest: level fitting, data moves, pandas).
 
 Share of the run = analysis event / (training + analysis event + refreshes), the refreshes being
@@ -192,16 +192,16 @@ class Phases:
         self._undo.append((owner, attr, fn, attr in vars(owner) if not isinstance(owner, type(sys)) else True))
 
     def __enter__(self):
-        import repro.inference
-        import repro.kid
-        import repro.metrics
+        import repro.scoring.inference
+        import repro.analysis.kid
+        import repro.scoring.metrics
         import repro.perturb.functional
 
-        self._wrap(repro.inference, "predict", "model forward")
+        self._wrap(repro.scoring.inference, "predict", "model forward")
         self._wrap(repro.perturb.functional, "apply", "perturbation")
-        self._wrap(repro.kid, "kid_result", "KID")
-        self._wrap(repro.metrics, "bootstrap_miou_se", "mIoU bootstrap")
-        self._wrap(repro.metrics, "per_image_matrices", "confusion matrices")
+        self._wrap(repro.analysis.kid, "kid_result", "KID")
+        self._wrap(repro.scoring.metrics, "bootstrap_miou_se", "mIoU bootstrap")
+        self._wrap(repro.scoring.metrics, "per_image_matrices", "confusion matrices")
         if self._ext is not None:
             self._wrap(self._ext, "forward", "features")
         return self
@@ -232,7 +232,7 @@ def hook_events(rec: dict, label: str) -> dict:
 
     import repro.train  # noqa: F401
     from repro.train.hooks import SensitivityHook, event_iterations
-    from repro.train.robustness_cli import load_segmentor
+    from repro.robustness.mmseg import load_segmentor
 
     model = load_segmentor(rec["config"], rec["checkpoint"]).eval()
     cfg = Config.fromfile(rec["config"])
@@ -307,9 +307,9 @@ def main(argv=None) -> int:
     out = {"train": rec, **(hook_events(rec, a.label) if not a.report_only else {"label": a.label})}
     print(json.dumps({k: v for k, v in out.items() if k not in ("train", "levels")}), flush=True)
     if a.report or a.report_only:
-        import repro.paths
+        import repro.base.paths
 
-        assert Path(repro.paths.CACHE_DIR).resolve() == Path(os.environ["REPRO_CACHE_DIR"]).resolve(), repro.paths.CACHE_DIR
+        assert Path(repro.base.paths.CACHE_DIR).resolve() == Path(os.environ["REPRO_CACHE_DIR"]).resolve(), repro.base.paths.CACHE_DIR
         out["report"] = report(rec, work, a.label)
         print(json.dumps({k: v for k, v in out["report"].items() if k != "report_levels"}), flush=True)
     if a.json:

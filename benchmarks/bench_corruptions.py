@@ -1,4 +1,4 @@
-"""CPU time per image of the 19 ImageNet-C corruptions: ``repro.corrupt.imagenet_c`` vs ``imagecorruptions``.
+"""CPU time per image of the 19 ImageNet-C corruptions: ``repro.evaluation.corruptions.imagenet_c`` vs ``imagecorruptions``.
 
 Run:  OMP_NUM_THREADS=1 python benchmarks/bench_corruptions.py [--rounds 3] [--severity 3] [--size 180x240]
       [--names glass_blur,zoom_blur] [--out benchmarks/results/bench_corruptions.md [--append]]
@@ -7,7 +7,7 @@ Setting: one CamVid ``test`` image (240×180, the report's data; a seeded synthe
 data are missing) resized to ``--size`` (H×W), severity ``--severity``. Ours: ``imagenet_c`` on a
 1×3×H×W float tensor with its label (labels moved for glass_blur / elastic_transform; the uint8
 round trip and the label handling are timed too). Reference: ``imagecorruptions.corrupt`` (1.1.2,
-through :mod:`repro._compat.imagecorruptions`) on the H×W×3 uint8 array, image only. Both on one
+through :mod:`repro.base.compat.imagecorruptions`) on the H×W×3 uint8 array, image only. Both on one
 thread (``torch.set_num_threads(1)``, ``OMP_NUM_THREADS=1``). Time: ``time.process_time`` (CPU time
 of this process, so other processes on a shared machine do not inflate it), rounds interleaved
 (round r runs every corruption once with ours and once with the reference, in alternating order)
@@ -30,8 +30,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from repro import corrupt  # noqa: E402
-from repro._compat import imagecorruptions as compat  # noqa: E402
+from repro.evaluation import corruptions as corrupt  # noqa: F401
+from repro.base.compat import imagecorruptions as compat  # noqa: F401
 
 
 def _image(h: int, w: int):

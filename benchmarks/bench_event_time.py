@@ -58,7 +58,8 @@ def _load() -> str:
 
 def evaluations_per_type(tol: float) -> tuple[float, int, float]:
     """Mean ASA evaluations per type (budget unlimited) on the cpu protocol's warm start; (mean, total, seconds)."""
-    from repro import experiments, sensitivity
+    from repro.paper import experiments
+    from repro.analysis import sensitivity
     from repro.data import load_dataset
 
     model, _ = experiments.baseline_model("fastscnn", profile="cpu")
@@ -77,7 +78,7 @@ def forward_seconds(model: str, size=(512, 1024), reps: int = 2) -> float:
     from mmseg.registry import MODELS
 
     import repro.train as T
-    from repro.inference import predict
+    from repro.scoring.inference import predict
 
     cfg = T.build_config(model=model, method="baseline", dataset="camvid", profile="paper", pretrained=None)
     init_default_scope("mmseg")
@@ -92,7 +93,7 @@ def forward_seconds(model: str, size=(512, 1024), reps: int = 2) -> float:
 
 
 def extractor_seconds(size=(512, 1024), reps: int = 2) -> tuple[str, float]:
-    from repro import features
+    from repro.analysis import features
 
     ext = features.extractor("auto", device="cpu")
     x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))

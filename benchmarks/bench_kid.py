@@ -1,4 +1,4 @@
-"""KID speed and exactness: ours (``repro.kid.kid``) vs torchmetrics 1.9.0; extractor throughput.
+"""KID speed and exactness: ours (``repro.analysis.kid.kid``) vs torchmetrics 1.9.0; extractor throughput.
 
 Run:  python benchmarks/bench_kid.py [--n 2000] [--d 2048] [--subsets 100] [--subset-size 1000]
                                       [--threads 2] [--images 32] [--skip-torchmetrics-float32]
@@ -8,7 +8,7 @@ uniform [0, 1) for X and shifted by +0.02 for Y, seeded), ``subsets`` subsets of
 ``subset_size``.  Ours: three Gram matrices once, per-subset sums through indicator vectors,
 float64.  torchmetrics: ``KernelInceptionDistance(feature=nn.Identity())`` fed the same
 features; its ``compute()`` draws subsets with ``torch.randperm`` on the global RNG and does
-three matrix products per subset.  ``repro.kid.kid_subset_indices`` makes the same sequence of
+three matrix products per subset.  ``repro.analysis.kid.kid_subset_indices`` makes the same sequence of
 ``randperm`` calls on a generator seeded with ``seed``, so with the global RNG seeded alike both
 libraries use identical subsets and must return identical values.  Both are also run with one
 subset of the full size (a permutation: the full-sample unbiased MMD²).
@@ -38,8 +38,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from repro import kid as K  # noqa: E402
-from repro.features import extractor  # noqa: E402
+from repro.analysis import kid as K  # noqa: F401
+from repro.analysis.features import extractor  # noqa: F401
 
 
 def _torchmetrics_kid(x, y, subsets, subset_size, seed=0):

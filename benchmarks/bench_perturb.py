@@ -54,7 +54,7 @@ import torch.nn.functional as F  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from repro import perturb  # noqa: E402
-from repro.perturb.functional import _inverse_maps  # noqa: E402
+from repro.perturb.functional._geometry import _inverse_maps  # noqa: E402
 
 MAGNITUDE = 0.5
 HEIGHT, WIDTH = 360, 480

@@ -2,7 +2,7 @@
 that can decide the paper's claims, part 3)
 
 For each subset size n and each analysis seed s (the seed draws the subset of CamVid val, the noise
-of ``gaussian_noise`` and the KID subsets), :func:`repro.sensitivity.analyse` runs ASA on the `cpu`
+of ``gaussian_noise`` and the KID subsets), :func:`repro.analysis.sensitivity.analyse` runs ASA on the `cpu`
 protocol's Baseline model (the shared warm start, at the training resolution) with its own encoder
 as KID extractor and the profile's budget. The spread of a level is the standard deviation of its
 α over the seeds; the table reports, per n, the median and 90th percentile of the spread over all
@@ -38,7 +38,8 @@ def main(argv=None) -> None:
     ap.add_argument("--budget", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=16)
     a = ap.parse_args(argv)
-    from repro import experiments, sensitivity
+    from repro.paper import experiments
+    from repro.analysis import sensitivity
     from repro.data import load_dataset
 
     sizes = [int(v) for v in a.sizes.split(",")]

@@ -4,8 +4,8 @@ For every perturbation type, on a real model and a CamVid validation subset:
 
 - the dense reference: S on 40 magnitudes i/40 (i = 1..40) plus the clean point (41 points),
   reference levels = first crossings of the monotone PCHIP fit through them;
-- ASA (:func:`repro.sensitivity.adaptive_levels`) and uniform SA
-  (:func:`repro.sensitivity.uniform_levels`, grid 10);
+- ASA (:func:`repro.analysis.sensitivity.adaptive_levels`) and uniform SA
+  (:func:`repro.analysis.sensitivity.uniform_levels`, grid 10);
 - evaluations (model + feature extractor passes over the subset) and wall time of each, and the
   level error max_k |α_k - α_k^ref| per type.
 
@@ -16,10 +16,10 @@ serves every method that asks for that α; each method is charged the measured t
 evaluation it asked for (its wall time is the sum, as if it had run alone).
 
 Model: ``--model cpu-baseline`` is the ``cpu`` protocol's Baseline (the shared Fast-SCNN warm
-start, :func:`repro.experiments.baseline_model`; its curves are the ones notebook 03 and the
+start, :func:`repro.paper.experiments.baseline_model`; its curves are the ones notebook 03 and the
 training runs analyse, at the training resolution, with ``--extractor warm-start``: its frozen
 encoder, the protocol's KID features). ``--model stand-in`` (the former default) is a SMALL
-STAND-IN trained here with plain PyTorch (:func:`repro.small_models.quick_model`: a tiny U-Net, a
+STAND-IN trained here with plain PyTorch (:func:`repro.paper.small_models.quick_model`: a tiny U-Net, a
 few hundred iterations on CamVid train, cached) — not the paper's PSPNet.
 Degenerate curves (the analysis' guard) cost one evaluation and give uniform levels in every
 method, the reference included; the summary also reports the non-degenerate types alone. ``run()`` accepts any model (nn.Module / callable returning
@@ -43,11 +43,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from repro import features, small_models  # noqa: E402
-from repro import sensitivity as sa  # noqa: E402
-from repro.hashing import state_hash  # noqa: E402
+from repro.analysis import features  # noqa: F401
+from repro.paper import small_models  # noqa: F401
+from repro.analysis import sensitivity as sa  # noqa: F401
+from repro.base.hashing import state_hash  # noqa: F401
 from repro.data import load_dataset  # noqa: E402
-from repro.inference import evaluate_images  # noqa: E402
+from repro.scoring.inference import evaluate_images  # noqa: F401
 from repro.perturb import NAMES  # noqa: E402
 
 
@@ -64,7 +65,7 @@ def run(model, images, labels, *, num_classes: int, types=NAMES, extractor="conv
     """
     from tqdm.auto import tqdm
 
-    from repro.cache import entry_path
+    from repro.base.cache import entry_path
 
     if isinstance(extractor, str):
         ext = features.extractor(extractor, seed=seed if extractor == "conv-random" else 0)
@@ -170,7 +171,7 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     extractor = a.extractor
     if a.model == "cpu-baseline":
-        from repro import experiments
+        from repro.paper import experiments
 
         model, _ = experiments.baseline_model("fastscnn", profile="cpu")
         print(f"model: the cpu protocol's Baseline (Fast-SCNN warm start; loaded in {time.perf_counter() - t0:.1f} s)")
@@ -180,7 +181,7 @@ def main(argv=None) -> None:
         if extractor == "warm-start":
             raise SystemExit("--extractor warm-start needs --model cpu-baseline")
         model = small_models.quick_model(iterations=a.iterations, seed=a.seed)
-        print(f"model: STAND-IN TinyUNet (repro.small_models.quick_model, {a.iterations} it on CamVid train; "
+        print(f"model: STAND-IN TinyUNet (repro.paper.small_models.quick_model, {a.iterations} it on CamVid train; "
               f"trained in {model.train_log['wall_s']:.0f} s when first cached; loaded in {time.perf_counter() - t0:.1f} s)")
     val = load_dataset("camvid", "val")
     idx = sorted(np.random.default_rng(a.seed).choice(len(val), a.subset, replace=False).tolist())

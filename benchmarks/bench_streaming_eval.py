@@ -43,7 +43,7 @@ from repro import robustness as rb
 from repro.data import FolderDataset
 data_dir, out, workers, suites = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5].split(",")
 try:
-    from repro import distributed
+    from repro.base import distributed
     distributed.init_from_env()
     rank, extra = distributed.rank(), {"num_workers": workers}
 except ImportError:  # the package before streaming

@@ -24,11 +24,11 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
-        from .train import cli_main  # mmseg glue imported only for this command
+        from repro.train import cli_main  # mmseg glue imported only for this command
 
         return int(cli_main(argv[1:]) or 0)
     if argv[:1] == ["gpu-check"]:
-        from .gpu_check import main as gpu_check_main  # imports torch only; mmseg only when there is CUDA
+        from repro.gpu_check import main as gpu_check_main  # imports torch only; mmseg only when there is CUDA
 
         return int(gpu_check_main(argv[1:]) or 0)
     if argv[:1] == ["robustness"]:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", default=None, help="output folder (default: data/<dataset>)")
     dsub.add_parser("verify", help="check the shipped files against their manifests")
     r = sub.add_parser("reproduce", help="run the notebooks with papermill")
-    r.add_argument("--profile", default="cpu", help="smoke, cpu or paper (repro/profiles.yaml)")
+    r.add_argument("--profile", default="cpu", help="smoke, cpu or paper (repro/base/profiles.yaml)")
     r.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 05,06")
     r.add_argument("--inplace", action="store_true", help="smoke only: store outputs in notebooks/ (for nbval)")
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "data":
-        from . import data
+        from repro import data
 
         try:
             return _data_command(data, args)
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{parser.prog} data: error: {err}", file=sys.stderr)
             return 1
     if args.command == "reproduce":
-        from .reproduce import check_arguments, reproduce
+        from repro.paper.reproduce import check_arguments, reproduce
 
         only = args.only.split(",") if args.only is not None else None
         try:  # argument errors: one line on stderr, exit status 2, nothing created
@@ -125,9 +125,9 @@ def _robustness(argv: list[str]) -> int:
     import shutil
     from contextlib import nullcontext
 
-    from . import data
-    from .robustness import PROG, build_parser
-    from .robustness import main as robustness_main  # mmseg imported only once a config is given
+    from repro import data
+    from repro.robustness import PROG, build_parser
+    from repro.robustness import main as robustness_main  # mmseg imported only once a config is given
 
     def error(msg: str) -> int:
         print(f"{PROG}: error: {' '.join(str(msg).splitlines())}", file=sys.stderr)
@@ -168,7 +168,7 @@ def _robustness(argv: list[str]) -> int:
                                          Path("robustness_report") / Path(args.config).stem)
     options = nullcontext()
     if opts:
-        from .train.robustness_cli import data_options
+        from repro.robustness.mmseg import data_options
 
         options = data_options(label_map=label_map, label_suffix=label_suffix)
     try:
@@ -185,7 +185,7 @@ def _robustness(argv: list[str]) -> int:
 
 def _checkpoint_error() -> type:
     """:class:`repro.train.checkpoint.CheckpointError` (a refused or unreadable checkpoint: one line, exit 2)."""
-    from .train.checkpoint import CheckpointError
+    from repro.train.checkpoint import CheckpointError
 
     return CheckpointError
 

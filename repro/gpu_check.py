@@ -38,7 +38,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from .validation import is_int_pair
+from repro.base.validation import is_int_pair
 
 __all__ = ["main", "write_synthetic_cityscapes", "run_cuda_tests", "train_check", "write_report",
            "SKIP_LINE", "DEFAULT_MODELS", "DEFAULT_OUT"]
@@ -117,7 +117,7 @@ def run_cuda_tests(timeout: float = 240.0) -> dict:
     ``timeout`` in seconds.  Returns ``dict(command, returncode, summary, passed, skipped,
     seconds)``; ``passed`` is true only when the tests ran (none skipped) and all passed.
     """
-    from . import paths
+    from repro.base import paths
 
     test_file = paths.REPO_ROOT / "tests" / "unit" / "test_perturb.py"
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "not slow", str(test_file.relative_to(paths.REPO_ROOT)),
@@ -150,7 +150,7 @@ def _build(model: str, data_root: Path, work_dir: Path, *, iters: int, crop, bat
            sia: dict):
     import inspect
 
-    from .train.config import build_config
+    from repro.train.config import build_config
 
     kwargs: dict[str, Any] = dict(profile="paper", iters=iters, crop=crop, batch_size=batch_size,
                                   num_workers=num_workers, data_root=str(data_root), val_interval=None,
@@ -185,7 +185,7 @@ def train_check(model: str, data_root: str | os.PathLike, work_dir: str | os.Pat
     """
     import torch
 
-    from .train.runner import run
+    from repro.train.runner import run
 
     out: dict[str, Any] = dict(model=model, ok=False, error=None)
     t0 = time.perf_counter()
@@ -214,7 +214,7 @@ def train_check(model: str, data_root: str | os.PathLike, work_dir: str | os.Pat
     # the checkpoint loads with weights_only=True and holds the CUDA RNG state of every device (on CUDA)
     cuda_rng = None
     try:
-        from .train.checkpoint import load_checkpoint_file
+        from repro.train.checkpoint import load_checkpoint_file
 
         ck = load_checkpoint_file(Path(work_dir) / res["checkpoint"])
         cuda_rng = (ck.get("sia_state") or {}).get("cuda_rng_state")
@@ -309,7 +309,7 @@ def _settings(args) -> dict:
     tiny = args.tiny
     models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else \
         (("fastscnn",) if tiny else DEFAULT_MODELS)
-    from .train.config import MODELS
+    from repro.train.config import MODELS
 
     for m in models:
         if m not in MODELS:
@@ -363,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
     except ValueError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    from . import paths
+    from repro.base import paths
 
     out_base = Path(args.out) if args.out is not None else paths.REPO_ROOT / DEFAULT_OUT
     if out_base.suffix in (".md", ".json"):

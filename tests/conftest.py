@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Unit tests never read or write the user's cache: point REPRO_CACHE_DIR at a temp folder."""
-    from repro import paths
+    from repro.base import paths
 
     old_env, old_dir = os.environ.get("REPRO_CACHE_DIR"), paths.CACHE_DIR
     tmp = tmp_path_factory.mktemp("repro-cache")

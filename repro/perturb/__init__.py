@@ -1,7 +1,10 @@
-"""The 24 basis perturbations (SPEC.md §1): batched kernels, transform wrappers, and the per-sample
-OpenCV path :mod:`repro.perturb.cpu` (``from repro.perturb import cpu``; imported on first use)."""
+"""The 24 basis perturbations (SPEC.md §1): batched kernels (:mod:`repro.perturb.functional`, by kind),
+transform wrappers (:mod:`repro.perturb.transforms`), the per-sample OpenCV path :mod:`repro.perturb.cpu`
+(``from repro.perturb import cpu``; imported on first use) and the policy baselines
+(:mod:`repro.perturb.policies`). The paper's augmentation, which draws from the sensitivity
+analysis' distribution, is one layer up: :mod:`repro.analysis.augment`."""
 
-from .functional import (  # noqa: F401
+from repro.perturb.functional import (  # noqa: F401
     BORDERS,
     GEOMETRIC,
     HSV_NAMES,
@@ -23,15 +26,10 @@ from .functional import (  # noqa: F401
     noise_sigma,
     warp_matrix,
 )
-from .transforms import BACKENDS, Perturb, RandomPerturb, apply_numpy, apply_params, refresh_distribution  # noqa: F401
+from repro.perturb.transforms import BACKENDS, Perturb, RandomPerturb, apply_numpy, apply_params  # noqa: F401
 
 
 def __getattr__(name):
-    # SensitivityTransform (a torchvision-v2 Transform) imports torchvision: only on first use
-    if name == "SensitivityTransform":
-        from . import transforms
-
-        return transforms.SensitivityTransform
     if name == "cpu":  # the OpenCV per-sample path (imports cv2)
         import importlib
 

@@ -60,7 +60,7 @@ from typing import Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from . import functional as F
+from repro.perturb import functional as F
 
 __all__ = ["apply", "TOLERANCE", "CHANNEL_ORDERS"]
 

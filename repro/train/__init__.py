@@ -12,10 +12,10 @@ Importing this package (and only this package) imports mmseg/mmengine.  It first
 Public API: :func:`build_config`, :func:`run`, :func:`prepare`, :func:`is_done`, :func:`load_model`, :func:`evaluate_split`,
 :func:`cli_main`.
 """
-from .._compat.tqdm_auto import import_quietly as _import_tqdm_auto_quietly
+from repro.base.compat.tqdm_auto import import_quietly as _import_tqdm_auto_quietly
 
 _import_tqdm_auto_quietly()  # timm (via mmseg's TIMMBackbone) -> huggingface_hub -> tqdm.auto: no kernel warning
-from . import _mmcv_compat  # noqa: F401  (must precede every mmseg import)
+from repro.train import _mmcv_compat  # noqa: F401  (must precede every mmseg import)
 
 import warnings as _warnings
 
@@ -28,16 +28,16 @@ with _warnings.catch_warnings():
     import mmseg.evaluation  # noqa: F401,E402
     import mmseg.visualization  # noqa: F401,E402
 
-from .backbones import EfficientNetLite  # noqa: E402
-from .checkpoint import PlainCheckpointHook, trusted_checkpoints  # noqa: E402
-from .config import DATASETS, METHODS, MODELS, PROFILES, build_config, profile_defaults  # noqa: E402
-from .datasets import (ACDCDataset, CamVidDataset, DataLayoutError, FolderSegDataset, IDDDataset,  # noqa: E402
+from repro.train.backbones import EfficientNetLite  # noqa: E402
+from repro.train.checkpoint import PlainCheckpointHook, trusted_checkpoints  # noqa: E402
+from repro.train.config import DATASETS, METHODS, MODELS, PROFILES, build_config, profile_defaults  # noqa: E402
+from repro.train.datasets import (ACDCDataset, CamVidDataset, DataLayoutError, FolderSegDataset, IDDDataset,  # noqa: E402
                        ISBIEMDataset, MMSegSegDataset, check_data_layout)
-from ..perturbed import evaluate_levels  # noqa: E402 (re-exported: its home is repro.perturbed)
-from .hooks import SensitivityHook, event_iterations  # noqa: E402
-from .transforms import BasisPerturbation, PolicyAugment, SensitivityAugment, apply_perturbation_numpy  # noqa: E402
-from .runner import RESULT_KEYS, evaluate_split, is_done, load_model, prepare, run, run_dir_for, run_hash  # noqa: E402
-from .cli import cli_main  # noqa: E402
+from repro.scoring.perturbed import evaluate_levels  # noqa: F401
+from repro.train.hooks import SensitivityHook, event_iterations  # noqa: E402
+from repro.train.transforms import BasisPerturbation, PolicyAugment, SensitivityAugment, apply_perturbation_numpy  # noqa: E402
+from repro.train.runner import RESULT_KEYS, evaluate_split, is_done, load_model, prepare, run, run_dir_for, run_hash  # noqa: E402
+from repro.train.cli import cli_main  # noqa: E402
 
 __all__ = ["build_config", "run", "load_model", "evaluate_split", "cli_main", "run_hash", "run_dir_for", "prepare", "is_done",
            "RESULT_KEYS", "MODELS", "METHODS", "DATASETS", "PROFILES", "profile_defaults",

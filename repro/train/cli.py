@@ -18,7 +18,7 @@ __all__ = ["cli_main", "build_parser"]
 
 
 def build_parser(prog: str = "python -m repro train") -> argparse.ArgumentParser:
-    from .config import DATASETS, METHODS, MODELS, PROFILES
+    from repro.train.config import DATASETS, METHODS, MODELS, PROFILES
 
     p = argparse.ArgumentParser(prog=prog, description="Train and evaluate one MMSegmentation configuration "
                                 "(cached by the config hash).")
@@ -49,8 +49,8 @@ def build_parser(prog: str = "python -m repro train") -> argparse.ArgumentParser
 
 def cli_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m repro train``; returns the exit status."""
-    from .config import build_config
-    from .runner import plain_eval_loop, run, with_repro_imports
+    from repro.train.config import build_config
+    from repro.train.runner import plain_eval_loop, run, with_repro_imports
 
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))

@@ -38,9 +38,9 @@ from typing import Any, Mapping, Sequence
 
 from mmengine.config import Config, ConfigDict
 
-from ..dataset_roots import PAPER_DATASETS
-from ..profiles import PROFILES, training_defaults
-from ..validation import check_int, is_int, is_int_pair
+from repro.data.roots import PAPER_DATASETS
+from repro.base.profiles import PROFILES, training_defaults
+from repro.base.validation import check_int, is_int, is_int_pair
 
 __all__ = ["build_config", "CONFIG_DIR", "MODELS", "METHODS", "DATASETS", "PROFILES", "POLICIES",
            "profile_defaults"]
@@ -61,7 +61,7 @@ OURS = {"ours": ("all", "adaptive"), "ours_no_sa": ("all", "none"),
 
 def profile_defaults(profile: str) -> dict:
     """A copy of build_config's defaults for ``profile`` (``smoke``, ``cpu``, ``paper``): the ``train``
-    mapping of that profile in ``repro/profiles.yaml`` (:func:`repro.profiles.training_defaults`)."""
+    mapping of that profile in ``repro/base/profiles.yaml`` (:func:`repro.base.profiles.training_defaults`)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
     return training_defaults(profile)
@@ -106,7 +106,7 @@ def _pair(x, what) -> tuple[int, int]:
 
 
 def _data_root(name: str, data_root) -> str | None:
-    from ..dataset_roots import default_data_root
+    from repro.data.roots import default_data_root
 
     if data_root is not None:
         return str(Path(data_root).expanduser())
@@ -171,7 +171,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
     border : border mode of the geometric perturbations (``zoom`` or ``pad``).
     sia : overrides of the ``SensitivityHook`` arguments (``ours*`` methods only), e.g.
         ``dict(subset=8, extractor="inception", analysis=dict(budget=4))``; ``analysis`` updates the profile's
-        analysis settings (:class:`repro.sensitivity.AnalysisSettings`; the method is the variant's, the seed 0).
+        analysis settings (:class:`repro.analysis.sensitivity.AnalysisSettings`; the method is the variant's, the seed 0).
     eval_splits : splits :func:`repro.train.run` evaluates at the end (default: the dataset's).
     eval_limit : evaluate on the first N images of each split only (``None``: all; ``"profile"``:
         the profile's choice -- smoke uses 8).
@@ -181,7 +181,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         of :func:`build_config` arguments of that run (the same model, dataset, crop, batch size,
         scale and profile; method ``baseline`` and seed 0 unless given), e.g. ``dict(iters=3000,
         lr=0.05)``; ``None``: random init; ``"profile"``: the profile's choice (``cpu``: the
-        shared warm start of every method, see ``repro/profiles.yaml``). The composed config
+        shared warm start of every method, see ``repro/base/profiles.yaml``). The composed config
         records it as ``cfg.warm_start = dict(args=..., hash=<run hash>)``; :func:`repro.train.run`
         trains (or reads from the cache) that run first and loads its checkpoint (mmengine's
         ``load_from``: weights only, fresh optimiser and schedule).
@@ -213,7 +213,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         pretrained = prof.get("pretrained")
         if isinstance(pretrained, Mapping):  # per model (the cpu profile: ImageNet weights for lite0_segformer only)
             pretrained = pretrained.get(model)
-    from .pretrained import WHEEL_MODELS, recommended_schedule, resolve_pretrained
+    from repro.train.pretrained import WHEEL_MODELS, recommended_schedule, resolve_pretrained
 
     weights = resolve_pretrained(model, pretrained)
     if weights is not None and profile == "paper":  # MMSegmentation's schedule for ImageNet-initialised backbones
@@ -250,7 +250,7 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         if weights is not None:
             ws_args["pretrained"] = str(weights)
         ws_args.update(dict(warm_start))
-        from .run_identity import run_hash
+        from repro.train.run_identity import run_hash
 
         ws_record = dict(args=ws_args, hash=run_hash(build_config(**ws_args)))
 
@@ -369,15 +369,15 @@ def build_config(model: str = "pspnet_r18", method: str = "baseline", dataset: s
         types, analysis = OURS[method]
         s = dict(prof["sia"])
         s.update(dict(sia or {}))
-        from .hooks import LEGACY_ANALYSIS_ARGS, legacy_analysis_args
+        from repro.train.hooks import LEGACY_ANALYSIS_ARGS, legacy_analysis_args
 
         moved = [f"{k} is sia=dict(analysis=dict({LEGACY_ANALYSIS_ARGS[k]}=...))" for k in legacy_analysis_args(s)]
         if moved:
-            raise ValueError("sia: the analysis settings go under analysis (repro.sensitivity.AnalysisSettings): "
+            raise ValueError("sia: the analysis settings go under analysis (repro.analysis.sensitivity.AnalysisSettings): "
                              + "; ".join(moved))
         # the analysis seed (subset, noise draws, KID subsets) is a measurement setting, not the training
         # seed: runs of every seed that share a warm start then share their first analysis
-        from ..sensitivity import AnalysisSettings
+        from repro.analysis.sensitivity import AnalysisSettings
 
         settings = dict(method=analysis, seed=0, border=border, **prof.get("analysis", {}))
         over = s.pop("analysis", None) or {}

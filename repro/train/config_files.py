@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import paths
+from repro.base import paths
 
 __all__ = ["SETTINGS", "CONFIG_DIR", "setting_name", "write_config_files", "normalise_data_roots"]
 
@@ -71,7 +71,7 @@ def _diff(new: Any, old: Any) -> Any:
 
 
 def _data_root_text(text: str, cfg) -> str:
-    from .datasets import DATASET_ROOT_ENV
+    from repro.train.datasets import DATASET_ROOT_ENV
 
     name = cfg.dataset_name
     if name not in DATASET_ROOT_ENV:
@@ -94,7 +94,7 @@ def normalise_data_roots(d: Any) -> Any:
 
 
 def _pretrained_text(text: str, weights_dir: Path) -> str:
-    from .pretrained import PRETRAINED_DIR_ENV, PUBLISHED
+    from repro.train.pretrained import PRETRAINED_DIR_ENV, PUBLISHED
 
     for name, _ in PUBLISHED.values():
         text = text.replace(repr(str(weights_dir / name)),
@@ -106,7 +106,7 @@ def placeholder_weights(folder: Path) -> Path:
     """Tiny stand-ins (one tensor each) under the published weight file names in ``folder``; returns it resolved."""
     import torch
 
-    from .pretrained import PUBLISHED
+    from repro.train.pretrained import PUBLISHED
 
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ def write_config_files(out: Path = CONFIG_DIR) -> list[Path]:
     import os
     import tempfile
 
-    from .pretrained import PRETRAINED_DIR_ENV
+    from repro.train.pretrained import PRETRAINED_DIR_ENV
 
     old = os.environ.get(PRETRAINED_DIR_ENV)
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +138,7 @@ def write_config_files(out: Path = CONFIG_DIR) -> list[Path]:
 def _write_config_files(out: Path, weights: Path) -> list[Path]:
     from mmengine.config import Config
 
-    from .config import METHODS, build_config
+    from repro.train.config import METHODS, build_config
 
     out = Path(out)
     (out / "_base_").mkdir(parents=True, exist_ok=True)

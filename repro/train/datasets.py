@@ -43,11 +43,10 @@ from typing import Any, Mapping, Sequence
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
-from .. import data as rdata
-from .. import paths
-from ..dataset_roots import (DATA_ROOT_ENV, DATASET_ROOT_ENV, PAPER_DATASETS, configured_data_root,  # noqa: F401
-                             dataset_root_env, default_data_root)
-from ..dataset_roots import where_to_put as _where_to_put
+from repro import data as rdata
+from repro.base import paths
+from repro.data.roots import DATA_ROOT_ENV, DATASET_ROOT_ENV, PAPER_DATASETS, configured_data_root, dataset_root_env, default_data_root  # noqa: F401
+from repro.data.roots import where_to_put as _where_to_put
 
 __all__ = ["CamVidDataset", "ISBIEMDataset", "FolderSegDataset", "ACDCDataset", "IDDDataset", "A2I2HazeDataset",
            "MMSegSegDataset",

@@ -4,9 +4,9 @@ With ``T`` training iterations (mmengine ``IterBasedTrainLoop``), ``A = num_anal
 ``F = num_refreshes`` (8):
 
 * warm-up: iterations ``[0, a_1)`` sample type and magnitude uniformly
-  (:meth:`repro.sampling.Distribution.uniform`);
+  (:meth:`repro.analysis.sampling.Distribution.uniform`);
 * analyses after ``a_k = round(k·T/(A+1))`` iterations, k = 1..A (1/5, 2/5, 3/5, 4/5 of the
-  run): :func:`repro.sensitivity.analyse` with the current model on a fixed subset of the
+  run): :func:`repro.analysis.sensitivity.analyse` with the current model on a fixed subset of the
   validation split gives new levels and, from their mIoU, a new distribution
   (:meth:`Distribution.from_analysis`);
 * refreshes after ``f_k = round(k·T/F)`` iterations, k = 1..F (once levels exist): the mIoU of
@@ -53,181 +53,28 @@ import pandas as pd
 import torch
 from mmengine.dist import all_gather_object, broadcast_object_list, get_rank, get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..perturbed import evaluate_levels
-from ..sampling import Distribution, resolve_types
-from ..sensitivity import AnalysisSettings
-from ..validation import check_int
-from .channel import (announce, current_experiment, remove_pointer, retire, schedule_path, write_pointer,
-                      write_schedule)
+from repro.analysis.sampling import Distribution, resolve_types
+from repro.analysis.sensitivity import AnalysisSettings
+from repro.base.validation import check_int
+from repro.scoring.perturbed import evaluate_levels
+from repro.train.channel import (
+    announce, current_experiment, remove_pointer, retire, schedule_path, write_pointer, write_schedule,
+)
+from repro.train.hook_support import (  # noqa: F401
+    FOREVER, LEGACY_ANALYSIS_ARGS, _cuda_ready, _memoise, _method_of, _plain, _records, _unwrap,
+    analysis_data_message, event_iterations, hook_args, init_encoder_name, legacy_analysis_args, merge_payloads,
+    shard_types,
+)
 
 __all__ = ["SensitivityHook", "event_iterations", "init_encoder_name", "measures_levels", "hook_args",
            "legacy_analysis_args", "LEGACY_ANALYSIS_ARGS", "shard_types", "merge_payloads"]
 
-#: ``valid_until`` of the last schedule segment (no further refresh)
-FOREVER = 2 ** 62
-
-
-def event_iterations(max_iters: int, num_analyses: int = 4, num_refreshes: int = 8, *, at_start: bool = False,
-                     final_refresh: bool = True, keep: Sequence[int] | None = None) -> tuple[list[int], list[int]]:
-    """(analysis iterations, refresh iterations).
-
-    Analyses at ``round(k·T/(A+1))``, k = 1..A (after a uniform warm-up), or with ``at_start``
-    (a warm-started run, whose initial model is already trained) at ``round(k·T/A)``,
-    k = 0..A-1: the first one before any training step.  ``keep`` (1-based, increasing) runs only
-    those of the A points, e.g. ``A = 4, keep = (1, 3)``: the paper's grid (warm-up for the
-    first fifth), analyses at 1/5 and 3/5 only.  Refreshes at ``round(k·T/F)``,
-    k = 1..F (k < F without ``final_refresh``: the refresh after the last iteration trains
-    nothing, it only reports the final distribution).
-
-    An event "at iteration i" happens after i training iterations are done (mmengine's
-    ``after_train_iter`` with ``runner.iter + 1 == i``; i = 0: ``before_train``); its distribution
-    is used from iteration i.
-    """
-    check_int(max_iters, "max_iters", 1)
-    if num_analyses < 0 or num_refreshes < 0:
-        raise ValueError("num_analyses and num_refreshes must be >= 0")
-    if keep is not None:
-        keep = list(keep)
-        if (not keep or any(not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= num_analyses for k in keep)
-                or keep != sorted(set(keep))):
-            raise ValueError(f"keep must list increasing analysis numbers in 1..{num_analyses} (num_analyses), "
-                             f"got {keep!r}")
-    slots = keep if keep is not None else range(1, num_analyses + 1)
-    if at_start:
-        ana = sorted({int(round((k - 1) * max_iters / num_analyses)) for k in slots}) if num_analyses else []
-    else:
-        ana = sorted({max(1, int(round(k * max_iters / (num_analyses + 1)))) for k in slots})
-    last = num_refreshes + 1 if final_refresh else num_refreshes
-    ref = sorted({max(1, int(round(k * max_iters / num_refreshes))) for k in range(1, last)})
-    return ana, ref
-
-
-def init_encoder_name(model_name: str, dataset: str) -> str:
-    """Name of the KID extractor made from a run's initial weights (the warm start's encoder)."""
-    return f"{model_name}-{dataset}-init"
-
-
-def _unwrap(model):
-    return model.module if is_model_wrapper(model) else model
-
-
-def _memoise(ext):
-    """Cache an extractor's features by the bytes of its input batch.
-
-    The analysis subset and the perturbation seeds are fixed for a run, so every analysis
-    perturbs the same images identically at the magnitudes it shares with earlier analyses
-    (α_max and ASA's first interior point always): their features are computed once per run.
-    The features do not depend on the segmentation model, so this changes no number.
-    """
-    import hashlib
-
-    memo: dict[str, torch.Tensor] = {}
-    forward = ext.forward
-
-    def cached_forward(images):
-        key = hashlib.sha1(images.detach().float().contiguous().cpu().numpy().tobytes()).hexdigest() + \
-            str(tuple(images.shape))
-        if key not in memo:
-            memo[key] = forward(images)
-        return memo[key]
-
-    ext.forward = cached_forward
-    return ext
-
-
-def _plain(cfg: Mapping) -> dict:
-    """A (possibly mmengine ``ConfigDict``) mapping as plain dicts/lists (JSON-able for the event cache)."""
-    import copy
-
-    return copy.deepcopy(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
-
-
-def _nan_to_none(x):
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    return x
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    return [{k: _nan_to_none(v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-            for r in df.to_dict(orient="records")]
-
-
-def _cuda_ready() -> bool:
-    """Whether CUDA is available and already initialised (reading its RNG state then creates no
-    CUDA context of its own)."""
-    return bool(torch.cuda.is_available() and torch.cuda.is_initialized())
-
-
-#: the hook's flat analysis arguments in configs written before :class:`repro.sensitivity.AnalysisSettings`
-#: → the setting each one is now (``SensitivityHook(analysis=dict(<setting>=...))``)
-LEGACY_ANALYSIS_ARGS = {"analysis": "method", "num_levels": "num_levels", "tol": "tol", "max_evals": "budget",
-                        "eval_batch_size": "batch_size", "border": "border", "seed": "seed", "guard": "guard"}
-
-
-def analysis_data_message(at_iter: int, dataset_cfg: Mapping[str, Any] | None, dataset: Any = None,
-                          n_images: int | None = None, subset: Any = None, size: Sequence[int] | None = None) -> str:
-    """The log line of an analysis naming its data: the dataset class, data root and split, and the
-    number of images analysed, e.g. ``[SIA] analysis at iter 200 on 8 of 101 images of CamVidDataset
-    (data_root data/camvid, split val), resized to 240x180 (W x H)``.
-
-    ``dataset``/``n_images``: the loaded dataset and the subset's size (``None`` when the event was read
-    from the cache and nothing was loaded; then the configured ``subset`` is named).
-    """
-    cfg = dict(dataset_cfg or {})
-    if "type" in cfg:
-        what = str(cfg["type"])
-        root = cfg.get("data_root", "")
-        split = cfg.get("split") or (cfg.get("data_prefix") or {}).get("img_path", "")
-    else:
-        what = f"{type(dataset).__name__ if dataset is not None else 'SegDataset'} {cfg.get('name', '?')}"
-        root = cfg.get("root")
-        if root is None and dataset is not None and getattr(dataset, "image_paths", None):
-            root = Path(dataset.image_paths[0]).parents[2]  # <root>/<split>/images/<file>
-        split = cfg.get("split", "val")
-    if n_images is not None:
-        count = f"{n_images} of {len(dataset)} images" if dataset is not None else f"{n_images} images"
-    elif isinstance(subset, int):
-        count = f"a subset of {subset} images (event read from the cache)"
-    else:
-        count = f"{len(subset or [])} images (event read from the cache)"
-    return (f"[SIA] analysis at iter {at_iter} on {count} of {what} (data_root {root or '?'}, split {split or '?'})"
-            + (f", resized to {size[0]}x{size[1]} (W x H)" if size else ""))
-
-
-def legacy_analysis_args(spec: Mapping[str, Any]) -> list[str]:
-    """The keys of a hook config (or ``build_config``'s ``sia``) that are flat analysis arguments of a config
-    written before :class:`~repro.sensitivity.AnalysisSettings` (``analysis`` only when it is a method name)."""
-    return [k for k, v in spec.items() if k in LEGACY_ANALYSIS_ARGS and not (k == "analysis" and not isinstance(v, str))]
-
-
-def hook_args(spec: Mapping[str, Any]) -> dict:
-    """``SensitivityHook`` arguments from a config's hook dict (``type`` dropped), also from a config written
-    before :class:`~repro.sensitivity.AnalysisSettings`, whose flat analysis arguments (``analysis="adaptive"``,
-    ``max_evals=6``, ``eval_batch_size=16``...) are moved into ``analysis=dict(method=..., budget=..., batch_size=...)``
-    (:data:`LEGACY_ANALYSIS_ARGS`)."""
-    args = {k: v for k, v in spec.items() if k != "type"}
-    flat = {LEGACY_ANALYSIS_ARGS[k]: args.pop(k) for k in legacy_analysis_args(args)}
-    if flat:
-        args["analysis"] = {**flat, **dict(args.get("analysis") or {})}
-    return args
-
-
-def _method_of(analysis) -> str:
-    if isinstance(analysis, str):  # a config written before AnalysisSettings
-        return analysis
-    if isinstance(analysis, AnalysisSettings):
-        return analysis.method
-    return (analysis or {}).get("method", "adaptive")
-
-
 def measures_levels(hook_cfg: Mapping[str, Any]) -> bool:
     """Whether a run with this ``SensitivityHook`` config (missing keys: the hook's defaults) measures mIoU at
-    levels with :func:`repro.perturbed.evaluate_levels` (refreshes, a final refresh, ``analysis="none"`` or
-    ``measure_levels``), whose draws follow the seed rule of :mod:`repro.perturbed` since that module
+    levels with :func:`repro.scoring.perturbed.evaluate_levels` (refreshes, a final refresh, ``analysis="none"`` or
+    ``measure_levels``), whose draws follow the seed rule of :mod:`repro.scoring.perturbed` since that module
     exists (such runs got new identities then, :mod:`repro.train.run_identity`)."""
     import inspect
 
@@ -238,63 +85,6 @@ def measures_levels(hook_cfg: Mapping[str, Any]) -> bool:
 
     return bool(_method_of(hook_cfg.get("analysis")) == "none" or get("measure_levels") or get("num_refreshes")
                 or get("final_refresh"))
-
-
-def shard_types(types: Sequence[str], rank: int, world_size: int) -> list[str]:
-    """The perturbation types rank ``rank`` of ``world_size`` works on in an event: ``types[rank::world_size]``.
-
-    Round robin in the fixed type order, so geometric and photometric types (whose evaluation
-    costs differ) spread over all ranks.  A rank may get no type when ``world_size > len(types)``.
-    """
-    check_int(world_size, "world_size", 1)
-    if check_int(rank, "rank", 0) >= world_size:
-        raise ValueError(f"rank must be an int in [0, {world_size}), got {rank!r}")
-    return list(types)[rank::world_size]
-
-
-def merge_payloads(parts: Sequence[Mapping[str, Any]], types: Sequence[str], *, weighting: str = "accuracy",
-                   jitter: float = 0.1) -> dict:
-    """One event's result from the partial results of the ranks (:meth:`SensitivityHook._compute_payload`
-    on disjoint sets of types).
-
-    Levels, tables and analysis points are put back in the order of ``types``; the clean mIoU is rank
-    0's; evaluation counts add up; ``time_s``/``compute_s`` are the slowest rank's (the event ends
-    when it does); the distribution is rebuilt from the merged table, as the unsharded event builds it.
-    """
-    parts = [p for p in parts if p is not None]
-    if not parts:
-        raise ValueError("merge_payloads: no partial result to merge")
-    kinds = {(p["kind"], p["iter"]) for p in parts}
-    if len(kinds) != 1:
-        raise ValueError(f"merge_payloads: the partial results belong to different events: {sorted(kinds)}")
-    order = {t: i for i, t in enumerate(types)}
-    levels: dict[str, list[float]] = {}
-    for p in parts:
-        levels.update(p["levels"])
-    if set(levels) != set(types):
-        raise ValueError(f"merge_payloads: the partial results cover the types {sorted(levels)}, expected {sorted(types)}")
-    levels = {t: levels[t] for t in types}
-
-    def merged(key):
-        rows = [r for p in parts for r in (p.get(key) or [])]
-        return sorted(rows, key=lambda r: order[r["type"]])  # stable: each type's rows keep their order
-
-    table = merged("table")
-    has_analysis = any(p.get("analysis") is not None for p in parts)
-    flags: dict[str, str] = {}
-    for p in parts:
-        flags.update(p.get("flags") or {})
-    dist = Distribution.from_analysis(pd.DataFrame(table, columns=["type", "level", "alpha", "miou"]),
-                                      weighting=weighting, types=list(levels), jitter=jitter)
-    first = parts[0]
-    return dict(kind=first["kind"], iter=first["iter"], time_s=max(p["time_s"] for p in parts),
-                compute_s=max(p["compute_s"] for p in parts), cached=False, levels=levels,
-                clean_miou=first["clean_miou"], table=table, distribution=dist.to_dict(),
-                analysis=merged("analysis") if has_analysis else None,
-                analysis_points=merged("analysis_points") if has_analysis else None,
-                n_evaluations=sum(int(p.get("n_evaluations") or 0) for p in parts) if has_analysis else None,
-                flags={t: flags[t] for t in types if t in flags},
-                extractor=first.get("extractor"), ranks=len(parts))
 
 
 @HOOKS.register_module()
@@ -310,12 +100,12 @@ class SensitivityHook(Hook):
         says in ``before_run`` which file it writes (:mod:`repro.train.channel`).
     run_id : written into the schedule file (see :mod:`repro.train.channel`); ``None``: the
         runner's experiment name.
-    analysis : the analysis settings, :class:`repro.sensitivity.AnalysisSettings` or a dict of its fields
+    analysis : the analysis settings, :class:`repro.analysis.sensitivity.AnalysisSettings` or a dict of its fields
         (``method`` ``"adaptive"``/``"uniform"``/``"none"`` (``Ours~SA``: levels k/L, no analysis),
         ``num_levels`` L, ``tol``, ``budget``, ``batch_size`` (images per forward pass), ``border``,
         ``seed`` (subset draws, perturbation draws, KID subsets; independent of the training seed, so
         runs sharing a warm start share their first analysis), ``guard``...); ``None``: the defaults.
-        The same object and names as :func:`repro.sensitivity.analyse` and the profiles' ``analysis:``.
+        The same object and names as :func:`repro.analysis.sensitivity.analyse` and the profiles' ``analysis:``.
     num_analyses, num_refreshes : events per run (4 and 8 in the paper).
     keep_analyses : run only these of the ``num_analyses`` analysis points (1-based, increasing; ``None``:
         all), keeping their places: ``num_analyses=4, keep_analyses=[1, 3]`` warms up for the first fifth and
@@ -329,11 +119,11 @@ class SensitivityHook(Hook):
     subset : number of images (drawn once with ``subset_seed``) or a list of indices.
     dataset_size : (W, H) the analysis images are resized to (``None``: as stored; they must then
         share one size).
-    extractor, extractor_weights : KID feature extractor: a name of :func:`repro.features.extractor`
+    extractor, extractor_weights : KID feature extractor: a name of :func:`repro.analysis.features.extractor`
         (``"auto"``, the default: the Inception file when it is found, else the offline default,
         saying which in one line; ``inception`` reads ``extractor_weights``), ``"conv-random"``
-        (:func:`repro.features.extractor`'s cheapest offline stand-in) or ``"encoder"``: the frozen encoder of
-        the model as it was before training (a warm start; :func:`repro.features.encoder_extractor`),
+        (:func:`repro.analysis.features.extractor`'s cheapest offline stand-in) or ``"encoder"``: the frozen encoder of
+        the model as it was before training (a warm start; :func:`repro.analysis.features.encoder_extractor`),
         read from the checkpoint ``extractor_weights`` when given (a resumed run), else taken
         from the model at ``before_train`` of a fresh run.
     restore_rng : keep the torch RNG stream of training steps independent of in-between work: the
@@ -374,9 +164,9 @@ class SensitivityHook(Hook):
         if unknown:
             moved = [f"{k} is analysis=dict({LEGACY_ANALYSIS_ARGS[k]}=...)" for k in unknown if k in LEGACY_ANALYSIS_ARGS]
             raise TypeError(f"SensitivityHook got unknown argument(s) {', '.join(sorted(unknown))}"
-                            + (f" ({'; '.join(moved)}: repro.sensitivity.AnalysisSettings)" if moved else ""))
+                            + (f" ({'; '.join(moved)}: repro.analysis.sensitivity.AnalysisSettings)" if moved else ""))
         if isinstance(analysis, str):
-            raise TypeError(f"SensitivityHook: analysis must be a dict of repro.sensitivity.AnalysisSettings fields "
+            raise TypeError(f"SensitivityHook: analysis must be a dict of repro.analysis.sensitivity.AnalysisSettings fields "
                             f"(e.g. dict(method={analysis!r})), an AnalysisSettings or None, got the string {analysis!r}")
         if not isinstance(shard, bool):
             raise TypeError(f"SensitivityHook: shard must be True or False, got {shard!r}")
@@ -473,12 +263,12 @@ class SensitivityHook(Hook):
                              "the config); pass SensitivityHook(dataset=dict(type=..., data_root=..., data_prefix=...))")
         cfg = dict(self.dataset_cfg)
         if "type" in cfg:
-            from .datasets import MMSegSegDataset
+            from repro.train.datasets import MMSegSegDataset
 
             ds = MMSegSegDataset(cfg, size=self.dataset_size)
             where = f"{cfg['type']}({cfg.get('data_root', '')!s})"
         else:
-            from ..data import load_dataset
+            from repro.data import load_dataset
 
             ds = load_dataset(cfg["name"], cfg.get("split", "val"), root=cfg.get("root"))
             where = f"{cfg['name']}/{cfg.get('split', 'val')}"
@@ -501,9 +291,9 @@ class SensitivityHook(Hook):
         return self._data
 
     def _event_key(self, model, kind: str, at_iter: int) -> dict:
-        from ..hashing import state_hash
+        from repro.base.hashing import state_hash
 
-        # version 2: events that measure mIoU at levels (evaluate_levels) draw by repro.perturbed's seed rule
+        # version 2: events that measure mIoU at levels (evaluate_levels) draw by repro.scoring.perturbed's seed rule
         measured = not (kind == "analysis" and self.settings.method != "none" and not self.measure_levels)
         return dict(version=2 if measured else 1, kind=kind, iter=at_iter, model=state_hash(model), types=list(self.types),
                     analysis=self.settings.method, num_levels=self.settings.num_levels, weighting=self.weighting, jitter=self.jitter,
@@ -521,7 +311,7 @@ class SensitivityHook(Hook):
             self._ensure_extractor(runner, next(model.parameters()).device)
         if not self.cache_events:
             return self._compute_payload(runner, kind, at_iter)
-        from ..cache import cached
+        from repro.base.cache import cached
 
         t0 = time.perf_counter()
         ran = []
@@ -604,7 +394,7 @@ class SensitivityHook(Hook):
         """Build the KID extractor once per run (``encoder``: from the initial weights)."""
         if self._extractor is not None:
             return
-        from .. import features
+        from repro.analysis import features
 
         if self.extractor_name in ("inception", "auto"):
             ext = features.extractor(self.extractor_name, weights=self.extractor_weights, device=device)
@@ -613,7 +403,7 @@ class SensitivityHook(Hook):
             if self.extractor_weights:
                 import copy
 
-                from .checkpoint import trusted_checkpoints
+                from repro.train.checkpoint import trusted_checkpoints
 
                 with trusted_checkpoints():
                     ck = torch.load(self.extractor_weights, map_location="cpu", weights_only=True)
@@ -630,7 +420,7 @@ class SensitivityHook(Hook):
         self._extractor = _memoise(ext)
 
     def _analyse(self, model, device, images, labels, num_classes, types: Sequence[str]) -> pd.DataFrame:
-        from .. import sensitivity
+        from repro.analysis import sensitivity
 
         if self._clean_features is None:  # the subset is fixed: clean features once per run
             self._clean_features = torch.cat([self._extractor(images[s:s + self.settings.batch_size]).cpu()
@@ -762,7 +552,8 @@ class SensitivityHook(Hook):
         (MMSegmentation's ``LoadAnnotations``: ``label_map``, ``reduce_zero_label``) and applies
         :func:`repro.data.ignore_only` to the values of all of them together; raises
         :class:`repro.data.DataError` (one line naming a file, the dataset and the fix)."""
-        from .. import data as rdata, paths
+        from repro import data as rdata
+        from repro.base import paths
 
         self._labels_checked = True
         ds = getattr(getattr(runner, "train_dataloader", None), "dataset", None)
@@ -814,7 +605,7 @@ class SensitivityHook(Hook):
         key = self._event_key(model, kind, at_iter) if self.cache_events else None
         hit = [None]
         if key is not None:  # rank 0 looks the event up; a hit is sent to every rank, nothing is computed
-            from ..cache import cached, entry_path
+            from repro.base.cache import cached, entry_path
 
             if rank == 0 and entry_path("sia_events", key).exists():
                 hit = [dict(cached("sia_events", key, lambda: None))]
@@ -827,7 +618,7 @@ class SensitivityHook(Hook):
             parts = all_gather_object(part)
             payload = merge_payloads(parts, self.types, weighting=self.weighting, jitter=self.jitter)
             if key is not None and rank == 0:
-                from ..cache import cached
+                from repro.base.cache import cached
 
                 cached("sia_events", key, lambda: payload, force=True)
         payload["time_s"] = time.perf_counter() - t0

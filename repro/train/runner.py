@@ -3,7 +3,7 @@
 ``run(config)`` trains with mmengine's ``Runner`` (CPU or GPU, optionally DDP), evaluates the
 final model on the clean evaluation splits of the dataset, and writes ``results.json`` next to
 the checkpoint in the run folder.  The folder is ``<CACHE_DIR>/runs/<hash>`` where ``<hash>`` is
-:func:`repro.cache.config_hash` of the complete config (minus run-local entries such as
+:func:`repro.base.cache.config_hash` of the complete config (minus run-local entries such as
 ``work_dir``), so an identical call returns the stored results at once (``force=True``
 retrains from scratch).  A run interrupted after a checkpoint resumes from it on the next call.
 
@@ -32,11 +32,11 @@ from typing import Any, Mapping
 import torch
 from mmengine.config import Config
 
-from .. import paths
-from .checkpoint import load_weights, trusted_checkpoints
-from .config import build_config
-from .datasets import check_data_layout
-from .run_identity import run_hash
+from repro.base import paths
+from repro.train.checkpoint import load_weights, trusted_checkpoints
+from repro.train.config import build_config
+from repro.train.datasets import check_data_layout
+from repro.train.run_identity import run_hash
 
 __all__ = ["run", "load_model", "evaluate_split", "run_dir_for", "RESULT_KEYS", "run_hash", "prepare", "is_done"]
 
@@ -167,7 +167,7 @@ def evaluate_split(model, cfg: Config, split: str, *, progress: bool = False) ->
     was_training = model.training
     model.eval()
     from tqdm import tqdm
-    from ..progress import disabled
+    from repro.base.progress import disabled
 
     try:
         with torch.no_grad():
@@ -460,7 +460,7 @@ def load_model(run: str | os.PathLike | Mapping, *, device: str | torch.device =
     ``run`` is a run folder or the dict returned by :func:`run` (``results.json``).  The model is
     built from the run's ``config.py`` and loaded from its last checkpoint (or ``checkpoint``, a
     file name inside the run folder).  It is an MMSegmentation ``EncoderDecoder``: use it with
-    :func:`repro.inference.predict` / :mod:`repro.evaluate`; ``model.cfg`` holds the config and
+    :func:`repro.scoring.inference.predict` / :mod:`repro.evaluation.suites`; ``model.cfg`` holds the config and
     ``model.dataset_meta`` the class names and palette.
     """
     from mmengine.registry import init_default_scope
@@ -501,7 +501,7 @@ def prepare(config: Config | Mapping[str, Any]) -> None:
     where the run's hook finds it)."""
     from types import SimpleNamespace
 
-    from .hooks import SensitivityHook, hook_args
+    from repro.train.hooks import SensitivityHook, hook_args
 
     cfg = _resolve_cfg(config, None, None)
     if not cfg.get("warm_start"):

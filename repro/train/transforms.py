@@ -6,7 +6,7 @@ array of class ids (255 = ignore); any other entry of ``results["seg_fields"]`` 
 the label map.  Put them after ``RandomResize``/``RandomCrop`` and before ``PackSegInputs``.
 
 * ``SensitivityAugment`` -- per sample, one draw from the current sampling distribution
-  (:class:`repro.sampling.Distribution`): clean, or one basis perturbation (:mod:`repro.perturb`)
+  (:class:`repro.analysis.sampling.Distribution`): clean, or one basis perturbation (:mod:`repro.perturb`)
   at a jittered level.  The distribution comes from the schedule file written by
   :class:`~repro.train.hooks.SensitivityHook` (see :mod:`repro.train.channel`), which the
   transform finds by itself under mmengine's ``Runner`` (``schedule_file="auto"``, the default);
@@ -14,7 +14,7 @@ the label map.  Put them after ``RandomResize``/``RandomCrop`` and before ``Pack
   distribution ``Distribution.uniform(types)``: every type and clean with probability 1/(N+1),
   magnitude uniform on [0, 1].
 * ``PolicyAugment`` -- AugMix / AutoAugment / RandAugment / TrivialAugment applied to image and
-  label alike through :func:`repro.policies.apply_policy`.
+  label alike through :func:`repro.perturb.policies.apply_policy`.
 * ``BasisPerturbation`` -- one named perturbation at a fixed magnitude or a magnitude drawn
   uniformly from a range, with probability ``prob``.
 
@@ -35,10 +35,10 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from .. import perturb
-from ..perturb.transforms import BACKENDS, _check_backend
-from ..sampling import Distribution, resolve_types
-from .channel import ScheduleReader, announced, current_experiment, current_rank, read_pointer, schedule_path
+from repro import perturb
+from repro.perturb.transforms import BACKENDS, _check_backend
+from repro.analysis.sampling import Distribution, resolve_types
+from repro.train.channel import ScheduleReader, announced, current_experiment, current_rank, read_pointer, schedule_path
 
 __all__ = ["SensitivityAugment", "PolicyAugment", "BasisPerturbation", "apply_perturbation_numpy", "BACKENDS"]
 
@@ -66,7 +66,7 @@ def apply_perturbation_numpy(img: np.ndarray, seg_maps: Sequence[np.ndarray], na
                         f"{getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}")
     _check_backend(backend)
     if backend == "opencv":
-        from ..perturb import cpu
+        from repro.perturb import cpu
 
         maps = [np.asarray(s) for s in seg_maps]
         # an int seed: the Generator (PCG64 via SeedSequence(seed)) is only built for gaussian_noise
@@ -238,7 +238,7 @@ class PolicyAugment(_CountedTransform):
     """An augmentation policy (``augmix``, ``autoaugment``, ``randaugment``, ``trivialaugment``)
     applied so that every geometric op moves the label map exactly like the image.
 
-    Delegates to :func:`repro.policies.apply_policy` (photometric ops on the image only,
+    Delegates to :func:`repro.perturb.policies.apply_policy` (photometric ops on the image only,
     geometric ops on image and labels; label padding 255).  ``policy_kwargs`` are passed on.
     """
 
@@ -250,7 +250,7 @@ class PolicyAugment(_CountedTransform):
         self.policy_kwargs = policy_kwargs
 
     def transform(self, results: dict) -> dict:
-        from .. import policies
+        from repro.perturb import policies
 
         batch, pos = self._next_position(int(self.batch_size or 1))
         rng = self._rng(batch, pos)

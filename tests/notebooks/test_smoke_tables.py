@@ -9,7 +9,8 @@ import os
 import pandas as pd
 import pytest
 
-from repro import paths, tables
+from repro.base import paths
+from repro.paper import outputs
 
 SMOKE = paths.TABLES_DIR / "smoke"
 
@@ -42,8 +43,8 @@ def test_data_class_shares_sum_to_100():
 def test_published_copies_equal_shared():
     """The repo's paper/*.csv equal the transcription in ../shared/paper when it is present."""
     shared = paths.REPO_ROOT.parent / "shared" / "paper"
-    for name in tables.PUBLISHED:
-        ours = tables.published(name)
+    for name in outputs.PUBLISHED:
+        ours = outputs.published(name)
         assert len(ours) > 0
         if (shared / f"{name}.csv").exists():
             pd.testing.assert_frame_equal(ours, pd.read_csv(shared / f"{name}.csv"))
@@ -61,7 +62,7 @@ def test_table1_methods_smoke():
     assert {"Baseline", "SOTA", "Ours"} <= set(df["method"])
     _in_range(df, ["aAcc", "mAcc", "mIoU"])
     assert (df.loc[df.method == "Baseline", "mIoU_gain_vs_baseline_%"] == 0).all()
-    pub = tables.published("table1_cityscapes_methods")
+    pub = outputs.published("table1_cityscapes_methods")
     for _, r in df.iterrows():  # published columns are the published numbers, unchanged
         family = "segformer" if "segformer" in r["model"] else "pspnet"
         p = pub[(pub.model == family) & (pub.method == r["method"])].iloc[0]
@@ -72,7 +73,7 @@ def test_table2_real_world_smoke():
     df = _read("table2_real_world")
     assert set(df["item"]) == {"camvid_dusk"}
     _in_range(df, ["aAcc", "mAcc", "mIoU"])
-    pub = tables.published("table2_real_world_zero_shot").set_index(["eval_dataset", "method"])
+    pub = outputs.published("table2_real_world_zero_shot").set_index(["eval_dataset", "method"])
     for _, r in df.iterrows():
         assert r["paper_acdc_mIoU"] == pytest.approx(pub.loc[("acdc", r["method"]), "mIoU"])
 
@@ -91,7 +92,7 @@ def test_table4_datasets_smoke():
     assert set(df["method"]) == {"SOTA", "Ours"}
     assert {"clean", "basis_aug", "advsteer", "imagenet_c"} <= set(df["suite"])
     _in_range(df, ["aAcc", "mAcc", "mIoU"])
-    pub = tables.published("table4_datasets_suites").set_index(["dataset", "method", "suite"])
+    pub = outputs.published("table4_datasets_suites").set_index(["dataset", "method", "suite"])
     for _, r in df.dropna(subset=["paper_mIoU"]).iterrows():
         assert r["paper_mIoU"] == pytest.approx(pub.loc[(r["paper_dataset"], r["method"], r["suite"]), "mIoU"])
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from repro import perturbed
-from repro.metrics import miou_of_matrices
-from repro.perturbed import DRAWING_TYPES, evaluate_levels, perturbed_matrices
+from repro.scoring import perturbed
+from repro.scoring.metrics import miou_of_matrices
+from repro.scoring.perturbed import DRAWING_TYPES, evaluate_levels, perturbed_matrices
 from test_sensitivity import RedThreshold, toy_data
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import repro.train as T
-from repro import features
-from repro import imagenet_weights as W
+from repro.analysis import features
+from repro.base import imagenet_weights as W
 from repro.train.backbones import EfficientNetLite
 
 

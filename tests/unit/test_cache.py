@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from repro import cache, paths
+from repro.base import cache, paths
 
 
 def test_cached_computes_once_and_reloads():
@@ -114,12 +114,12 @@ def test_cache_dir_bad_environ():
 
 
 @pytest.mark.skipif("default_cache_dir" not in Path(paths.__file__).read_text(),
-                    reason="repro.paths does not yet take CACHE_DIR from repro.cache.default_cache_dir")
+                    reason="repro.base.paths does not yet take CACHE_DIR from repro.base.cache.default_cache_dir")
 def test_paths_cache_dir_uses_the_rule(tmp_path):
     """A fresh interpreter started outside the checkout puts the cache in the per-user folder."""
     env = {k: v for k, v in os.environ.items() if k != "REPRO_CACHE_DIR"}
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), PYTHONPATH=str(paths.REPO_ROOT))
-    code = "import repro.paths as p; print(p.CACHE_DIR)"
+    code = "import repro.base.paths as p; print(p.CACHE_DIR)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(tmp_path / "xdg" / "sia-repro")
     out = subprocess.run([sys.executable, "-c", code], cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True,

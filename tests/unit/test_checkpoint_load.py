@@ -187,7 +187,7 @@ def test_default_checkpoint_hook_loads_in_the_robustness_report(tmp_path, capsys
     clean = report["suites"]["clean"]["summary"]["mIoU"]
     assert 0.0 <= clean <= 100.0
 
-    from repro.train.robustness_cli import load_segmentor
+    from repro.robustness.mmseg import load_segmentor
 
     model = load_segmentor(cfg_file, ckpt)  # what the report scored
     got = model.state_dict()

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repro import claims_page, paths, report, reproduce, tables
+from repro.paper import claims, claims_page, outputs, reproduce, tables
+from repro.paper.publish import publish
+from repro.base import paths
 
 
 def _row(table, claim, label, suite, diff, half, n, verdict, paper_diff=np.nan, note="", paper_order="", ours_order=""):
@@ -14,8 +16,8 @@ def _row(table, claim, label, suite, diff, half, n, verdict, paper_diff=np.nan, 
 
 
 def _write(folder, name, rows):
-    df = pd.DataFrame(rows, columns=list(report.CLAIM_COLUMNS))
-    df.to_csv(folder / f"{name}{report.CLAIMS_SUFFIX}", index=False, float_format="%.4f")
+    df = pd.DataFrame(rows, columns=list(claims.CLAIM_COLUMNS))
+    df.to_csv(folder / f"{name}{claims.CLAIMS_SUFFIX}", index=False, float_format="%.4f")
 
 
 @pytest.fixture
@@ -68,10 +70,10 @@ def test_page_from_published_tables(tables_dir):
     s = pd.DataFrame([{"dataset": "camvid", "model": "fastscnn", "method": m, "seed": seed, "suite": "clean",
                        "item": "clean", "level": "", "aAcc": 0.0, "mAcc": 0.0, "mIoU": v + seed * 0.1 * (m == "ours")}
                       for seed in (0, 1, 2) for m, v in (("ours", 51.0), ("sota", 50.0))])
-    notes = report.claims(s, [("ours", "sota", ["clean"], "Ours >= SOTA on clean data")], by="model")
-    report.publish(report.table1(s), "table1_methods", profile="cpu", caption="c", notes=notes)
+    notes = claims.claims(s, [("ours", "sota", ["clean"], "Ours >= SOTA on clean data")], by="model")
+    publish(tables.table1(s), "table1_methods", profile="cpu", caption="c", notes=notes)
     text = claims_page.write_claims_page("cpu").read_text()
-    cmp = report.compare(s, "ours", "sota", ["clean"]).iloc[0]
+    cmp = claims.compare(s, "ours", "sota", ["clean"]).iloc[0]
     assert f"| {cmp['diff']:+.2f} ± {cmp['half']:.2f} (n=3) | holds | [table1_methods.md](table1_methods.md) |" in text
     assert "| Table 1 | Ours >= SOTA on clean data | fastscnn | clean | +1.98 (Cityscapes, pspnet) |" in text
     assert text.count("**1 claim row — holds: 1, does not hold: 0, inconclusive: 0.**") == 1
@@ -92,8 +94,8 @@ def test_paper_table_label():
 
 
 def test_index_links_claims_page_and_each_claims_file_once(tables_dir):
-    tables.save_table(pd.DataFrame({"a": [1.0]}), "table1_methods", profile="smoke", caption="T1")
-    tables.save_table(pd.DataFrame({"a": [1.0]}), "table2_real_world", profile="smoke", caption="T2")
+    outputs.save_table(pd.DataFrame({"a": [1.0]}), "table1_methods", profile="smoke", caption="T1")
+    outputs.save_table(pd.DataFrame({"a": [1.0]}), "table2_real_world", profile="smoke", caption="T2")
     _write(tables_dir / "smoke", "table1_methods", [_row("table1_methods", "c", "m", "clean", 1.0, 0.5, 3, "holds")])
     index = reproduce.write_index("smoke").read_text()
     assert "[CLAIMS.md](CLAIMS.md)" in index

@@ -1,4 +1,4 @@
-"""``repro._compat.tqdm_auto``: importing ``tqdm.auto`` inside a (simulated) Jupyter kernel without
+"""``repro.base.compat.tqdm_auto``: importing ``tqdm.auto`` inside a (simulated) Jupyter kernel without
 ipywidgets warns ``IProgress not found`` on stderr — the line timm → huggingface_hub would leave in
 every stored notebook output — unless it goes through :func:`import_quietly`."""
 import subprocess
@@ -27,7 +27,7 @@ def test_plain_import_warns_in_a_kernel_without_widgets():
 
 
 def test_import_quietly_silences_only_that_warning():
-    r = _run("from repro._compat.tqdm_auto import import_quietly\nimport_quietly()\nimport tqdm.auto\n"
+    r = _run("from repro.base.compat.tqdm_auto import import_quietly\nimport_quietly()\nimport tqdm.auto\n"
              "warnings.warn('still on')")
     assert "IProgress not found" not in r.stderr
     assert r.returncode == 0 and "still on" in r.stderr   # other warnings are untouched afterwards

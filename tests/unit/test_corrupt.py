@@ -1,4 +1,4 @@
-"""Tests for repro.corrupt (AdvSteer, ImageNet-C) and repro._compat.imagecorruptions."""
+"""Tests for repro.evaluation.corruptions (AdvSteer, ImageNet-C) and repro.base.compat.imagecorruptions."""
 import colorsys
 
 import cv2
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from repro import corrupt as C
-from repro._compat import imagecorruptions as compat
+from repro.evaluation import corruptions as C
+from repro.base.compat import imagecorruptions as compat
 
 # 8 well separated colours (corners of the RGB cube) for "label painted as image" tests
 PALETTE = torch.tensor([[r, g, b] for r in (0.1, 0.9) for g in (0.1, 0.9) for b in (0.1, 0.9)])

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from repro import data
+from repro.base import paths
 from repro.data import DataError, FolderDataset, load_dataset, manifest
 
 
@@ -65,7 +66,7 @@ def test_isbi_binary_greyscale_as_rgb():
 
 def _copy_shipped(tmp_path, name="isbi2012_em"):
     root = tmp_path / name
-    shutil.copytree(data.paths.DATA_DIR / name, root)
+    shutil.copytree(paths.DATA_DIR / name, root)
     return root
 
 
@@ -295,7 +296,7 @@ def test_errors_about_user_files_name_the_full_path(tmp_path):
     with pytest.raises(DataError, match="^" + re.escape(empty.resolve().as_posix()) + ": no image files"):
         FolderDataset(empty, lab_dir, classes=("a", "b"))
     # inside the repository, paths stay repository-relative
-    assert data.paths.relpath(data.paths.DATA_DIR / "camvid") == "data/camvid"
+    assert paths.relpath(paths.DATA_DIR / "camvid") == "data/camvid"
 
 
 def _empty(tmp_path):

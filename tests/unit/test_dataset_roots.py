@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 import repro.train as T
-from repro import evaluate as ev
-from repro import paths
+from repro.evaluation import suites as ev
+from repro.base import paths
 from repro.data import SHIPPED, DataError
 from repro.train import datasets as D
-from repro.profiles import PROFILES_FILE
+from repro.base.profiles import PROFILES_FILE
 
 README = (paths.REPO_ROOT / "README.md").read_text()
 ROOT_VARS = sorted(set(re.findall(r"REPRO_[A-Z0-9_]+_ROOT", README)))

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from repro import paths
+from repro.base import paths
 
 WORKER = textwrap.dedent('''
     import json, os, signal, sys
     import torch
-    from repro import distributed, robustness as rb, evaluate as ev
+    from repro import robustness as rb
+    from repro.base import distributed
+    from repro.evaluation import suites as ev
     from repro.data import FolderDataset
 
     data_dir, out, kill_at = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -136,7 +138,7 @@ def test_killed_sharded_run_resumes_where_it_stopped(runs, tmp_path):
 
 
 def test_init_from_env_errors_and_single_process(monkeypatch):
-    from repro import distributed
+    from repro.base import distributed
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert distributed.init_from_env() is False and distributed.world_size() == 1 and distributed.rank() == 0

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import torch
 
-from repro import evaluate as ev
+from repro.evaluation import suites as ev
 from repro.data import load_dataset
 
 
@@ -37,8 +37,8 @@ def val():
 
 
 def test_clean_matches_direct_scoring(val):
-    from repro.inference import predict
-    from repro.metrics import segmentation_scores
+    from repro.scoring.inference import predict
+    from repro.scoring.metrics import segmentation_scores
 
     model = ColourModel()
     res = ev.evaluate(model, val, "clean", indices=range(4), progress=False)
@@ -87,7 +87,7 @@ def test_labels_move_with_geometry_and_distortion(val, monkeypatch):
     pad = ev.evaluate(oracle, val, "basis_aug", types=["rotate+"], magnitudes=(1.0,), border="pad", progress=False)
     assert pad.table["aAcc"].min() > 90.0
     # the same check fails when the ground truth is NOT moved: it really tests alignment
-    from repro.perturb import functional as perturb  # the module repro.perturbed applies
+    from repro.perturb import functional as perturb  # the module repro.scoring.perturbed applies
 
     real_apply = perturb.apply
     monkeypatch.setattr(perturb, "apply", lambda x, y, *a, **k: (real_apply(x, y, *a, **k)[0], y))
@@ -133,7 +133,7 @@ def test_real_world_sets_acdc_layout_error(tmp_path):
 
 
 def test_wrong_number_of_output_channels_is_named(val):
-    from repro.inference import evaluate_images, predict
+    from repro.scoring.inference import evaluate_images, predict
 
     model = ColourModel(num_classes=19)  # e.g. a Cityscapes head on 11-class CamVid
     with pytest.raises(ValueError, match=r"the model outputs 19 channels .* but the data has 11 classes"):

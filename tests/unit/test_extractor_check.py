@@ -1,11 +1,11 @@
-"""repro.extractor_check: the acceptance criteria and the response measurement on a small fixture."""
+"""repro.analysis.extractor_check: the acceptance criteria and the response measurement on a small fixture."""
 import pandas as pd
 import pytest
 import torch
 from torch import nn
 
-from repro import features as F
-from repro.extractor_check import acceptance, perturbation_response
+from repro.analysis import features as F
+from repro.analysis.extractor_check import acceptance, perturbation_response
 
 
 def _images(n=8, h=24, w=32, seed=0):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from repro import gpu_check as G
-from repro.paths import REPO_ROOT
+from repro.base.paths import REPO_ROOT
 
 
 def _env(**extra):

@@ -154,8 +154,8 @@ def test_measures_levels_follows_the_hook_settings_and_defaults():
 
 def test_one_set_of_analysis_settings_from_profile_to_hook():
     import repro.train as T
-    from repro.profiles import profile_parameters
-    from repro.sensitivity import AnalysisSettings
+    from repro.base.profiles import profile_parameters
+    from repro.analysis.sensitivity import AnalysisSettings
     from repro.train.run_identity import run_hash
 
     for profile in ("smoke", "cpu"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from repro import imagenet_weights as W
+from repro.base import imagenet_weights as W
 
 
 def test_weights_file_is_the_published_one():

@@ -1,4 +1,4 @@
-"""Tests of repro.kid (KID/FID) and repro.features (extractors, feature cache)."""
+"""Tests of repro.analysis.kid (KID/FID) and repro.analysis.features (extractors, feature cache)."""
 from __future__ import annotations
 
 import os
@@ -13,8 +13,8 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from repro import features as F
-from repro import kid as K
+from repro.analysis import features as F
+from repro.analysis import kid as K
 
 
 def _feats(n, d, seed, shift=0.0, dtype=torch.float64):
@@ -372,7 +372,7 @@ def test_auto_uses_inception_file_when_present_and_says_so_once(inception_random
 def test_library_defaults_are_auto():
     import inspect
 
-    from repro import sensitivity
+    from repro.analysis import sensitivity
 
     assert inspect.signature(sensitivity.analyse).parameters["extractor"].default == "auto"
 
@@ -392,7 +392,7 @@ def test_resnet18_random_deterministic_and_bounded():
 def test_random_extractors_deterministic_across_processes():
     ext = F.extractor("resnet18-random")
     out = subprocess.run([sys.executable, "-c",
-                          "from repro import features as F; print(F.extractor('resnet18-random').tag)"],
+                          "from repro.analysis import features as F; print(F.extractor('resnet18-random').tag)"],
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.stdout.strip().splitlines()[-1] == ext.tag

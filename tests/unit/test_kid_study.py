@@ -1,12 +1,12 @@
-"""Appendix E study (repro.kid_study): KID/FID error against the sample size."""
+"""Appendix E study (repro.paper.kid_study): KID/FID error against the sample size."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from torch import nn
 
-from repro import features as F
-from repro import kid_study as S
+from repro.analysis import features as F
+from repro.paper import kid_study as S
 
 
 def test_sample_size_study_small():

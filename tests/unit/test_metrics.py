@@ -1,11 +1,11 @@
-"""Tests of repro.metrics: brute-force reference, MMSegmentation's IoUMetric, bad inputs."""
+"""Tests of repro.scoring.metrics: brute-force reference, MMSegmentation's IoUMetric, bad inputs."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from repro.metrics import ConfusionMatrix, segmentation_scores
+from repro.scoring.metrics import ConfusionMatrix, segmentation_scores
 
 
 def brute_force(pred, target, num_classes, ignore_index=255):

@@ -10,12 +10,12 @@ import yaml
 from PIL import Image
 
 import repro.train as T
-from repro import evaluate as ev
-from repro import experiments as X
-from repro import paths
+from repro.evaluation import suites as ev
+from repro.paper import experiments as X
+from repro.base import paths
 from repro.data import DataError
 from repro.train import datasets as D
-from repro.profiles import PROFILES_FILE
+from repro.base.profiles import PROFILES_FILE
 
 W, H = 32, 16  # synthetic image size (pixels)
 
@@ -178,7 +178,7 @@ def test_real_world_sets_with_idd_and_acdc(tmp_path, monkeypatch):
         x, y = ds.batch()
         assert tuple(x.shape) == (2, 3, H, W) and tuple(y.shape) == (2, H, W) and int(y.max()) < 19
     assert sets["idd_val"].names == ["000000_leftImg8bit", "000001_leftImg8bit"]
-    # Table 3's conditions: labels start with the condition (report.table3 joins the paper's ACDC numbers)
+    # Table 3's conditions: labels start with the condition (tables.table3 joins the paper's ACDC numbers)
     cond = X.acdc_conditions()
     assert cond == {"fog (ACDC, real)": ("real_world", "acdc_fog"), "night (ACDC, real)": ("real_world", "acdc_night"),
                     "rain (ACDC, real)": ("real_world", "acdc_rain"), "snow (ACDC, real)": ("real_world", "acdc_snow")}
@@ -260,9 +260,9 @@ def test_score_runs_paper_datasets_and_real_world(tmp_path, monkeypatch):
     got = X.score_runs(runs, ["real_world"], progress=False)
     assert list(got["item"]) == [f"acdc_{c}" for c in ev.ACDC_CONDITIONS] + ["idd_val"]
     assert set(got["dataset"]) == {"cityscapes"} and got["mIoU"].notna().all()
-    from repro import report
+    from repro.paper import tables
 
-    t3 = report.table3(got, X.acdc_conditions())
+    t3 = tables.table3(got, X.acdc_conditions())
     assert list(dict.fromkeys(t3["condition"])) == sorted(X.acdc_conditions())
     assert set(t3["paper_condition"]) <= {f"acdc_{c}" for c in ev.ACDC_CONDITIONS}
 

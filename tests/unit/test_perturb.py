@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import repro.perturb as P
-from repro.perturb.functional import _inverse_maps
+from repro.perturb.functional._geometry import _inverse_maps
 
 GEN_SEED = 1234
 

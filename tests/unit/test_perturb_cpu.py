@@ -10,6 +10,7 @@ import torch
 import repro.perturb as P
 from repro.perturb import cpu
 from repro.perturb import functional as F
+from repro.perturb.functional import _geometry
 
 MAGNITUDES = (0.1, 0.35, 0.7, 1.0)
 
@@ -100,7 +101,7 @@ def test_warp_matrix_is_the_batched_map():
             for m in (0.0, 0.013, 0.5, 0.77, 1.0):
                 for h, w in ((360, 480), (7, 5), (1, 9)):
                     mat = np.array(F.warp_matrix(name, m, h, w, border=border))
-                    b, d = F._inverse_maps(name, torch.tensor([m], dtype=torch.float64), h, w, border)
+                    b, d = _geometry._inverse_maps(name, torch.tensor([m], dtype=torch.float64), h, w, border)
                     c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
                     b, d = b[0].numpy(), d[0].numpy()
                     ref = np.concatenate([b, (c + d - b @ c)[:, None]], axis=1)
@@ -296,7 +297,7 @@ def test_training_path_backends_and_hashes():
     assert T.BasisPerturbation("R+").backend == "opencv"
 
     # runs whose hook measures mIoU at levels (ours_no_sa: analysis "none"; smoke: refreshes) got new hashes
-    # with repro.perturbed's seed rule (were a93d0c2a2de6f474, 2154567319459203, 6eade7482892933c); the others not
+    # with repro.scoring.perturbed's seed rule (were a93d0c2a2de6f474, 2154567319459203, 6eade7482892933c); the others not
     # (the cpu profile trains every run anew since its ImageNet-initialised protocol, with the opencv path)
     want = {("ours", "smoke"): "6f4fe9852796e3b0", ("ours_no_sa", "smoke"): "bf9d183a9c0d85c1",
             ("baseline", "smoke"): "0ef85bf561c88edf"}

@@ -1,4 +1,4 @@
-"""Tests of repro.perturbed (perturb then score, one seed rule) and repro.seeds."""
+"""Tests of repro.scoring.perturbed (perturb then score, one seed rule) and repro.base.seeds."""
 import hashlib
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from repro import perturb
-from repro.metrics import miou_of_matrices
-from repro.perturbed import clean_matrices, evaluate_levels, perturb_each, perturbed_chunks, perturbed_matrices
-from repro.seeds import derive_seed, torch_generator
+from repro.scoring.metrics import miou_of_matrices
+from repro.scoring.perturbed import clean_matrices, evaluate_levels, perturb_each, perturbed_chunks, perturbed_matrices
+from repro.base.seeds import derive_seed, torch_generator
 from test_sensitivity import RedThreshold, tiny_extractor, toy_data
 
 

@@ -1,9 +1,9 @@
-"""Tests for repro.policies: the four policy baselines with label-aware geometry."""
+"""Tests for repro.perturb.policies: the four policy baselines with label-aware geometry."""
 import numpy as np
 import pytest
 import torch
 
-from repro import policies as P
+from repro.perturb import policies as P
 
 PALETTE = torch.tensor([[r, g, b] for r in (40, 215) for g in (40, 215) for b in (40, 215)], dtype=torch.float32)
 

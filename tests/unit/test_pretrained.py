@@ -112,7 +112,7 @@ def test_cpu_and_smoke_unchanged(weights_dir):
     # cache keys of the committed cpu tables (the ImageNet-initialised protocol) stay the same
     assert run_hash(T.build_config("lite0_segformer", "baseline", "camvid", profile="cpu", seed=0)) == "af6f379c77e146cc"
     assert run_hash(T.build_config("lite0_segformer", "ours", "camvid", profile="cpu", seed=0)) == "66d0775bd7a5767f"
-    # smoke runs refresh their levels: new hash with repro.perturbed's seed rule (was 3bc884eda6d3a6b5)
+    # smoke runs refresh their levels: new hash with repro.scoring.perturbed's seed rule (was 3bc884eda6d3a6b5)
     assert run_hash(T.build_config("segformer_b0", "ours", "camvid", profile="smoke", seed=0)) == "0d8d938854eacb3b"
 
 
@@ -172,12 +172,12 @@ def test_segformer_on_cityscapes_evaluates_with_sliding_windows(weights_dir):
 
 
 def test_sliding_window_inference_runs_through_predict(no_weights):
-    """repro.inference.predict goes through the segmentor's own inference(), so test_cfg's slide mode applies:
+    """repro.scoring.inference.predict goes through the segmentor's own inference(), so test_cfg's slide mode applies:
     with windows covering the image in one piece, slide and whole give the same prediction."""
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    from repro.inference import predict
+    from repro.scoring.inference import predict
 
     init_default_scope("mmseg")
     cfg = T.build_config("segformer_b0", "baseline", "camvid", profile="smoke", pretrained=None)

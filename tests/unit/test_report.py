@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repro import report
+from repro.paper import claims, tables
+from repro.paper.publish import publish
 
 
 def _scores():
@@ -20,13 +21,13 @@ def _scores():
 
 
 def test_suite_means_mean_std_over_seeds():
-    s = report.suite_means(_scores(), by=("method", "suite"))
+    s = tables.suite_means(_scores(), by=("method", "suite"))
     r = s[(s.method == "ours") & (s.suite == "clean")].iloc[0]
     assert r["mIoU"] == pytest.approx(52.0, abs=0.2) and r["n_seeds"] == 3 and 0 < r["mIoU_std"] < 0.3
 
 
 def test_table1_gain_and_paper_columns():
-    t = report.table1(_scores())
+    t = tables.table1(_scores())
     assert list(t["method"]) == ["Baseline", "AugMix", "SOTA", "Ours"]  # paper order
     ours = t[t.method == "Ours"].iloc[0]
     assert ours["mIoU_gain_vs_baseline_%"] == pytest.approx(30.0, abs=1.0)
@@ -35,37 +36,37 @@ def test_table1_gain_and_paper_columns():
 
 
 def test_table2_and_5_join_published():
-    t2 = report.table2(_scores())
+    t2 = tables.table2(_scores())
     assert set(t2["item"]) == {"camvid_dusk"}
     assert t2[t2.method == "Ours"]["paper_acdc_mIoU"].iloc[0] == pytest.approx(26.34)
-    t5 = report.table5(_scores())
+    t5 = tables.table5(_scores())
     row = t5[(t5.method == "Ours") & (t5.suite == "real_world")].iloc[0]
     assert row["paper_suite"] == "acdc" and row["paper_mIoU"] == pytest.approx(26.34)  # printed order aAcc, mIoU, mAcc
     assert t5[(t5.method == "Ours") & (t5.suite == "clean")]["paper_mIoU"].iloc[0] == pytest.approx(71.84)
 
 
 def test_claim_sentences_follow_numbers():
-    cmp = report.compare(_scores(), "ours", "sota", ["basis_aug", "real_world"])
-    text = report.claim_sentence(cmp, "ours", "sota", "Ours ≥ SOTA on corrupted suites")
+    cmp = claims.compare(_scores(), "ours", "sota", ["basis_aug", "real_world"])
+    text = claims.claim_sentence(cmp, "ours", "sota", "Ours ≥ SOTA on corrupted suites")
     assert "holds in our numbers" in text and "holds in 2, does not hold in 0, is inconclusive in 0 of 2" in text
     assert "paired over 3 seeds" in text and set(cmp["verdict"]) == {"holds"}
-    cmp2 = report.compare(_scores(), "augmix", "sota", ["basis_aug"])
-    assert "does not hold" in report.claim_sentence(cmp2, "augmix", "sota", "x")
+    cmp2 = claims.compare(_scores(), "augmix", "sota", ["basis_aug"])
+    assert "does not hold" in claims.claim_sentence(cmp2, "augmix", "sota", "x")
     means = pd.Series({"ours": 3.0, "sota": 2.0, "baseline": 1.0})
-    assert "the same order" in report.ordering_sentence(means, ["ours", "sota", "baseline"], "c")
-    assert "a different order" in report.ordering_sentence(means, ["sota", "ours", "baseline"], "c")
+    assert "the same order" in claims.ordering_sentence(means, ["ours", "sota", "baseline"], "c")
+    assert "a different order" in claims.ordering_sentence(means, ["sota", "ours", "baseline"], "c")
 
 
 def test_paired_interval_is_the_t_interval():
     from scipy import stats
 
     d = [1.0, 2.5, 0.5, 1.5]
-    mean, half, n = report.paired_interval(d)
+    mean, half, n = claims.paired_interval(d)
     lo, hi = stats.t.interval(0.95, 3, loc=np.mean(d), scale=stats.sem(d))
     assert n == 4 and mean == pytest.approx(1.375) and half == pytest.approx((hi - lo) / 2)
-    assert np.isnan(report.paired_interval([2.0])[1]) and report.paired_interval([])[2] == 0
-    assert report.verdict(1.0, 0.5) == "holds" and report.verdict(-1.0, 0.5) == "does not hold"
-    assert report.verdict(0.2, 0.5) == "inconclusive" and report.verdict(3.0, float("nan")) == "inconclusive"
+    assert np.isnan(claims.paired_interval([2.0])[1]) and claims.paired_interval([])[2] == 0
+    assert claims.verdict(1.0, 0.5) == "holds" and claims.verdict(-1.0, 0.5) == "does not hold"
+    assert claims.verdict(0.2, 0.5) == "inconclusive" and claims.verdict(3.0, float("nan")) == "inconclusive"
 
 
 def test_compare_pairs_by_seed():
@@ -77,43 +78,43 @@ def test_compare_pairs_by_seed():
             rows.append({"dataset": "camvid", "model": "m", "method": method, "seed": seed, "suite": "clean",
                          "item": "clean", "level": "", "aAcc": 0.0, "mAcc": 0.0, "mIoU": v + shift + 0.01 * seed})
     rows.append({**rows[0], "method": "ours", "seed": 7, "mIoU": 99.0})  # a seed sota lacks: not paired
-    cmp = report.compare(pd.DataFrame(rows), "ours", "sota", ["clean"])
+    cmp = claims.compare(pd.DataFrame(rows), "ours", "sota", ["clean"])
     r = cmp.iloc[0]
     assert r["n"] == 3 and r["diff"] == pytest.approx(1.0) and r["half"] < 1e-9 and r["verdict"] == "holds"
-    text = report.claim_sentence(cmp, "ours", "sota", "c")
+    text = claims.claim_sentence(cmp, "ours", "sota", "c")
     assert "+1.00 ± 0.00, holds" in text
-    one = report.compare(pd.DataFrame(rows[:2]), "ours", "sota", ["clean"])
-    assert one.iloc[0]["verdict"] == "inconclusive" and "one seed" in report.claim_sentence(one, "ours", "sota", "c")
+    one = claims.compare(pd.DataFrame(rows[:2]), "ours", "sota", ["clean"])
+    assert one.iloc[0]["verdict"] == "inconclusive" and "one seed" in claims.claim_sentence(one, "ours", "sota", "c")
 
 
 def test_bad_scores():
     with pytest.raises(ValueError, match="scores lack columns"):
-        report.suite_means(pd.DataFrame({"a": [1]}))
+        tables.suite_means(pd.DataFrame({"a": [1]}))
     with pytest.raises(TypeError, match="scores must be a DataFrame"):
-        report.suite_means([1])
+        tables.suite_means([1])
 
 
 def test_claims_are_the_compare_sentences_labelled_group_by_group():
     s = pd.concat([_scores(), _scores().assign(model="segformer_b0")])
     specs = [("ours", "sota", ["basis_aug"], "A"), ("ours", "baseline", ["clean"], "B")]
-    got = report.claims(s, specs, by="model", groups=["segformer_b0", "pspnet_r18"])
-    want = [f"{m}: " + report.claim_sentence(report.compare(s[s.model == m], a, b, suites), a, b, text)
+    got = claims.claims(s, specs, by="model", groups=["segformer_b0", "pspnet_r18"])
+    want = [f"{m}: " + claims.claim_sentence(claims.compare(s[s.model == m], a, b, suites), a, b, text)
             for m in ("segformer_b0", "pspnet_r18") for a, b, suites, text in specs]
     assert got == want and got[0].startswith("segformer_b0: Claim 'A' holds")
-    assert report.claims(s, specs) == [report.claim(s, a, b, su, t) for a, b, su, t in specs]
-    assert report.claim(s, "ours", "sota", ["clean"], "C", label="x").startswith("x: Claim 'C'")
+    assert claims.claims(s, specs) == [claims.claim(s, a, b, su, t) for a, b, su, t in specs]
+    assert claims.claim(s, "ours", "sota", ["clean"], "C", label="x").startswith("x: Claim 'C'")
     with pytest.raises(ValueError, match="by must be a column of scores"):
-        report.claims(s, specs, by="backbone")
+        claims.claims(s, specs, by="backbone")
 
 
 def test_method_order_claim_and_loss_sentence():
-    t1 = report.table1(_scores())
-    pub = report.published("table1_cityscapes_methods")
-    text = report.method_order_claim(t1.assign(model="pspnet_r18"), pub, "pspnet_r18", "order")
+    t1 = tables.table1(_scores())
+    pub = claims.published("table1_cityscapes_methods")
+    text = claims.method_order_claim(t1.assign(model="pspnet_r18"), pub, "pspnet_r18", "order")
     assert text.startswith("pspnet_r18: Claim 'order': the paper's order is ") and "ours is Ours > SOTA > AugMix > Baseline" in text
-    line = report.loss_sentence(_scores(), "clean", "real_world", "lost", label="m")
-    means = report.suite_means(_scores(), by=("method", "suite")).set_index(["method", "suite"])["mIoU"]
-    assert line == "m: lost: " + ", ".join(f"{report.METHOD_NAMES[m]} {means[m, 'clean'] - means[m, 'real_world']:.1f}"
+    line = claims.loss_sentence(_scores(), "clean", "real_world", "lost", label="m")
+    means = tables.suite_means(_scores(), by=("method", "suite")).set_index(["method", "suite"])["mIoU"]
+    assert line == "m: lost: " + ", ".join(f"{tables.METHOD_NAMES[m]} {means[m, 'clean'] - means[m, 'real_world']:.1f}"
                                           for m in sorted(["augmix", "baseline", "ours", "sota"]))
 
 
@@ -121,17 +122,17 @@ def test_publish_writes_table_and_figure(tmp_path, monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
-    from repro import paths
+    from repro.base import paths
 
     monkeypatch.setattr(paths, "TABLES_DIR", tmp_path)
-    t1 = report.table1(_scores()).assign(model="pspnet_r18")
-    fig = report.publish(t1, "table1_test", profile="cpu", caption="cap", notes=["n1"],
+    t1 = tables.table1(_scores()).assign(model="pspnet_r18")
+    fig = publish(t1, "table1_test", profile="cpu", caption="cap", notes=["n1"],
                          plot=dict(group="method", hue="model", value="mIoU", err="mIoU_std", title="T"))
     out = paths.output_dir("cpu")
     assert (out / "table1_test.png").is_file() and fig is not None
     md = (out / "table1_test.md").read_text()
     assert md.startswith("cap\n") and "- n1" in md and (out / "table1_test.csv").is_file()
-    assert report.publish(t1, "table1_nofig", profile="cpu", caption="c") is None
+    assert publish(t1, "table1_nofig", profile="cpu", caption="c") is None
     assert not (out / "table1_nofig.png").exists()
 
 
@@ -139,8 +140,8 @@ def test_plot_bars_groups_by_several_columns():
     import matplotlib
 
     matplotlib.use("Agg")
-    t = report.suite_means(_scores(), by=("dataset", "suite", "method"))
-    fig = report.plot_bars(t, group=["dataset", "suite"], hue="method", err="mIoU_std")
+    t = tables.suite_means(_scores(), by=("dataset", "suite", "method"))
+    fig = tables.plot_bars(t, group=["dataset", "suite"], hue="method", err="mIoU_std")
     labels = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
     assert labels == ["camvid/clean", "camvid/basis_aug", "camvid/real_world"]
     assert "_group" not in t.columns  # the caller's frame is left as it is
@@ -169,7 +170,7 @@ def _fixed_scores():
 _SPECS = [("ours", "sota", ["clean", "basis_aug", "real_world"], "Ours >= SOTA"),
           ("ours", "baseline", ["clean"], "Ours > Baseline"), ("ours", "augmix", ["clean"], "Ours > AugMix")]
 
-#: the sentences report.claims returned before they carried structure (same frame, same specs)
+#: the sentences claims.claims returned before they carried structure (same frame, same specs)
 _OLD_SENTENCES = [
     "fastscnn: Claim 'Ours >= SOTA' holds partly in our numbers: Ours > SOTA holds in 1, does not hold in 0, is "
     "inconclusive in 2 of 3 suites (mIoU difference Ours − SOTA, paired over 3 seeds, mean ± half-width of the 95% "
@@ -184,12 +185,12 @@ _OLD_SENTENCES = [
 
 def test_claim_results_are_the_old_sentences_with_their_content():
     s = _fixed_scores()
-    got = report.claims(s, _SPECS, by="model")
-    assert got == _OLD_SENTENCES and all(type(c) is report.ClaimResult for c in got)
+    got = claims.claims(s, _SPECS, by="model")
+    assert got == _OLD_SENTENCES and all(type(c) is claims.ClaimResult for c in got)
     first, second, untestable = got
     assert (first.claim, first.label, first.a, first.b, first.metric, first.overall) == (
         "Ours >= SOTA", "fastscnn", "ours", "sota", "mIoU", "holds partly")
-    cmp = report.compare(s, "ours", "sota", ["clean", "basis_aug", "real_world"])
+    cmp = claims.compare(s, "ours", "sota", ["clean", "basis_aug", "real_world"])
     assert [r.suite for r in first.rows] == list(cmp["suite"]) == ["clean", "basis_aug", "real_world"]
     assert [r.diff for r in first.rows] == pytest.approx(list(cmp["diff"]))
     assert [r.half for r in first.rows] == pytest.approx(list(cmp["half"]))
@@ -197,7 +198,7 @@ def test_claim_results_are_the_old_sentences_with_their_content():
     assert [r.n for r in first.rows] == [3, 3, 3] and first.rows[1].diff == pytest.approx(1.5)
     assert second.overall == "holds" and second.rows[0].diff == pytest.approx(32 / 3)
     assert untestable.overall == "not testable here" and untestable.rows == () and untestable.label == "fastscnn"
-    one = report.claims(s[s.seed == 0], _SPECS[:1])[0]
+    one = claims.claims(s[s.seed == 0], _SPECS[:1])[0]
     assert one.label is None and one.overall == "is inconclusive" and one.startswith("Claim 'Ours >= SOTA' is inconclusive")
     assert all(np.isnan(r.half) and r.n == 1 for r in one.rows)
 
@@ -206,23 +207,23 @@ def test_structured_sentences_survive_pickle_and_reject_wrong_fields():
     import copy
     import pickle
 
-    c = report.claims(_fixed_scores(), _SPECS[:1], by="model")[0]
+    c = claims.claims(_fixed_scores(), _SPECS[:1], by="model")[0]
     back = pickle.loads(pickle.dumps(c))
-    assert type(back) is report.ClaimResult and back == c and back.fields() == c.fields()
+    assert type(back) is claims.ClaimResult and back == c and back.fields() == c.fields()
     assert copy.deepcopy(c).rows == c.rows
     with pytest.raises(TypeError, match="ClaimResult needs exactly the fields"):
-        report.ClaimResult("x", claim="c")
+        claims.ClaimResult("x", claim="c")
 
 
 def test_order_result_carries_both_orders():
-    t1 = report.table1(_fixed_scores())
-    pub = report.published("table1_cityscapes_methods")
-    o = report.method_order_claim(t1, pub, "fastscnn", "order")
+    t1 = tables.table1(_fixed_scores())
+    pub = claims.published("table1_cityscapes_methods")
+    o = claims.method_order_claim(t1, pub, "fastscnn", "order")
     assert o == ("fastscnn: Claim 'order': the paper's order is Ours > SOTA > Baseline; ours is Ours > SOTA > Baseline "
                  "— the same order.")
-    assert type(o) is report.OrderResult and (o.label, o.metric, o.overall) == ("fastscnn", "mIoU", "same order")
+    assert type(o) is claims.OrderResult and (o.label, o.metric, o.overall) == ("fastscnn", "mIoU", "same order")
     assert o.paper_order == o.ours_order == ("Ours", "SOTA", "Baseline")
-    swapped = report.ordering_sentence(pd.Series({"sota": 2.0, "ours": 1.0}), ["ours", "sota"], "c")
+    swapped = claims.ordering_sentence(pd.Series({"sota": 2.0, "ours": 1.0}), ["ours", "sota"], "c")
     assert swapped.overall == "different order" and swapped.ours_order == ("SOTA", "Ours") and swapped.label is None
 
 
@@ -238,9 +239,9 @@ def test_order_result_carries_both_orders():
     ("table5_ablation", "ours", "ours_no_geo", None, "clean", 71.84 - 42.41, "Cityscapes, pspnet"),
 ])
 def test_paper_difference_is_the_published_comparison(table, a, b, label, suite, want, note):
-    diff, got_note = report.paper_difference(table, a, b, label=label, suite=suite)
+    diff, got_note = claims.paper_difference(table, a, b, label=label, suite=suite)
     if want is None:  # Synapse clean, from the published table itself
-        pub = report.published("table4_datasets_suites")
+        pub = claims.published("table4_datasets_suites")
         row = pub[(pub.dataset == "synapse") & (pub.suite == "clean")].set_index("method")["mIoU"]
         want = row["Ours"] - row["SOTA"]
     assert diff == pytest.approx(want) and note in got_note
@@ -255,28 +256,28 @@ def test_paper_difference_is_the_published_comparison(table, a, b, label, suite,
     ("appendixE_kid_vs_fid", None, "gaussian_noise@0.2, n=10", "Appendix E as a figure, without numbers"),
 ])
 def test_paper_difference_without_analogue_says_why(table, label, suite, reason):
-    diff, note = report.paper_difference(table, "ours", "sota", label=label, suite=suite)
+    diff, note = claims.paper_difference(table, "ours", "sota", label=label, suite=suite)
     assert np.isnan(diff) and reason in note
 
 
 def test_publish_writes_the_claims_file_beside_the_table(tmp_path, monkeypatch):
     import json
 
-    from repro import paths
+    from repro.base import paths
 
     monkeypatch.setattr(paths, "TABLES_DIR", tmp_path)
     s = _fixed_scores()
-    t1 = report.table1(s)
-    order = report.method_order_claim(t1, report.published("table1_cityscapes_methods"), "fastscnn", "order")
-    notes = [order] + report.claims(s, _SPECS, by="model") + ["a plain sentence"]
-    report.publish(t1, "table1_methods", profile="smoke", caption="cap", notes=notes)
+    t1 = tables.table1(s)
+    order = claims.method_order_claim(t1, claims.published("table1_cityscapes_methods"), "fastscnn", "order")
+    notes = [order] + claims.claims(s, _SPECS, by="model") + ["a plain sentence"]
+    publish(t1, "table1_methods", profile="smoke", caption="cap", notes=notes)
     out = tmp_path / "smoke"
     df = pd.read_csv(out / "table1_methods_claims.csv", keep_default_na=False, na_values=[""])
-    assert list(df.columns) == list(report.CLAIM_COLUMNS)
+    assert list(df.columns) == list(claims.CLAIM_COLUMNS)
     assert len(df) == 1 + 3 + 1 + 1  # the ordering, three suites, one suite, one claim not testable
     assert set(df["table"]) == {"table1_methods"} and set(df["label"]) == {"fastscnn"}
     rows = df[df.claim == "Ours >= SOTA"].set_index("suite")
-    cmp = report.compare(s, "ours", "sota", ["clean", "basis_aug", "real_world"]).set_index("suite")
+    cmp = claims.compare(s, "ours", "sota", ["clean", "basis_aug", "real_world"]).set_index("suite")
     for suite in cmp.index:
         assert rows.loc[suite, "ours_diff"] == pytest.approx(cmp.loc[suite, "diff"], abs=1e-4)
         assert rows.loc[suite, "ours_half"] == pytest.approx(cmp.loc[suite, "half"], abs=1e-4)
@@ -292,18 +293,18 @@ def test_publish_writes_the_claims_file_beside_the_table(tmp_path, monkeypatch):
     index = json.loads((out / ".index.json").read_text())
     assert "table1_methods" in index and not any("claims" in k for k in index)  # listed in its table's row only
     # the same table published again without structured claims: no claims file, the stale one removed
-    report.publish(t1, "table1_methods", profile="smoke", caption="cap", notes=["a plain sentence"])
+    publish(t1, "table1_methods", profile="smoke", caption="cap", notes=["a plain sentence"])
     assert not (out / "table1_methods_claims.csv").exists() and (out / "table1_methods.csv").exists()
-    report.publish(t1, "table1_other", profile="smoke", caption="cap")
+    publish(t1, "table1_other", profile="smoke", caption="cap")
     assert not (out / "table1_other_claims.csv").exists()
     with pytest.raises(TypeError, match="notes must be a list of strings"):
-        report.save_claims("one string", "table1_methods", profile="smoke")
+        claims.save_claims("one string", "table1_methods", profile="smoke")
     with pytest.raises(ValueError, match="name must be a plain file stem"):
-        report.save_claims(notes, "../x", profile="smoke")
+        claims.save_claims(notes, "../x", profile="smoke")
 
 
 def test_loss_sentence_still_plain_text():
-    line = report.loss_sentence(_fixed_scores(), "clean", "real_world", "lost", label="m")
+    line = claims.loss_sentence(_fixed_scores(), "clean", "real_world", "lost", label="m")
     # clean − real_world means: Baseline 40.17 − 21.00, Ours 50.83 − 24.90, SOTA 49.83 − 25.00
     assert type(line) is str and line == "m: lost: Baseline 19.2, Ours 25.9, SOTA 24.8"
 
@@ -313,15 +314,15 @@ def test_loss_sentence_still_plain_text():
 
 def test_measured_claim_verdicts_and_sentence():
     rows = pd.DataFrame([{"suite": "x", "diff": 2.0, "half": 0.5, "n": 5}, {"suite": "y", "diff": -1.0, "half": 2.0, "n": 5}])
-    c = report.measured_claim(rows, "A", "B", "A beats B", metric="points", over="types", label="m")
-    assert isinstance(c, report.ClaimResult)
+    c = claims.measured_claim(rows, "A", "B", "A beats B", metric="points", over="types", label="m")
+    assert isinstance(c, claims.ClaimResult)
     assert c.overall == "holds partly" and [r.verdict for r in c.rows] == ["holds", "inconclusive"]
     assert c.label == "m" and str(c).startswith("m: Claim 'A beats B' holds partly")
     assert "over types" in c and "x: +2 ± 0.5, holds" in c
     with pytest.raises(TypeError, match="columns suite, diff, half, n"):
-        report.measured_claim(rows.drop(columns="half"), "A", "B", "c", metric="m", over="t")
+        claims.measured_claim(rows.drop(columns="half"), "A", "B", "c", metric="m", over="t")
     with pytest.raises(ValueError, match="is empty"):
-        report.measured_claim(rows.iloc[:0], "A", "B", "c", metric="m", over="t")
+        claims.measured_claim(rows.iloc[:0], "A", "B", "c", metric="m", over="t")
 
 
 def _wide(adaptive_shift, evals_adaptive):
@@ -341,7 +342,7 @@ def _wide(adaptive_shift, evals_adaptive):
 def test_appendix_d_claims_against_hand_computed_values():
     shifts = [0.02, -0.04, 0.03, 0.05]          # mean |Δα| per type = |shift|
     evals = [4, 5, 4, 3]
-    saved, levels = report.appendix_d_claims(_wide(shifts, evals), label="m Baseline")
+    saved, levels = claims.appendix_d_claims(_wide(shifts, evals), label="m Baseline")
     d = 10 - np.asarray(evals, float)
     from scipy import stats
     half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
@@ -351,23 +352,23 @@ def test_appendix_d_claims_against_hand_computed_values():
     assert levels.rows[0].diff == pytest.approx(m.mean())
     assert levels.rows[0].half == pytest.approx(stats.t.ppf(0.975, 3) * m.std(ddof=1) / 2)
     # adaptive levels two grid steps away: the claim does not hold
-    _, far = report.appendix_d_claims(_wide([0.2, -0.22, 0.21, 0.19], evals))
+    _, far = claims.appendix_d_claims(_wide([0.2, -0.22, 0.21, 0.19], evals))
     assert far.overall == "does not hold"
-    rows = report.claim_rows([saved, levels], "appendixD_levels_ours")
+    rows = claims.claim_rows([saved, levels], "appendixD_levels_ours")
     assert list(rows["suite"]) == ["evaluations per type", "levels (α)"]
     assert np.isnan(rows["paper_diff"].iloc[0]) and "not evaluation counts" in rows["paper_note"].iloc[0]
-    assert rows["paper_diff"].iloc[1] == pytest.approx(report._appendix_d_paper("levels (α)")[0])
+    assert rows["paper_diff"].iloc[1] == pytest.approx(claims._appendix_d_paper("levels (α)")[0])
     with pytest.raises(TypeError, match="levels table of notebook 03"):
-        report.appendix_d_claims(pd.DataFrame({"type": ["R+"]}))
+        claims.appendix_d_claims(pd.DataFrame({"type": ["R+"]}))
 
 
 def test_appendix_d_paper_value_from_the_published_table():
-    pub = report.published("appendixD_levels")
+    pub = claims.published("appendixD_levels")
     pub = pub[pub.kind == "color_channel"]
     cols = ["level1", "level2", "level3", "level4"]
     ad = pub[pub.method == "adaptive"].sort_values("row")[cols].to_numpy(float)
     un = pub[pub.method == "baseline"].sort_values("row")[cols].to_numpy(float)
-    value, note = report._appendix_d_paper("levels (α)")
+    value, note = claims._appendix_d_paper("levels (α)")
     assert value == pytest.approx(0.1 - np.abs(ad - un).mean()) and "12 colour-channel types" in note
 
 
@@ -382,17 +383,17 @@ def _kid_fid_summary(kid_mean, fid_mean, std=0.1, resamples=20):
 
 def test_appendix_e_claims_two_smallest_sizes_and_interval():
     from scipy import stats
-    (c,) = report.appendix_e_claims(_kid_fid_summary(0.01, 1.5))
+    (c,) = claims.appendix_e_claims(_kid_fid_summary(0.01, 1.5))
     assert [r.suite for r in c.rows] == ["gaussian_noise@0.2, n=10", "gaussian_noise@0.2, n=20"]
     sd = 100 * 0.1 * np.sqrt(20 / 19)
     half = stats.t.ppf(0.975, 19) * np.sqrt(2 * sd ** 2 / 20)
     assert c.rows[0].diff == pytest.approx(100 * (1.5 - 0.01)) and c.rows[0].half == pytest.approx(half)
     assert c.overall == "holds"
-    (tie,) = report.appendix_e_claims(_kid_fid_summary(0.0, 0.0), sizes=[50])
+    (tie,) = claims.appendix_e_claims(_kid_fid_summary(0.0, 0.0), sizes=[50])
     assert [r.suite for r in tie.rows] == ["gaussian_noise@0.2, n=50"] and tie.overall == "is inconclusive"
-    rows = report.claim_rows([c], "appendixE_kid_vs_fid")
+    rows = claims.claim_rows([c], "appendixE_kid_vs_fid")
     assert rows["paper_note"].str.contains("as a figure").all()
     with pytest.raises(ValueError, match="no rows at the sample sizes"):
-        report.appendix_e_claims(_kid_fid_summary(0.0, 0.0), sizes=[7])
+        claims.appendix_e_claims(_kid_fid_summary(0.0, 0.0), sizes=[7])
     with pytest.raises(TypeError, match="summarise_sample_size_study"):
-        report.appendix_e_claims(pd.DataFrame({"n": [1]}))
+        claims.appendix_e_claims(pd.DataFrame({"n": [1]}))

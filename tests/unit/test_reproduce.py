@@ -3,7 +3,8 @@ import json
 import nbformat as nbf
 import pytest
 
-from repro import paths, reproduce, tables
+from repro.base import paths
+from repro.paper import outputs, reproduce
 
 
 def _nb(path, params_src, body):
@@ -39,12 +40,12 @@ def test_batch_continues_after_failure(tmp_path, monkeypatch):
     nbdir.mkdir()
     monkeypatch.setattr(paths, "NOTEBOOK_DIR", nbdir)
     monkeypatch.setattr(paths, "TABLES_DIR", tabdir)
-    monkeypatch.setenv("REPRO_TABLES_DIR", str(tabdir))  # the kernel's own repro.paths
+    monkeypatch.setenv("REPRO_TABLES_DIR", str(tabdir))  # the kernel's own repro.base.paths
     monkeypatch.setattr(reproduce, "profile_parameters", lambda profile: {"profile": profile, "n": 3, "unused": 1})
     _nb(nbdir / "01_fail.ipynb", 'profile = "smoke"  # type: str', "raise RuntimeError('boom')")
     _nb(nbdir / "02_ok.ipynb", 'profile = "smoke"  # type: str\nn = 1  # type: int',
-        "import pandas as pd\nfrom repro import tables\n"
-        "tables.save_table(pd.DataFrame({'n': [n]}), 'unit_table', profile=profile)")
+        "import pandas as pd\nfrom repro.paper import outputs\n"
+        "outputs.save_table(pd.DataFrame({'n': [n]}), 'unit_table', profile=profile)")
     assert reproduce.declared_parameters(nbdir / "02_ok.ipynb") == {"profile": "smoke", "n": 1}
     code = reproduce.reproduce("smoke", None)
     assert code == 1  # one notebook failed ...
@@ -72,28 +73,28 @@ def test_tables_errors(tmp_path):
     import pandas as pd
 
     with pytest.raises(ValueError, match="plain file stem"):
-        tables.save_table(pd.DataFrame({"a": [1]}), "../x", profile="smoke")
+        outputs.save_table(pd.DataFrame({"a": [1]}), "../x", profile="smoke")
     with pytest.raises(TypeError, match="pandas DataFrame"):
-        tables.save_table({"a": 1}, "x", profile="smoke")
+        outputs.save_table({"a": 1}, "x", profile="smoke")
     with pytest.raises(ValueError, match="unknown published table"):
-        tables.published("table9")
-    assert list(tables.published("table1_cityscapes_methods").columns) == ["dataset", "model", "method", "aAcc", "mAcc", "mIoU"]
+        outputs.published("table9")
+    assert list(outputs.published("table1_cityscapes_methods").columns) == ["dataset", "model", "method", "aAcc", "mAcc", "mIoU"]
 
 
 def test_save_table_notes_below_table(tmp_path, monkeypatch):
     import pandas as pd
 
     monkeypatch.setattr(paths, "TABLES_DIR", tmp_path)
-    out = tables.save_table(pd.DataFrame({"a": [1.0]}), "t_notes", profile="unitprofile", caption="Cap.",
+    out = outputs.save_table(pd.DataFrame({"a": [1.0]}), "t_notes", profile="unitprofile", caption="Cap.",
                             notes=["Claim 'x' holds in our numbers.", "Claim 'y' does not hold."])
     md = out["md"].read_text()
     assert md.startswith("Cap.\n\n|")
     assert md.index("|") < md.index("- Claim 'x' holds in our numbers.") < md.index("- Claim 'y' does not hold.")
     assert "Claim" not in out["csv"].read_text()
     with pytest.raises(TypeError, match="notes must be a list of strings"):
-        tables.save_table(pd.DataFrame({"a": [1]}), "t_notes", profile="unitprofile", notes="one string")
+        outputs.save_table(pd.DataFrame({"a": [1]}), "t_notes", profile="unitprofile", notes="one string")
     with pytest.raises(TypeError, match="notes must be a list of strings"):
-        tables.save_table(pd.DataFrame({"a": [1]}), "t_notes", profile="unitprofile", notes=[1])
+        outputs.save_table(pd.DataFrame({"a": [1]}), "t_notes", profile="unitprofile", notes=[1])
 
 
 def test_index_keeps_longest_run_with_same_parameters(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from repro import evaluate as ev
+from repro.evaluation import suites as ev
 from repro import robustness as rb
 from repro.data import FolderDataset
 
@@ -202,7 +202,7 @@ def test_argument_errors(data, tmp_path):
 
 
 def _seed(*parts):
-    """The package's seed rule written out (repro.seeds): SHA-1 of "seed|part|...", first 15 hex digits."""
+    """The package's seed rule written out (repro.base.seeds): SHA-1 of "seed|part|...", first 15 hex digits."""
     import hashlib
 
     return int(hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:15], 16)
@@ -211,7 +211,8 @@ def _seed(*parts):
 def _reference_item_batches(dataset, suite, item, level, seed, batch_size):
     """The suites' perturbation written out inline from the seed rule: basis_aug and advsteer draw from one
     generator per item through the chunks (the same draws at every magnitude), ImageNet-C per image name."""
-    from repro import corrupt, perturb
+    from repro.evaluation import corruptions as corrupt
+    from repro import perturb
 
     images, labels = dataset.batch(None)
     chunks = [(images[s:s + batch_size], labels[s:s + batch_size]) for s in range(0, len(images), batch_size)]
@@ -312,7 +313,7 @@ def test_cli_compare_prints_differences(full, data, tmp_path, capsys):
 
 
 def test_trivial_floor_of_a_hand_computed_confusion_matrix():
-    from repro.metrics import ConfusionMatrix, majority_floor, segmentation_scores
+    from repro.scoring.metrics import ConfusionMatrix, majority_floor, segmentation_scores
 
     # binary, 92 % background: predicting background everywhere scores IoU_bg = 0.92, IoU_fg = 0 -> mIoU 46
     f = majority_floor(np.array([[80, 12], [3, 5]]))
@@ -352,7 +353,7 @@ def test_resilience_rate_formula():
 
 
 def test_report_floor_resilience_units_and_kid_scale(full, data):
-    from repro.robustness_report import KID_COLUMN, KID_SCALE, KID_SCALE_SHORT
+    from repro.robustness.render import KID_COLUMN, KID_SCALE, KID_SCALE_SHORT
 
     out, rep = full
     clean = rep["suites"]["clean"]["rows"][0]["mIoU"]
@@ -403,7 +404,7 @@ def test_converted_images_note(data, tmp_path):
 
 
 def test_module_does_not_import_mmseg():
-    code = ("import sys, repro.robustness, repro.robustness_report; "
+    code = ("import sys, repro.robustness, repro.robustness.render; "
             "bad = [m for m in ('repro.train', 'mmseg', 'mmengine') if m in sys.modules]; print(bad); "
             "sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""Tests of repro.sampling: Eq. 10–11 masses, weightings, sampling frequencies, (de)serialisation."""
+"""Tests of repro.analysis.sampling: Eq. 10–11 masses, weightings, sampling frequencies, (de)serialisation."""
 import json
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.stats import betabinom, chisquare
 
-from repro.sampling import TYPE_SETS, Distribution, rank_weights, resolve_types
+from repro.analysis.sampling import TYPE_SETS, Distribution, rank_weights, resolve_types
 
 
 def table(types=("R+", "rotate+", "gaussian_blur"), seed=0, levels=5):

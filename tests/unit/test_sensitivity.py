@@ -1,4 +1,4 @@
-"""Tests of repro.sensitivity: S(α), ASA (Algorithm 1) and uniform SA on synthetic curves with a
+"""Tests of repro.analysis.sensitivity: S(α), ASA (Algorithm 1) and uniform SA on synthetic curves with a
 known inverse, robustness to noise, and analyse() on a tiny model and synthetic images."""
 import math
 
@@ -8,8 +8,7 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from repro.sensitivity import (adaptive_levels, cumulative_sensitivity, monotone_points, snap_blur,
-                               solve_targets, targets, uniform_levels)
+from repro.analysis.sensitivity import adaptive_levels, cumulative_sensitivity, monotone_points, snap_blur, solve_targets, targets, uniform_levels
 
 CLEAN_MIOU, DROP, KID_MAX = 60.0, 40.0, 0.05
 
@@ -170,7 +169,7 @@ def test_guard_falls_back_to_uniform_levels(finder, case):
 
 
 def test_guard_without_noise_estimates_needs_positive_end_points():
-    from repro.sensitivity import degenerate_reason
+    from repro.analysis.sensitivity import degenerate_reason
     assert degenerate_reason(5.0, 0.01) == ""
     assert "KID" in degenerate_reason(5.0, 0.0) and "mIoU" in degenerate_reason(-0.1, 0.01)
     assert degenerate_reason(5.0, 0.01, miou_se=float("nan"), kid_se=float("nan")) == ""
@@ -315,7 +314,7 @@ def tiny_extractor():
 
 
 def test_predict_plain_module_resize_and_modes():
-    from repro.inference import evaluate_images, predict
+    from repro.scoring.inference import evaluate_images, predict
     images, labels = toy_data()
     model = RedThreshold().train()
     pred = predict(model, images, batch_size=3)
@@ -332,7 +331,7 @@ def test_predict_plain_module_resize_and_modes():
 
 
 def test_predict_bad_inputs():
-    from repro.inference import evaluate_images, predict
+    from repro.scoring.inference import evaluate_images, predict
     images, labels = toy_data()
     with pytest.raises(ValueError, match="N×3×H×W"):
         predict(RedThreshold(), images[:, :2])
@@ -378,7 +377,7 @@ def mmseg_model():
 
 
 def test_predict_mmseg_segmentor(mmseg_model):
-    from repro.inference import predict
+    from repro.scoring.inference import predict
     images, _ = toy_data(n=3, h=40, w=56)
     pred = predict(mmseg_model, images, batch_size=2)
     assert pred.shape == (3, 40, 56) and pred.dtype == torch.int64
@@ -400,14 +399,14 @@ def test_predict_mmseg_segmentor(mmseg_model):
 
 @pytest.fixture
 def tmp_cache(tmp_path, monkeypatch):
-    import repro.paths
-    monkeypatch.setattr(repro.paths, "CACHE_DIR", tmp_path)
+    import repro.base.paths
+    monkeypatch.setattr(repro.base.paths, "CACHE_DIR", tmp_path)
     return tmp_path
 
 
 @pytest.mark.parametrize("method", ["adaptive", "uniform"])
 def test_analyse_tiny_model(method, tmp_cache):
-    from repro.sensitivity import analyse, points_frame
+    from repro.analysis.sensitivity import analyse, points_frame
     images, labels = toy_data()
     types = ["R+", "R-", "gaussian_blur", "rotate+"]
     model = RedThreshold()
@@ -447,8 +446,8 @@ def test_analyse_tiny_model(method, tmp_cache):
 
 
 def test_analyse_adaptive_cheaper_than_uniform_and_hook_usage(tmp_cache):
-    from repro.features import extractor as make_extractor
-    from repro.sensitivity import analyse
+    from repro.analysis.features import extractor as make_extractor
+    from repro.analysis.sensitivity import analyse
     images, labels = toy_data(n=6)
     model = RedThreshold()
     ext = make_extractor(tiny_extractor())
@@ -466,7 +465,7 @@ def test_analyse_adaptive_cheaper_than_uniform_and_hook_usage(tmp_cache):
 
 
 def test_analyse_bad_arguments(tmp_cache):
-    from repro.sensitivity import analyse
+    from repro.analysis.sensitivity import analyse
     images, labels = toy_data(n=4)
     ext = tiny_extractor()
     with pytest.raises(ValueError, match="method must be"):
@@ -487,8 +486,8 @@ def test_analyse_bad_arguments(tmp_cache):
 
 
 def test_small_models_are_seeded_and_leave_global_rng_alone():
-    from repro.features import extractor
-    from repro.small_models import tiny_unet
+    from repro.analysis.features import extractor
+    from repro.paper.small_models import tiny_unet
     state = torch.random.get_rng_state()
     a, b = tiny_unet(11, width=4, downsample=2, seed=3), tiny_unet(11, width=4, downsample=2, seed=3)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
@@ -504,10 +503,10 @@ def test_small_models_are_seeded_and_leave_global_rng_alone():
 def test_plot_helpers_tables_and_figures(tmp_cache):
     import matplotlib
     matplotlib.use("Agg")
-    from repro import plots_sensitivity as ps
-    from repro.sampling import Distribution
-    from repro.sensitivity import analyse
-    from repro.tables import published
+    from repro.analysis import plots as ps
+    from repro.analysis.sampling import Distribution
+    from repro.analysis.sensitivity import analyse
+    from repro.paper.outputs import published
     images, labels = toy_data(n=4)
     kw = dict(extractor=tiny_extractor(), num_classes=2, kid_subsets=3, progress=False)
     types = ["R+", "V-", "gaussian_blur", "gaussian_noise"]
@@ -535,7 +534,7 @@ def test_plot_helpers_tables_and_figures(tmp_cache):
 
 # ----------------------------------------------------------------------------- AnalysisSettings
 def test_analysis_settings_of_changes_and_errors():
-    from repro.sensitivity import AnalysisSettings
+    from repro.analysis.sensitivity import AnalysisSettings
 
     s = AnalysisSettings.of({"budget": 6, "batch_size": 16}, tol=0.1)
     assert (s.method, s.budget, s.batch_size, s.tol, s.num_levels) == ("adaptive", 6, 16, 0.1, 5)
@@ -561,7 +560,7 @@ def test_analysis_settings_of_changes_and_errors():
 
 
 def test_analyse_takes_settings_or_their_names():
-    from repro.sensitivity import AnalysisSettings, analyse
+    from repro.analysis.sensitivity import AnalysisSettings, analyse
 
     images, labels = toy_data()
     kw = dict(extractor=tiny_extractor(), num_classes=2, cache=False, progress=False, warn=False)

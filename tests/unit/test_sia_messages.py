@@ -7,7 +7,7 @@ import logging
 import pytest
 import torch
 
-from repro import sensitivity as sa
+from repro.analysis import sensitivity as sa
 
 TYPE = "gaussian_noise"  # a 1x1-convolution model loses ~0.8 points under it: not mistakable for a fraction
 
@@ -20,7 +20,7 @@ def test_degenerate_message_names_points_and_the_raw_kid():
 
 
 def test_degenerate_flag_of_a_real_level_search_is_in_points():
-    """An evaluator in points (as perturbation_evaluator, via repro.metrics): a drop of 1.5 points under noise
+    """An evaluator in points (as perturbation_evaluator, via repro.scoring.metrics): a drop of 1.5 points under noise
     1.0 is flagged, and the message repeats the drop in points (1.5), not as a fraction (0.015)."""
     def evaluate(alpha):
         return 80.0 - 1.5 * alpha, 0.2 * alpha, 1.0, 0.01
@@ -72,7 +72,7 @@ def _run_event(H, runner, kw, caplog, monkeypatch, tmp_path, cache):
 
 def test_hook_logs_the_analysed_dataset_and_image_count(hook_run, caplog, monkeypatch, tmp_path):
     H, runner, kw = hook_run
-    from repro import paths
+    from repro.base import paths
 
     hook, lines = _run_event(H, runner, kw, caplog, monkeypatch, tmp_path, cache=True)
     data = [m for m in lines if m.startswith("[SIA] analysis at iter 7 on")]
@@ -82,7 +82,7 @@ def test_hook_logs_the_analysed_dataset_and_image_count(hook_run, caplog, monkey
     warn = [m for m in lines if "degenerate sensitivity curves" in m]
     assert len(warn) == 1 and "(mIoU in points, 0-100)" in warn[0]
     pts = {p["alpha"]: p["miou"] for p in hook.history[-1]["analysis_points"] if p["type"] == TYPE}
-    drop = pts[0.0] - pts[1.0]  # mIoU of repro.metrics: points
+    drop = pts[0.0] - pts[1.0]  # mIoU of repro.scoring.metrics: points
     assert 0.1 < abs(drop) < 100 and f"{TYPE} (mIoU drop at alpha_max {drop:.3g} points <= 1e+06 x noise " in warn[0]
     # the same event again, read from the cache: nothing loaded, the configured subset is named
     _, again = _run_event(H, runner, kw, caplog, monkeypatch, tmp_path, cache=True)

@@ -1,18 +1,19 @@
-"""Streaming evaluation (repro.streaming, repro.evaluate): the streamed, chunk-sharded suites give the
+"""Streaming evaluation (repro.data.streaming, repro.evaluation.suites): the streamed, chunk-sharded suites give the
 numbers of the stacked split bit for bit; the per-image ImageNet-C cache; argument errors."""
 import hashlib
 
 import pytest
 import torch
 
-from repro import corrupt, perturb
-from repro import evaluate as ev
-from repro import streaming
+from repro.evaluation import corruptions as corrupt
+from repro import perturb
+from repro.evaluation import suites as ev
+from repro.data import streaming
 from repro.data import load_dataset
-from repro.distributed import assign, run_sharded
-from repro.inference import predict
-from repro.metrics import ConfusionMatrix
-from repro.small_models import tiny_unet
+from repro.base.distributed import assign, run_sharded
+from repro.scoring.inference import predict
+from repro.scoring.metrics import ConfusionMatrix
+from repro.paper.small_models import tiny_unet
 
 IDX = [0, 34, 68, 102, 136, 170]  # 6 CamVid test images, evenly spaced (even_indices(171, 6))
 BS = 4  # two chunks: 4 + 2 images
@@ -31,7 +32,7 @@ def model():
 
 
 def _seed(*parts):
-    """The package's seed rule written out (repro.seeds)."""
+    """The package's seed rule written out (repro.base.seeds)."""
     return int(hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:15], 16)
 
 
@@ -104,7 +105,7 @@ def test_chunks_stream_in_order_with_names(camvid):
 
 
 def test_imagenet_c_cache_is_per_image(camvid, model):
-    from repro import cache
+    from repro.base import cache
 
     ev.score_item(model, camvid, "imagenet_c", "elastic_transform", 2, seed=7, indices=IDX[:2], batch_size=2)
     entries = sorted((cache.cache_dir() / "imagenet_c").glob("*.pt"))

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 from PIL import Image
 
-from repro import paths
+from repro.base import paths
 
 H, W = 512, 1024
 PROBE = textwrap.dedent('''

@@ -12,7 +12,7 @@ import torch
 
 import repro.train as T
 from repro import perturb
-from repro.sampling import Distribution
+from repro.analysis.sampling import Distribution
 from repro.train import channel
 from repro.train.config import METHODS, MODELS, PAPER_DATASETS, SHIPPED_DATASETS
 
@@ -286,7 +286,7 @@ def test_basis_perturbation_transform():
 
 
 def test_policy_augment_moves_labels_with_image():
-    pytest.importorskip("repro.policies")
+    pytest.importorskip("repro.perturb.policies")
     img, lab, palette = _painted()
     t = T.PolicyAugment("trivialaugment", seed=0)
     for _ in range(10):
@@ -327,7 +327,7 @@ def test_hook_bad_arguments():
         T.SensitivityHook(max_evals=3)
     with pytest.raises(TypeError, match="unknown analysis setting\\(s\\) max_evals; the settings are method"):
         T.SensitivityHook(analysis=dict(max_evals=3))
-    with pytest.raises(TypeError, match="analysis must be a dict of repro.sensitivity.AnalysisSettings fields"):
+    with pytest.raises(TypeError, match="analysis must be a dict of repro.analysis.sensitivity.AnalysisSettings fields"):
         T.SensitivityHook(analysis="adaptive")
     with pytest.raises(ValueError, match="at least 2 images"):
         T.SensitivityHook(subset=1)
@@ -489,7 +489,7 @@ def test_tiny_run_checkpoint_round_trip(tiny_run):
 
 
 def test_tiny_run_load_model_predicts(tiny_run):
-    from repro.inference import predict
+    from repro.scoring.inference import predict
 
     res, wd, _ = tiny_run
     model = T.load_model(res)
@@ -505,28 +505,28 @@ def test_tiny_run_report_frames_and_figures(tiny_run):
     import matplotlib
 
     matplotlib.use("Agg")
-    from repro.train import report
+    from repro.train import results
 
     res, wd, _ = tiny_run
-    ev = report.events(res)
+    ev = results.events(res)
     assert list(ev["iter"]) == [2, 4, 5, 6, 8, 9, 10] and ev["p_clean"].round(6).eq(round(1 / 3, 6)).all()
-    pe = report.perturbed_evaluations(res)
+    pe = results.perturbed_evaluations(res)
     assert len(pe) == 7 * 2 * 5 and pe["miou"].between(0, 100).all()
-    lv = report.levels(res)
+    lv = results.levels(res)
     assert sorted(lv["iter"].unique()) == [2, 4, 6, 8] and (lv.groupby(["iter", "type"]).size() == 5).all()
-    pts = report.sensitivity_points(res)
+    pts = results.sensitivity_points(res)
     assert set(pts["type"]) == {"R+", "rotate+"} and (pts.loc[pts["order"] == 1, "S"] == 2.0).all()
-    sc = report.scalars(res)
+    sc = results.scalars(res)
     assert {"loss", "lr", "sia/clean_miou"} <= set(sc["name"])
-    for fig in (report.plot_training(res), report.plot_sensitivity_history(res), report.plot_perturbed_evaluations(res),
-                report.plot_pipeline(res, n=2)):
+    for fig in (results.plot_training(res), results.plot_sensitivity_history(res), results.plot_perturbed_evaluations(res),
+                results.plot_pipeline(res, n=2)):
         assert len(fig.axes) >= 2
         matplotlib.pyplot.close(fig)
 
 
 def test_second_run_in_the_same_process_logs_into_its_own_folder(tiny_run, tmp_path):
     """mmengine's logger/visualizer are process-wide singletons: each run must get its own."""
-    from repro.train import report
+    from repro.train import results
 
     res, wd, _ = tiny_run
     threads = torch.get_num_threads()
@@ -536,9 +536,9 @@ def test_second_run_in_the_same_process_logs_into_its_own_folder(tiny_run, tmp_p
                       tmp_path / "second")
     finally:
         torch.set_num_threads(threads)
-    mine = report.scalars(other)
+    mine = results.scalars(other)
     assert 1 <= mine["step"].max() <= 3 and "sia/clean_miou" not in set(mine["name"])
-    assert report.scalars(res)["step"].max() == 10  # the first run's log is untouched
+    assert results.scalars(res)["step"].max() == 10  # the first run's log is untouched
     assert list((tmp_path / "second").glob("*/vis_data/scalars.json"))
 
 

@@ -29,7 +29,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import TRANSFORMS  # noqa: E402
 
-from repro.sampling import Distribution  # noqa: E402
+from repro.analysis.sampling import Distribution  # noqa: F401
 
 TYPES = ["R+", "V-", "rotate+"]
 
@@ -302,7 +302,7 @@ def test_readme_own_config_section_as_written(tmp_path, capsys):
     """README's three additions in a user's binary Fast-SCNN config: trained by ``Runner.from_cfg(cfg).train()``
     with mmengine's default CheckpointHook, then ``python -m repro robustness`` on its checkpoint."""
     from repro.cli import main
-    from repro.train.robustness_cli import load_segmentor
+    from repro.robustness.mmseg import load_segmentor
 
     block, ns = readme_own_config_block()
     assert ns["custom_imports"] == dict(imports=["repro.train"], allow_failed_imports=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from repro import paths
+from repro.base import paths
 
 pytestmark = pytest.mark.slow
 

@@ -1,8 +1,8 @@
-"""repro.validation: the shared argument checks."""
+"""repro.base.validation: the shared argument checks."""
 import pytest
 import torch
 
-from repro.validation import check_images, check_int
+from repro.base.validation import check_images, check_int
 
 
 def test_check_int_accepts_and_returns():
@@ -43,7 +43,7 @@ def test_check_images():
 def test_integer_and_number_predicates():
     import numpy as np
 
-    from repro.validation import is_int, is_int_pair, is_number
+    from repro.base.validation import is_int, is_int_pair, is_number
 
     assert is_int(3) and is_int(np.int64(3)) and is_int(0, 0) and not is_int(0, 1)
     assert not is_int(True) and not is_int(3.0) and not is_int("3")

