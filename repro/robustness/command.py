@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 
 from repro.robustness.compare import compare_reports, compare_summary, flat_numbers, load_report
-from repro.robustness.report import REPORT_SUITES, robustness_report
+from repro.robustness.report import REPORT_SUITES, SA_IMAGES, robustness_report
 
 # ------------------------------------------------------------------------------------------ command line
 
@@ -36,6 +36,9 @@ def build_parser():
                    help="a real-world split scored as is (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--subset", type=int, default=None, help="score N images evenly spaced (default: all)")
+    p.add_argument("--sa-images", type=int, default=SA_IMAGES, metavar="N",
+                   help=f"images of the sensitivity analysis, drawn with --seed (default {SA_IMAGES}; 16: less noisy "
+                        "levels, twice the time)")
     p.add_argument("--corruptions", default=None, help="comma-separated ImageNet-C names (default: all 19)")
     p.add_argument("--extractor", default="auto",
                    help="KID features: auto, inception, resnet18-random, conv-random, encoder (the model's own)")
@@ -132,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(f"--corruptions: unknown {', '.join(c for c in corruptions if c not in corrupt.IMAGENET_C)}")
     if args.seed < 0 or args.batch_size < 1 or (args.subset is not None and args.subset < 1):
         return _error("--seed must be >= 0, --batch-size and --subset >= 1")
+    if args.sa_images < 2:
+        return _error(f"--sa-images must be >= 2 (KID needs two images a side), got {args.sa_images}")
     if args.workers < 0:
         return _error(f"--workers must be >= 0, got {args.workers}")
     from repro.base import distributed
@@ -150,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reference = load_segmentor(*args.reference, device=device) if args.reference else None
     out = Path(args.out) if args.out else Path("robustness_report") / Path(args.config).stem
     report = robustness_report(model, dataset, suites=suites, out=out, reference=reference, real_world=real,
-                               seed=args.seed, extractor=args.extractor, subset=args.subset,
+                               seed=args.seed, extractor=args.extractor, subset=args.subset, sa_subset=args.sa_images,
                                batch_size=args.batch_size, device=device, corruptions=corruptions,
                                model_name=f"{Path(args.config).stem}@{Path(args.checkpoint).name}",
                                reference_name=(f"{Path(args.reference[0]).stem}@{Path(args.reference[1]).name}"

@@ -172,3 +172,36 @@ def test_data_identity_depends_on_the_label_map(tmp_path):
                                label_map={255: 0}, **kw)
     a, b = data_identity(plain), data_identity(other)
     assert a["sha256"] == b["sha256"] and a["label_map"] == {"255": 1} and b["label_map"] == {"255": 0} and a != b
+
+
+def test_the_analysis_uses_as_many_images_as_the_hook_by_default():
+    import inspect
+
+    from repro.robustness import robustness_report
+    from repro.robustness.report import SA_IMAGES
+    from repro.train.hooks import SensitivityHook
+
+    hook_subset = inspect.signature(SensitivityHook.__init__).parameters["subset"].default
+    assert SA_IMAGES == 8 == hook_subset
+    assert inspect.signature(robustness_report).parameters["sa_subset"].default == SA_IMAGES
+
+
+def test_sa_images_reaches_the_report_and_is_checked(model_files, tmp_path, capsys, monkeypatch):
+    import repro.robustness.command as command
+
+    vessel_folder(tmp_path / "vessels", n=2)
+    seen = {}
+
+    def fake_report(model, dataset, **kw):
+        seen.update(kw)
+        return {"suites": {}}
+
+    monkeypatch.setattr(command, "robustness_report", fake_report)
+    assert run(model_files, tmp_path / "vessels", tmp_path / "r1", "--label-suffix", "_manual1", "--label-map", "255:1", "--sa-images", "16") == 0
+    assert seen["sa_subset"] == 16
+    assert run(model_files, tmp_path / "vessels", tmp_path / "r2", "--label-suffix", "_manual1", "--label-map", "255:1") == 0
+    assert seen["sa_subset"] == 8
+    capsys.readouterr()
+    assert run(model_files, tmp_path / "vessels", tmp_path / "r3", "--sa-images", "1") == 2
+    one_error_line(capsys, r"--sa-images must be >= 2 .*got 1")
+    assert not (tmp_path / "r3").exists()
