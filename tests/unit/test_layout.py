@@ -166,3 +166,17 @@ def test_the_tree_is_small_enough_to_read():
     assert long == {}
     leaves = Counter(m.rpartition(".")[2] for m, p in modules.items() if p.name != "__init__.py")
     assert leaves["report"] <= 1  # one module called "report": the robustness report
+
+
+def test_the_public_entry_points_resolve_and_import_repro_stays_light():
+    import importlib
+    import subprocess
+    import sys
+
+    import repro
+
+    for name, module in repro.PUBLIC.items():
+        assert getattr(repro, name) is getattr(importlib.import_module(module), name), name
+    code = ("import sys, repro; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'mmseg', 'mmengine'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=paths.REPO_ROOT, check=True)
+    assert out.stdout.strip() == "[]"
